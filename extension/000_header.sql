@@ -1,0 +1,82 @@
+-- pg_steward: the extension script is assembled at build time from the
+-- files in extension/ in name order (one file per feature).
+\echo Use "CREATE EXTENSION pg_steward" to load this file. \quit
+
+-- The schema `steward` is created by CREATE EXTENSION (control: schema =
+-- steward). Nothing in it is usable by PUBLIC unless granted below, feature
+-- by feature.
+REVOKE ALL ON SCHEMA steward FROM PUBLIC;
+GRANT USAGE ON SCHEMA steward TO PUBLIC;
+
+-- Quote a (possibly schema-qualified) relation for messages and DDL.
+CREATE FUNCTION steward._relation_label(tbl regclass)
+RETURNS text
+LANGUAGE sql STABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT pg_catalog.format('%I.%I', n.nspname, c.relname)
+        FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+       WHERE c.oid = tbl $$;
+
+-- Raise a clean error unless tbl is a plain or partitioned table the
+-- caller may put triggers on. `feature` names the caller in messages.
+CREATE FUNCTION steward._check_trigger_target(tbl regclass, feature text)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    kind "char";
+BEGIN
+    IF tbl IS NULL THEN
+        RAISE EXCEPTION 'table must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    SELECT c.relkind INTO kind FROM pg_catalog.pg_class c WHERE c.oid = tbl;
+    IF kind IS NULL THEN
+        RAISE EXCEPTION 'relation with OID % does not exist', tbl::oid
+            USING ERRCODE = 'undefined_table';
+    END IF;
+    IF kind NOT IN ('r', 'p') THEN
+        RAISE EXCEPTION 'cannot enable % on "%"', feature, tbl
+            USING ERRCODE = 'wrong_object_type',
+                  DETAIL = pg_catalog.format('"%s" is %s.', tbl,
+                      CASE kind WHEN 'v' THEN 'a view' WHEN 'm' THEN 'a materialized view'
+                                WHEN 'f' THEN 'a foreign table' WHEN 'S' THEN 'a sequence'
+                                WHEN 'i' THEN 'an index' WHEN 'I' THEN 'a partitioned index'
+                                WHEN 'c' THEN 'a composite type' WHEN 't' THEN 'a TOAST table'
+                                ELSE 'not a table' END),
+                  HINT = pg_catalog.format('%s works on plain and partitioned tables.', feature);
+    END IF;
+    IF NOT pg_catalog.has_table_privilege(tbl, 'TRIGGER') THEN
+        RAISE EXCEPTION 'permission denied to enable % on "%"', feature, tbl
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'Creating the trigger needs the TRIGGER privilege on the table.',
+                  HINT = 'Ask the table owner to run it or to GRANT TRIGGER.';
+    END IF;
+END
+$$;
+
+-- The base type of a type (itself unless it is a domain).
+CREATE FUNCTION steward._base_type(typ regtype)
+RETURNS regtype
+LANGUAGE sql STABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH RECURSIVE d(oid, base) AS (
+        SELECT t.oid, t.typbasetype FROM pg_catalog.pg_type t WHERE t.oid = typ
+        UNION ALL
+        SELECT t.oid, t.typbasetype FROM pg_catalog.pg_type t JOIN d ON t.oid = d.base
+    )
+    SELECT d.oid::regtype FROM d WHERE d.base = 0
+$$;
+
+-- The first argument of a trigger, or if_none when it has none.
+CREATE FUNCTION steward._trigger_first_arg(trigger_oid oid, if_none name)
+RETURNS name
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE WHEN t.tgnargs = 0 THEN if_none
+                ELSE pg_catalog.convert_from(pg_catalog.substring(t.tgargs FROM 1 FOR pg_catalog.position('\x00'::bytea IN t.tgargs) - 1),
+                                             pg_catalog.getdatabaseencoding())::name END
+      FROM pg_catalog.pg_trigger t WHERE t.oid = trigger_oid
+$$;

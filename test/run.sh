@@ -1,0 +1,174 @@
+#!/usr/bin/env bash
+# The whole pg_steward test suite on throwaway servers started here.
+#
+#   bash test/run.sh                 # unit, regress (twice), isolation, tap
+#   bash test/run.sh regress tap     # some suites
+#   bash test/run.sh regress:updated_at isolation:updated_at_concurrent tap:001_dump_restore
+#
+# Builds the extension (PGXS, or the CMake build in $STEWARD_CMAKE_BUILD),
+# installs it into build/tmp_install next to a private copy of the server (the
+# system installation is never touched), and runs every server as an
+# unprivileged user when started as root (initdb refuses root). Regress runs
+# twice: in plain sessions and with shared_preload_libraries = pg_steward,
+# against the same expected files: preloading may make things faster, never
+# different. Ends with one line "pg_steward: N passed, M failed".
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+PG_CONFIG=${PG_CONFIG:-pg_config}
+OUT=$ROOT/build/test
+TI=$ROOT/build/tmp_install
+TEST_USER=${STEWARD_TEST_USER:-steward_test}
+
+log() { printf '\n== %s\n' "$*"; }
+
+# -- which suites --------------------------------------------------------------
+declare -a SUITES=()
+declare -A ONLY=()
+if [ $# -eq 0 ]; then set -- unit regress isolation tap; fi
+for arg in "$@"; do
+  suite=${arg%%:*}
+  case $suite in unit|regress|isolation|tap) ;; *) echo "unknown suite: $suite" >&2; exit 2;; esac
+  [[ " ${SUITES[*]-} " == *" $suite "* ]] || SUITES+=("$suite")
+  if [[ $arg == *:* ]]; then ONLY[$suite]+="${arg#*:} "; fi
+done
+want() { [[ " ${SUITES[*]} " == *" $1 "* ]]; }
+pick() {  # pick SUITE DIR EXT: test names for a suite
+  local suite=$1 dir=$2 ext=$3
+  if [ -n "${ONLY[$suite]-}" ]; then echo "${ONLY[$suite]}"; return; fi
+  for f in "$dir"/*."$ext"; do [ -e "$f" ] && basename "$f" ".$ext"; done | sort | tr '\n' ' '
+}
+
+# -- build and install into the private tree ------------------------------------
+BINDIR=$($PG_CONFIG --bindir); PKGLIBDIR=$($PG_CONFIG --pkglibdir); SHAREDIR=$($PG_CONFIG --sharedir)
+PGXS_DIR=$(dirname "$($PG_CONFIG --pgxs)")/..
+mkdir -p "$OUT"
+log "build"
+if [ -n "${STEWARD_CMAKE_BUILD-}" ]; then
+  cmake --build "$STEWARD_CMAKE_BUILD" >/dev/null
+else
+  make -s -j"$(nproc)" PG_CONFIG="$PG_CONFIG" >/dev/null
+fi
+make -s -C test/modules PG_CONFIG="$PG_CONFIG" >/dev/null
+
+if [ ! -x "$TI$BINDIR/postgres" ]; then
+  # A relocatable copy of the server: it finds share/ and lib/ relative to bin/.
+  mkdir -p "$TI$BINDIR" "$TI$PKGLIBDIR" "$TI$SHAREDIR"
+  cp -a "$BINDIR/." "$TI$BINDIR/"
+  cp -a "$PKGLIBDIR/." "$TI$PKGLIBDIR/"
+  cp -a "$SHAREDIR/." "$TI$SHAREDIR/"
+fi
+if [ -n "${STEWARD_CMAKE_BUILD-}" ]; then
+  DESTDIR=$TI cmake --install "$STEWARD_CMAKE_BUILD" >/dev/null
+else
+  make -s install DESTDIR="$TI" PG_CONFIG="$PG_CONFIG" >/dev/null
+fi
+make -s -C test/modules install DESTDIR="$TI" PG_CONFIG="$PG_CONFIG" >/dev/null
+export PATH=$TI$BINDIR:$PATH
+
+# -- run as an unprivileged user when root ---------------------------------------
+as_user() {
+  if [ "$(id -u)" -eq 0 ]; then
+    runuser -u "$TEST_USER" -- env PATH="$PATH" HOME="$OUT" "$@"
+  else
+    "$@"
+  fi
+}
+if [ "$(id -u)" -eq 0 ]; then
+  id "$TEST_USER" >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin "$TEST_USER"
+  chown -R "$TEST_USER" "$OUT"
+  # the user must be able to reach the tree
+  d=$ROOT; while [ "$d" != / ]; do chmod o+x "$d" 2>/dev/null || true; d=$(dirname "$d"); done
+fi
+
+PASSED=0; FAILED=0; FAILED_NAMES=()
+record() {  # record SUITE PASS FAIL
+  PASSED=$((PASSED + $2)); FAILED=$((FAILED + $3))
+  if [ "$3" -gt 0 ]; then FAILED_NAMES+=("$1"); fi
+}
+
+# -- unit -----------------------------------------------------------------------
+if want unit; then
+  log "unit tests (GoogleTest, pure C++ core)"
+  if [ -n "${STEWARD_CMAKE_BUILD-}" ]; then
+    UNIT_BIN=$STEWARD_CMAKE_BUILD/steward_unit
+  else
+    UNIT_BIN=$ROOT/build/unit/steward_unit
+    mkdir -p "$(dirname "$UNIT_BIN")"
+    g++ -std=c++17 -O1 -g -Wall -Wextra -Isrc -o "$UNIT_BIN" test/unit/*.cpp src/core/*.cpp \
+      -lgtest -lgtest_main -pthread
+  fi
+  set +e; "$UNIT_BIN" | tee "$OUT/unit.log"; rc=${PIPESTATUS[0]}; set -e
+  p=$(grep -oP '^\[  PASSED  \] \K[0-9]+' "$OUT/unit.log" || echo 0)
+  f=$(grep -oP '^\[  FAILED  \] \K[0-9]+(?= test)' "$OUT/unit.log" || echo 0)
+  [ "$rc" -eq 0 ] || [ "$f" -gt 0 ] || f=1
+  record unit "$p" "$f"
+fi
+
+# -- regress (pg_regress) ----------------------------------------------------------
+count_regress() {  # count_regress LOG SUITE
+  local p f
+  p=$(grep -cE '\.\.\. ok|^ok ' "$1" || true)
+  f=$(grep -cE '\.\.\. FAILED|^not ok ' "$1" || true)
+  if [ "$p" -eq 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+  record "$2" "$p" "$f"
+}
+if want regress; then
+  tests=$(pick regress sql sql)
+  for mode in plain preload; do
+    log "regress ($mode sessions)"
+    dir=$OUT/regress-$mode; rm -rf "$dir"; mkdir -p "$dir"
+    [ "$(id -u)" -eq 0 ] && chown "$TEST_USER" "$dir"
+    extra=()
+    [ $mode = preload ] && extra=(--temp-config="$ROOT/test/preload.conf")
+    set +e
+    as_user "$PGXS_DIR/test/regress/pg_regress" --bindir="$TI$BINDIR" --inputdir="$ROOT" \
+      --outputdir="$dir" --temp-instance="$dir/instance" --load-extension=pg_steward \
+      "${extra[@]}" $tests 2>&1 | tee "$dir/run.log"
+    set -e
+    count_regress "$dir/run.log" "regress-$mode"
+    [ -f "$dir/regression.diffs" ] && head -c 20000 "$dir/regression.diffs"
+  done
+fi
+
+# -- isolation -----------------------------------------------------------------------
+if want isolation; then
+  log "isolation"
+  tests=$(pick isolation test/isolation/specs spec)
+  dir=$OUT/isolation; rm -rf "$dir"; mkdir -p "$dir"
+  [ "$(id -u)" -eq 0 ] && chown "$TEST_USER" "$dir"
+  set +e
+  as_user "$PGXS_DIR/test/isolation/pg_isolation_regress" --bindir="$TI$BINDIR" \
+    --inputdir="$ROOT/test/isolation" --outputdir="$dir" --temp-instance="$dir/instance" \
+    --load-extension=pg_steward $tests 2>&1 | tee "$dir/run.log"
+  set -e
+  count_regress "$dir/run.log" isolation
+  [ -f "$dir/regression.diffs" ] && head -c 20000 "$dir/regression.diffs"
+fi
+
+# -- TAP ------------------------------------------------------------------------------
+if want tap; then
+  log "TAP"
+  dir=$OUT/tap; rm -rf "$dir"; mkdir -p "$dir"
+  [ "$(id -u)" -eq 0 ] && chown "$TEST_USER" "$dir"
+  files=()
+  for t in $(pick tap test/t pl); do files+=("$ROOT/test/t/$t.pl"); done
+  set +e
+  (cd "$dir" && as_user env TESTDIR="$dir" PG_REGRESS="$PGXS_DIR/test/regress/pg_regress" \
+      STEWARD_ROOT="$ROOT" prove -I "$PGXS_DIR/test/perl" -I "$ROOT/test/perl" "${files[@]}") \
+    2>&1 | tee "$dir/run.log"
+  set -e
+  p=$(grep -cE '\.\. ok$' "$dir/run.log" || true)
+  f=$(grep -cE '\.\. (Failed|Dubious)|\.\.\. ?Failed' "$dir/run.log" || true)
+  grep -q '^Result: PASS' "$dir/run.log" || [ "$f" -gt 0 ] || f=1
+  record tap "$p" "$f"
+  if [ "$f" -gt 0 ]; then
+    for l in "$dir"/tmp_check/log/regress_log_*; do [ -f "$l" ] && { echo "--- $l"; tail -n 60 "$l"; }; done
+  fi
+fi
+
+echo
+[ ${#FAILED_NAMES[@]} -gt 0 ] && echo "failing suites: ${FAILED_NAMES[*]}"
+echo "pg_steward: $PASSED passed, $FAILED failed"
+[ "$FAILED" -eq 0 ]
