@@ -76,7 +76,7 @@ LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT CASE WHEN t.tgnargs = 0 THEN if_none
-                ELSE pg_catalog.convert_from(pg_catalog.substring(t.tgargs FROM 1 FOR pg_catalog.position('\x00'::bytea IN t.tgargs) - 1),
+                ELSE pg_catalog.convert_from(pg_catalog.substr(t.tgargs, 1, pg_catalog.position(t.tgargs, '\x00'::bytea) - 1),
                                              pg_catalog.getdatabaseencoding())::name END
       FROM pg_catalog.pg_trigger t WHERE t.oid = trigger_oid
 $$;

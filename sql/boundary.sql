@@ -20,7 +20,7 @@ SELECT pg_temp.throw_cpp('bad_alloc');
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 SELECT pg_temp.throw_cpp('unknown');
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
--- an overlong message is cut at 1023 bytes, not overflowed
+-- an overlong C++ message is cut at 1023 bytes (after the prefix), not overflowed
 DO $$
 BEGIN
     PERFORM pg_temp.throw_cpp('long');

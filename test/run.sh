@@ -4,6 +4,7 @@
 #   bash test/run.sh                 # unit, regress (twice), isolation, tap
 #   bash test/run.sh regress tap     # some suites
 #   bash test/run.sh regress:updated_at isolation:updated_at_concurrent tap:001_dump_restore
+#   bash test/run.sh install         # only build and install into build/tmp_install
 #
 # Builds the extension (PGXS, or the CMake build in $STEWARD_CMAKE_BUILD),
 # installs it into build/tmp_install next to a private copy of the server (the
@@ -29,7 +30,7 @@ declare -A ONLY=()
 if [ $# -eq 0 ]; then set -- unit regress isolation tap; fi
 for arg in "$@"; do
   suite=${arg%%:*}
-  case $suite in unit|regress|isolation|tap) ;; *) echo "unknown suite: $suite" >&2; exit 2;; esac
+  case $suite in install|unit|regress|isolation|tap) ;; *) echo "unknown suite: $suite" >&2; exit 2;; esac
   [[ " ${SUITES[*]-} " == *" $suite "* ]] || SUITES+=("$suite")
   if [[ $arg == *:* ]]; then ONLY[$suite]+="${arg#*:} "; fi
 done
@@ -66,6 +67,7 @@ else
 fi
 make -s -C test/modules install DESTDIR="$TI" PG_CONFIG="$PG_CONFIG" >/dev/null
 export PATH=$TI$BINDIR:$PATH
+if [ "${SUITES[*]}" = install ]; then echo "installed into $TI"; exit 0; fi
 
 # -- run as an unprivileged user when root ---------------------------------------
 as_user() {

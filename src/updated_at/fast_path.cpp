@@ -30,6 +30,7 @@ extern "C" {
 #include "commands/trigger.h"
 #include "executor/executor.h"
 #include "nodes/makefuncs.h"
+#include "nodes/parsenodes.h"
 #include "parser/analyze.h"
 #include "parser/parse_coerce.h"
 #include "parser/parse_func.h"
@@ -122,7 +123,15 @@ void AddStampAssignment(ParseState *pstate, Query *query) {
 
 void PostParseAnalyze(ParseState *pstate, Query *query, JumbleState *jstate) {
     if (g_prev_post_parse_analyze) g_prev_post_parse_analyze(pstate, query, jstate);
-    if (g_fast_path_enabled && query->commandType == CMD_UPDATE && query->resultRelation > 0)
+    if (!g_fast_path_enabled) return;
+    // EXPLAIN [ANALYZE] UPDATE: the UPDATE was analyzed with the same pstate.
+    if (query->commandType == CMD_UTILITY && query->utilityStmt != nullptr &&
+        IsA(query->utilityStmt, ExplainStmt)) {
+        Node *inner = reinterpret_cast<ExplainStmt *>(query->utilityStmt)->query;
+        if (inner == nullptr || !IsA(inner, Query)) return;
+        query = reinterpret_cast<Query *>(inner);
+    }
+    if (query->commandType == CMD_UPDATE && query->resultRelation > 0)
         AddStampAssignment(pstate, query);
 }
 
