@@ -80,3 +80,13 @@ AS $$
                                              pg_catalog.getdatabaseencoding())::name END
       FROM pg_catalog.pg_trigger t WHERE t.oid = trigger_oid
 $$;
+
+-- Role for monitoring (stats views, health(), queue/audit summaries). Roles
+-- are cluster-wide: created once, kept by DROP EXTENSION (docs/stats.md).
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'steward_monitor') THEN
+        CREATE ROLE steward_monitor NOLOGIN;
+    END IF;
+END
+$$;
