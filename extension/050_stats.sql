@@ -1,0 +1,884 @@
+-- Stats, health views and health() (docs/stats.md) ---------------------------
+--
+-- Everything here reads catalogs and the cumulative statistics only: no view
+-- scans a user table, and sizes come from steward._relation_bytes(), which
+-- stats the files without locking the relation. Views are readable by
+-- steward_monitor and pg_monitor; health() runs as the extension owner so
+-- its answer does not depend on who asks (it returns counts, never query
+-- text).
+
+-- steward_monitor gets pg_monitor (pg_read_all_stats, pg_read_all_settings,
+-- pg_stat_scan_tables): without it pg_stat_activity hides other sessions'
+-- state and query and pg_stat_statements hides query text. Granted only when
+-- the installing role may grant it; kept by DROP EXTENSION like the role.
+DO $$
+BEGIN
+    IF NOT pg_catalog.pg_has_role('steward_monitor', 'pg_monitor', 'MEMBER') THEN
+        IF pg_catalog.pg_has_role(current_user, 'pg_monitor', 'USAGE WITH ADMIN OPTION') THEN
+            GRANT pg_monitor TO steward_monitor;
+        ELSE
+            RAISE NOTICE 'role "steward_monitor" was not made a member of "pg_monitor"'
+                USING HINT = 'A superuser can run: GRANT pg_monitor TO steward_monitor;';
+        END IF;
+    END IF;
+END
+$$;
+
+-- Settings -------------------------------------------------------------------
+
+-- The thresholds with their defaults and bounds; the same list as
+-- src/core/stats_settings.cpp (the library turns that one into GUCs).
+-- Units: percent, s, ms, count. sql/stats.sql checks the two agree.
+CREATE FUNCTION steward._stats_setting_defaults()
+RETURNS TABLE(name text, unit text, default_value numeric, min_value numeric, max_value numeric)
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$ VALUES
+    ('steward.cache_hit_critical',           'percent', 95,         0, 100),
+    ('steward.cache_hit_warning',            'percent', 99,         0, 100),
+    ('steward.connections_critical',         'percent', 95,         0, 100),
+    ('steward.connections_warning',          'percent', 80,         0, 100),
+    ('steward.dead_tuples_critical',         'percent', 50,         0, 100),
+    ('steward.dead_tuples_min_rows',         'count',   1000,       0, 2147483647),
+    ('steward.dead_tuples_warning',          'percent', 20,         0, 100),
+    ('steward.idle_in_transaction_critical', 's',       600,        0, 2147483647),
+    ('steward.idle_in_transaction_warning',  's',       60,         0, 2147483647),
+    ('steward.lock_wait_critical',           's',       300,        0, 2147483647),
+    ('steward.lock_wait_warning',            's',       30,         0, 2147483647),
+    ('steward.long_query_critical',          's',       300,        0, 2147483647),
+    ('steward.long_query_warning',           's',       60,         0, 2147483647),
+    ('steward.long_transaction_critical',    's',       1800,       0, 2147483647),
+    ('steward.long_transaction_warning',     's',       300,        0, 2147483647),
+    ('steward.replication_lag_critical',     's',       600,        0, 2147483647),
+    ('steward.replication_lag_warning',      's',       60,         0, 2147483647),
+    ('steward.sequence_critical',            'percent', 98,         0, 100),
+    ('steward.sequence_warning',             'percent', 90,         0, 100),
+    ('steward.slow_query_min_calls',         'count',   100,        0, 2147483647),
+    ('steward.slow_query_min_mean',          'ms',      20,         0, 2147483647),
+    ('steward.xid_age_critical',             'count',   1500000000, 0, 2147483647),
+    ('steward.xid_age_warning',              'count',   1000000000, 0, 2147483647)
+$$;
+
+-- The current value of a threshold in its base unit (percent, seconds,
+-- milliseconds or a count). Reads the GUC when the library defined it, a
+-- session placeholder (SET before the library was loaded) otherwise, and
+-- the default when neither is set; a placeholder is validated here the way
+-- the GUC would validate it.
+CREATE FUNCTION steward._stats_setting(setting_name text)
+RETURNS numeric
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    d record;
+    raw text;
+    parts text[];
+    v numeric;
+BEGIN
+    SELECT s.* INTO d FROM steward._stats_setting_defaults() s WHERE s.name = setting_name;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'unrecognized stats setting "%"', setting_name
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'The settings are listed in steward.health_thresholds.';
+    END IF;
+    raw := pg_catalog.btrim(pg_catalog.current_setting(setting_name, true));
+    IF raw IS NULL OR raw = '' THEN
+        RETURN d.default_value;
+    END IF;
+    parts := pg_catalog.regexp_match(raw, '^([-+]?[0-9]+(?:\.[0-9]+)?)\s*(ms|s|min|h|d)?$');
+    IF parts IS NULL OR (parts[2] IS NOT NULL AND d.unit NOT IN ('s', 'ms')) THEN
+        RAISE EXCEPTION 'invalid value for parameter "%": "%"', setting_name, raw
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = CASE WHEN d.unit IN ('s', 'ms')
+                              THEN 'Use a number (in ' || d.unit || ') or a number with one of the units ms, s, min, h, d.'
+                              ELSE 'Use a number.' END;
+    END IF;
+    v := parts[1]::numeric;
+    IF parts[2] IS NOT NULL THEN
+        v := v * CASE parts[2] WHEN 'ms' THEN 0.001 WHEN 's' THEN 1 WHEN 'min' THEN 60
+                               WHEN 'h' THEN 3600 ELSE 86400 END
+               * CASE d.unit WHEN 'ms' THEN 1000 ELSE 1 END;
+    END IF;
+    IF v < d.min_value OR v > d.max_value THEN
+        RAISE EXCEPTION '% is outside the valid range for parameter "%" (% .. %)',
+                        raw, setting_name, d.min_value, d.max_value
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    RETURN pg_catalog.trim_scale(v);
+END
+$$;
+
+CREATE VIEW steward.health_thresholds AS
+SELECT d.name, steward._stats_setting(d.name) AS value, d.unit, d.default_value,
+       CASE WHEN pg_catalog.current_setting(d.name, true) IS NULL
+              OR pg_catalog.current_setting(d.name, true) = '' THEN 'default'
+            WHEN EXISTS (SELECT FROM pg_catalog.pg_settings s WHERE s.name = d.name) THEN 'setting'
+            ELSE 'placeholder' END AS source
+  FROM steward._stats_setting_defaults() d;
+
+COMMENT ON VIEW steward.health_thresholds IS
+'Thresholds of steward.health() and the stats views: effective value, unit, default, and whether it comes from a setting, a placeholder SET before the library was loaded, or the default';
+
+-- 'ok', 'warning' or 'critical': a value beyond (strictly) a threshold
+-- reaches that level; lower is worse when warning > critical. NULLs are
+-- never beyond anything. For features' _health_checks_<feature>() too.
+CREATE FUNCTION steward.health_status(value numeric, warning numeric, critical numeric)
+RETURNS text
+LANGUAGE c IMMUTABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'steward_health_status';
+
+COMMENT ON FUNCTION steward.health_status(numeric, numeric, numeric) IS
+'Classifies a value against a warning and a critical threshold: ok, warning or critical';
+
+-- Bytes of all forks of a relation, without opening or locking it.
+CREATE FUNCTION steward._relation_bytes(rel oid)
+RETURNS bigint
+LANGUAGE c STABLE STRICT PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'steward_relation_bytes';
+
+-- Refuse to run `action` on a hot standby, naming the primary as the place
+-- to run it. For every steward function that writes.
+CREATE FUNCTION steward._require_primary(action text)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    primary_addr text;
+BEGIN
+    IF NOT pg_catalog.pg_is_in_recovery() THEN
+        RETURN;
+    END IF;
+    SELECT pg_catalog.format('%s:%s', w.sender_host, w.sender_port) INTO primary_addr
+      FROM pg_catalog.pg_stat_wal_receiver w WHERE w.sender_host IS NOT NULL;
+    RAISE EXCEPTION 'cannot % on a standby server', action
+        USING ERRCODE = 'read_only_sql_transaction',
+              DETAIL = 'This server is a read-only hot standby: it replays changes from the primary and accepts no writes.',
+              HINT = CASE WHEN primary_addr IS NULL THEN 'Run it on the primary server.'
+                          ELSE pg_catalog.format('Run it on the primary server (%s).', primary_addr) END;
+END
+$$;
+
+-- Schemas the views leave out: catalogs, TOAST and temporary schemas.
+CREATE FUNCTION steward._is_user_schema(nsp name)
+RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT nsp NOT IN ('pg_catalog', 'information_schema')
+             AND nsp::text !~ '^pg_(toast|temp_|toast_temp_)' $$;
+
+-- Tables ---------------------------------------------------------------------
+
+CREATE VIEW steward.table_health AS
+SELECT n.nspname                                                    AS schema_name,
+       c.relname                                                    AS table_name,
+       c.oid::pg_catalog.regclass                                   AS relation,
+       CASE c.relkind WHEN 'm' THEN 'materialized view'
+                      ELSE CASE WHEN c.relispartition THEN 'partition' ELSE 'table' END END AS kind,
+       sz.table_bytes,
+       sz.toast_bytes,
+       ix.index_bytes,
+       sz.table_bytes + sz.toast_bytes + ix.index_bytes              AS total_bytes,
+       pg_catalog.pg_size_pretty(sz.table_bytes + sz.toast_bytes + ix.index_bytes) AS total_size,
+       CASE WHEN c.reltuples < 0 THEN NULL ELSE c.reltuples::bigint END AS estimated_rows,
+       st.live_tuples,
+       st.dead_tuples,
+       pg_catalog.round(100.0 * st.dead_tuples / NULLIF(st.live_tuples + st.dead_tuples, 0), 2) AS dead_percent,
+       pg_catalog.pg_stat_get_last_vacuum_time(c.oid)              AS last_vacuum,
+       pg_catalog.pg_stat_get_last_autovacuum_time(c.oid)          AS last_autovacuum,
+       pg_catalog.pg_stat_get_last_analyze_time(c.oid)             AS last_analyze,
+       pg_catalog.pg_stat_get_last_autoanalyze_time(c.oid)         AS last_autoanalyze,
+       pg_catalog.pg_stat_get_mod_since_analyze(c.oid)             AS changes_since_analyze,
+       pg_catalog.pg_stat_get_numscans(c.oid)                      AS seq_scans,
+       ix.index_scans,
+       xa.xid_age,
+       pg_catalog.round(100.0 * xa.xid_age / 2147483647, 2)          AS xid_wraparound_percent
+  FROM pg_catalog.pg_class c
+  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+  LEFT JOIN pg_catalog.pg_class t ON t.oid = c.reltoastrelid
+  CROSS JOIN LATERAL (
+      SELECT pg_catalog.pg_stat_get_live_tuples(c.oid) AS live_tuples,
+             pg_catalog.pg_stat_get_dead_tuples(c.oid) AS dead_tuples) st
+  CROSS JOIN LATERAL (
+      SELECT COALESCE(steward._relation_bytes(c.oid), 0) AS table_bytes,
+             CASE WHEN c.reltoastrelid = 0 THEN 0
+                  ELSE COALESCE(steward._relation_bytes(c.reltoastrelid), 0)
+                       + COALESCE((SELECT pg_catalog.sum(steward._relation_bytes(ti.indexrelid))
+                                     FROM pg_catalog.pg_index ti
+                                    WHERE ti.indrelid = c.reltoastrelid), 0)::bigint
+             END AS toast_bytes) sz
+  CROSS JOIN LATERAL (
+      SELECT COALESCE(pg_catalog.sum(steward._relation_bytes(i.indexrelid)), 0)::bigint AS index_bytes,
+             COALESCE(pg_catalog.sum(pg_catalog.pg_stat_get_numscans(i.indexrelid)), 0)::bigint AS index_scans
+        FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid) ix
+  CROSS JOIN LATERAL (
+      SELECT GREATEST(pg_catalog.age(c.relfrozenxid), pg_catalog.age(t.relfrozenxid)) AS xid_age) xa
+ WHERE c.relkind IN ('r', 'm')
+   AND c.relpersistence <> 't'
+   AND steward._is_user_schema(n.nspname);
+
+COMMENT ON VIEW steward.table_health IS
+'Per table: sizes (table, TOAST, indexes), estimated rows, dead tuples, last (auto)vacuum/analyze, scans, transaction ID age';
+
+-- Indexes --------------------------------------------------------------------
+
+-- Valid indexes that repeat another index of the same table: same method,
+-- key and INCLUDE columns, operator classes, collations, options,
+-- expressions and predicate. Of each group the index that backs a
+-- constraint (primary key first), else a unique one, else the oldest is
+-- kept; the others are listed with the one they repeat.
+CREATE VIEW steward._duplicate_indexes AS
+WITH keyed AS (
+    SELECT i.indexrelid, i.indrelid, i.indisprimary, i.indisunique,
+           EXISTS (SELECT FROM pg_catalog.pg_constraint k WHERE k.conindid = i.indexrelid
+                                                          AND k.conrelid = i.indrelid) AS backs_constraint,
+           pg_catalog.concat_ws(' | ', c.relam, i.indnkeyatts, i.indkey, i.indclass, i.indcollation,
+                                i.indoption, i.indnullsnotdistinct,
+                                pg_catalog.pg_get_expr(i.indexprs, i.indrelid),
+                                pg_catalog.pg_get_expr(i.indpred, i.indrelid)) AS signature
+      FROM pg_catalog.pg_index i
+      JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid
+      JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+     WHERE i.indisvalid AND i.indislive AND steward._is_user_schema(n.nspname)
+), ranked AS (
+    SELECT k.*,
+           pg_catalog.first_value(k.indexrelid) OVER w AS keeper,
+           pg_catalog.row_number() OVER w AS rank
+      FROM keyed k
+    WINDOW w AS (PARTITION BY k.indrelid, k.signature
+                 ORDER BY k.indisprimary DESC, k.backs_constraint DESC, k.indisunique DESC, k.indexrelid)
+)
+SELECT r.indexrelid, r.indrelid, r.keeper, r.backs_constraint
+  FROM ranked r WHERE r.rank > 1;
+
+CREATE VIEW steward.index_health AS
+WITH problems AS (
+    SELECT i.indexrelid, i.indrelid, 'invalid'::text AS issue,
+           CASE WHEN c.relkind = 'I'
+                THEN 'the partitioned index is not valid: some partition has no attached index matching it'
+                ELSE 'the index is not valid (left behind by a failed CREATE INDEX CONCURRENTLY or REINDEX CONCURRENTLY, unless one is running now): it slows writes and serves no query' END AS detail,
+           CASE WHEN c.relkind = 'I'
+                THEN pg_catalog.format('create the missing partition indexes and ALTER INDEX %s ATTACH PARTITION them', i.indexrelid::pg_catalog.regclass)
+                ELSE pg_catalog.format('REINDEX INDEX CONCURRENTLY %s', i.indexrelid::pg_catalog.regclass) END AS fix
+      FROM pg_catalog.pg_index i
+      JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid
+     WHERE NOT i.indisvalid
+    UNION ALL
+    SELECT d.indexrelid, d.indrelid, 'duplicate',
+           pg_catalog.format('same definition as index %s', d.keeper::pg_catalog.regclass),
+           CASE WHEN d.backs_constraint
+                THEN (SELECT pg_catalog.format('ALTER TABLE %s DROP CONSTRAINT %I', d.indrelid::pg_catalog.regclass, k.conname)
+                        FROM pg_catalog.pg_constraint k WHERE k.conindid = d.indexrelid AND k.conrelid = d.indrelid LIMIT 1)
+                ELSE pg_catalog.format('DROP INDEX CONCURRENTLY %s', d.indexrelid::pg_catalog.regclass) END
+      FROM steward._duplicate_indexes d
+    UNION ALL
+    SELECT i.indexrelid, i.indrelid, 'unused',
+           'no scans since statistics were reset'
+           || COALESCE(' (' || (SELECT pg_catalog.pg_stat_get_db_stat_reset_time(db.oid)::text
+                                  FROM pg_catalog.pg_database db WHERE db.datname = pg_catalog.current_database()) || ')', '')
+           || CASE WHEN pg_catalog.pg_is_in_recovery() THEN '; on a standby only scans on this server count' ELSE '' END,
+           pg_catalog.format('DROP INDEX CONCURRENTLY %s', i.indexrelid::pg_catalog.regclass)
+      FROM pg_catalog.pg_index i
+      JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid
+     WHERE i.indisvalid AND NOT i.indisunique AND c.relkind = 'i'
+       AND NOT EXISTS (SELECT FROM pg_catalog.pg_constraint k WHERE k.conindid = i.indexrelid
+                                                              AND k.conrelid = i.indrelid)
+       AND pg_catalog.pg_stat_get_numscans(i.indexrelid) = 0
+)
+SELECT n.nspname                                           AS schema_name,
+       t.relname                                           AS table_name,
+       c.relname                                           AS index_name,
+       p.indexrelid::pg_catalog.regclass                   AS index,
+       p.issue,
+       COALESCE(steward._relation_bytes(p.indexrelid), 0)  AS index_bytes,
+       pg_catalog.pg_size_pretty(COALESCE(steward._relation_bytes(p.indexrelid), 0)) AS index_size,
+       pg_catalog.pg_stat_get_numscans(p.indexrelid)      AS scans,
+       p.detail,
+       p.fix,
+       pg_catalog.pg_get_indexdef(p.indexrelid)           AS definition
+  FROM problems p
+  JOIN pg_catalog.pg_class c ON c.oid = p.indexrelid
+  JOIN pg_catalog.pg_class t ON t.oid = p.indrelid
+  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+ WHERE c.relpersistence <> 't' AND steward._is_user_schema(n.nspname);
+
+COMMENT ON VIEW steward.index_health IS
+'Invalid, duplicate and unused indexes (one row per index and issue) with their size and a suggested fix';
+
+-- Sessions -------------------------------------------------------------------
+
+CREATE VIEW steward.connections AS
+WITH states(state, ord) AS (
+    VALUES ('active', 1), ('idle', 2), ('idle in transaction', 3),
+           ('idle in transaction (aborted)', 4), ('fastpath function call', 5), ('disabled', 6)
+), clients AS (
+    SELECT COALESCE(a.state, 'unknown') AS state, a.state_change
+      FROM pg_catalog.pg_stat_activity a
+     WHERE a.backend_type = 'client backend'
+), per_state AS (
+    SELECT c.state, pg_catalog.count(*) AS n,
+           pg_catalog.max(pg_catalog.statement_timestamp() - c.state_change) AS longest
+      FROM clients c GROUP BY c.state
+), all_states AS (
+    SELECT s.state, s.ord FROM states s
+    UNION ALL
+    SELECT p.state, 7 FROM per_state p WHERE p.state NOT IN (SELECT s.state FROM states s)
+    UNION ALL
+    SELECT 'total', 8
+), mx AS (
+    SELECT pg_catalog.current_setting('max_connections')::integer AS max_connections
+)
+SELECT s.state,
+       CASE WHEN s.state = 'total' THEN (SELECT pg_catalog.count(*) FROM clients)
+            ELSE COALESCE(p.n, 0) END                                   AS connections,
+       mx.max_connections,
+       pg_catalog.round(100.0 * CASE WHEN s.state = 'total' THEN (SELECT pg_catalog.count(*) FROM clients)
+                                      ELSE COALESCE(p.n, 0) END / mx.max_connections, 2) AS percent_of_max,
+       CASE WHEN s.state = 'total' THEN (SELECT pg_catalog.max(pg_catalog.statement_timestamp() - c.state_change) FROM clients c)
+            ELSE p.longest END                                          AS longest_in_state
+  FROM all_states s
+  CROSS JOIN mx
+  LEFT JOIN per_state p ON p.state = s.state
+ ORDER BY s.ord, s.state;
+
+COMMENT ON VIEW steward.connections IS
+'Client connections by state (idle in transaction separately) against max_connections, with a total row';
+
+CREATE VIEW steward.long_running AS
+WITH t AS (
+    SELECT pg_catalog.make_interval(secs => steward._stats_setting('steward.long_query_warning')) AS query_limit,
+           pg_catalog.make_interval(secs => steward._stats_setting('steward.long_transaction_warning')) AS xact_limit,
+           pg_catalog.make_interval(secs => steward._stats_setting('steward.idle_in_transaction_warning')) AS idle_limit
+), sessions AS (
+    SELECT a.*,
+           pg_catalog.statement_timestamp() - a.query_start  AS query_age,
+           pg_catalog.statement_timestamp() - a.xact_start   AS xact_age,
+           pg_catalog.statement_timestamp() - a.state_change AS state_age
+      FROM pg_catalog.pg_stat_activity a
+     WHERE a.backend_type = 'client backend' AND a.pid <> pg_catalog.pg_backend_pid()
+)
+SELECT CASE WHEN s.state LIKE 'idle in transaction%' AND s.state_age > t.idle_limit THEN 'idle in transaction'
+            WHEN s.state = 'active' AND s.query_age > t.query_limit THEN 'query'
+            ELSE 'transaction' END                      AS kind,
+       s.pid,
+       s.usename                                       AS user_name,
+       s.datname                                       AS database,
+       s.application_name,
+       s.client_addr,
+       s.state,
+       CASE WHEN s.state = 'active' THEN s.query_age END AS query_duration,
+       s.xact_age                                      AS transaction_duration,
+       s.state_age                                     AS state_duration,
+       s.wait_event_type,
+       s.wait_event,
+       pg_catalog.age(s.backend_xmin)                  AS xmin_age,
+       s.query
+  FROM sessions s CROSS JOIN t
+ WHERE (s.state = 'active' AND s.query_age > t.query_limit)
+    OR (s.state LIKE 'idle in transaction%' AND s.state_age > t.idle_limit)
+    OR (s.xact_age > t.xact_limit)
+UNION ALL
+SELECT 'prepared transaction', NULL, x.owner, x.database, NULL, NULL, 'prepared', NULL,
+       pg_catalog.statement_timestamp() - x.prepared, NULL, NULL, NULL,
+       pg_catalog.age(x.transaction), pg_catalog.format('PREPARE TRANSACTION %L', x.gid)
+  FROM pg_catalog.pg_prepared_xacts x CROSS JOIN t
+ WHERE pg_catalog.statement_timestamp() - x.prepared > t.xact_limit;
+
+COMMENT ON VIEW steward.long_running IS
+'Queries, transactions, idle-in-transaction sessions and prepared transactions older than the steward.*_warning thresholds';
+
+CREATE VIEW steward.blocking AS
+SELECT w.pid                                                  AS blocked_pid,
+       w.usename                                              AS blocked_user,
+       w.application_name                                     AS blocked_application,
+       lw.waiting_for,
+       pg_catalog.statement_timestamp() - lw.waitstart        AS wait_duration,
+       w.query                                                AS blocked_query,
+       b.pid                                                  AS blocking_pid,
+       b.usename                                              AS blocking_user,
+       b.application_name                                     AS blocking_application,
+       b.state                                                AS blocking_state,
+       pg_catalog.statement_timestamp() - b.xact_start        AS blocking_transaction_duration,
+       b.query                                                AS blocking_query
+  FROM pg_catalog.pg_stat_activity w
+  CROSS JOIN LATERAL (
+      SELECT l.waitstart,
+             pg_catalog.concat_ws(' ', l.mode, 'on', l.locktype, l.relation::pg_catalog.regclass::text) AS waiting_for
+        FROM pg_catalog.pg_locks l WHERE l.pid = w.pid AND NOT l.granted
+       ORDER BY l.waitstart LIMIT 1) lw
+  CROSS JOIN LATERAL pg_catalog.unnest(pg_catalog.pg_blocking_pids(w.pid)) AS bp(pid)
+  LEFT JOIN pg_catalog.pg_stat_activity b ON b.pid = bp.pid
+ WHERE w.wait_event_type = 'Lock';
+
+COMMENT ON VIEW steward.blocking IS 'Sessions waiting for a lock, one row per session that blocks them';
+
+-- Cache ----------------------------------------------------------------------
+
+CREATE VIEW steward.cache_hit AS
+WITH rel AS (
+    SELECT c.relkind,
+           pg_catalog.pg_stat_get_blocks_hit(c.oid) AS hits,
+           pg_catalog.pg_stat_get_blocks_fetched(c.oid) - pg_catalog.pg_stat_get_blocks_hit(c.oid) AS reads
+      FROM pg_catalog.pg_class c
+      JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+     WHERE c.relkind IN ('r', 'm', 'i') AND steward._is_user_schema(n.nspname)
+), sums AS (
+    SELECT 1 AS ord, 'table'::text AS kind, pg_catalog.sum(r.hits) AS hits, pg_catalog.sum(r.reads) AS reads
+      FROM rel r WHERE r.relkind IN ('r', 'm')
+    UNION ALL
+    SELECT 2, 'index', pg_catalog.sum(r.hits), pg_catalog.sum(r.reads) FROM rel r WHERE r.relkind = 'i'
+    UNION ALL
+    SELECT 3, 'database', d.blks_hit, d.blks_read
+      FROM pg_catalog.pg_stat_database d WHERE d.datname = pg_catalog.current_database()
+), t AS (
+    SELECT steward._stats_setting('steward.cache_hit_warning') AS warning,
+           steward._stats_setting('steward.cache_hit_critical') AS critical
+)
+SELECT s.kind,
+       COALESCE(s.hits, 0)::bigint                                      AS hits,
+       COALESCE(s.reads, 0)::bigint                                     AS reads,
+       pg_catalog.round(100.0 * s.hits / NULLIF(s.hits + s.reads, 0), 2) AS hit_percent,
+       -- judged only from 10,000 block accesses on: a freshly started or
+       -- barely used server has a cold cache, not a problem
+       CASE WHEN COALESCE(s.hits + s.reads, 0) < 10000 THEN 'ok'
+            ELSE steward.health_status(pg_catalog.round(100.0 * s.hits / NULLIF(s.hits + s.reads, 0), 2),
+                                       t.warning, t.critical) END AS status
+  FROM sums s CROSS JOIN t
+ ORDER BY s.ord;
+
+COMMENT ON VIEW steward.cache_hit IS
+'Buffer cache hit percentage of user tables, user indexes and the whole database (healthy: 99 and above)';
+
+-- Sequences ------------------------------------------------------------------
+
+-- Last values of the user sequences. SECURITY DEFINER because
+-- pg_sequence_last_value() needs USAGE or SELECT on each sequence, which a
+-- monitoring role does not have; it returns nothing but the numbers.
+-- Skips other sessions' temporary sequences and, on a standby, unlogged ones.
+CREATE FUNCTION steward._sequence_last_values()
+RETURNS TABLE(seqrelid oid, last_value bigint)
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT s.seqrelid, pg_catalog.pg_sequence_last_value(s.seqrelid)
+      FROM pg_catalog.pg_sequence s
+      JOIN pg_catalog.pg_class c ON c.oid = s.seqrelid
+      JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+     WHERE c.relpersistence <> 't' AND steward._is_user_schema(n.nspname)
+       AND (c.relpersistence <> 'u' OR NOT pg_catalog.pg_is_in_recovery())
+$$;
+
+CREATE VIEW steward.sequence_health AS
+WITH t AS (
+    SELECT steward._stats_setting('steward.sequence_warning') AS warning,
+           steward._stats_setting('steward.sequence_critical') AS critical
+), seq AS (
+    SELECT s.seqrelid, s.seqtypid, s.seqincrement, s.seqmax, s.seqmin, s.seqcycle, lv.last_value,
+           u.used_by, u.column_max
+      FROM pg_catalog.pg_sequence s
+      JOIN steward._sequence_last_values() lv ON lv.seqrelid = s.seqrelid
+      -- columns fed by the sequence: serial and identity columns (owned), and
+      -- any column whose default calls it (an int column on a bigint
+      -- sequence is limited by the column)
+      CROSS JOIN LATERAL (
+          SELECT pg_catalog.string_agg(pg_catalog.format('%s.%I', col.relid::pg_catalog.regclass, a.attname),
+                                       ', ' ORDER BY col.relid, a.attnum) AS used_by,
+                 pg_catalog.min(CASE steward._base_type(a.atttypid)
+                                    WHEN 'smallint'::pg_catalog.regtype THEN 32767
+                                    WHEN 'integer'::pg_catalog.regtype THEN 2147483647
+                                    WHEN 'bigint'::pg_catalog.regtype THEN 9223372036854775807 END) AS column_max
+            FROM (SELECT d.refobjid AS relid, d.refobjsubid AS attnum
+                    FROM pg_catalog.pg_depend d
+                   WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objid = s.seqrelid
+                     AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass
+                     AND d.deptype IN ('a', 'i') AND d.refobjsubid > 0
+                  UNION
+                  SELECT ad.adrelid, ad.adnum
+                    FROM pg_catalog.pg_depend d
+                    JOIN pg_catalog.pg_attrdef ad ON ad.oid = d.objid
+                   WHERE d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.refobjid = s.seqrelid
+                     AND d.classid = 'pg_catalog.pg_attrdef'::pg_catalog.regclass) col
+            JOIN pg_catalog.pg_attribute a ON a.attrelid = col.relid AND a.attnum = col.attnum
+                                          AND NOT a.attisdropped) u
+), lim AS (
+    SELECT seq.*,
+           CASE WHEN seq.seqincrement > 0 THEN LEAST(seq.seqmax, seq.column_max)
+                ELSE GREATEST(seq.seqmin, -seq.column_max - 1) END AS limit_value
+      FROM seq
+)
+SELECT n.nspname                                      AS schema_name,
+       c.relname                                      AS sequence_name,
+       l.seqrelid::pg_catalog.regclass                AS sequence,
+       l.seqtypid::pg_catalog.regtype                 AS data_type,
+       l.used_by,
+       l.last_value,
+       l.limit_value                                  AS max_value,
+       CASE WHEN l.last_value IS NULL THEN l.limit_value::numeric
+            ELSE pg_catalog.abs(l.limit_value::numeric - l.last_value) / pg_catalog.abs(l.seqincrement) END::bigint
+                                                      AS remaining_calls,
+       l.pct                                          AS percent_used,
+       l.seqcycle                                     AS cycles,
+       steward.health_status(l.pct, t.warning, t.critical) AS status
+  FROM (SELECT lim.*,
+               pg_catalog.round(CASE WHEN lim.last_value IS NULL OR lim.limit_value = 0
+                                          OR pg_catalog.sign(lim.last_value) <> pg_catalog.sign(lim.limit_value) THEN 0
+                                     ELSE 100.0 * lim.last_value / lim.limit_value END, 2) AS pct
+          FROM lim) l
+  JOIN pg_catalog.pg_class c ON c.oid = l.seqrelid
+  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+  CROSS JOIN t;
+
+COMMENT ON VIEW steward.sequence_health IS
+'Every user sequence: how much of its range (limited by the type of the columns it feeds) is used; warning above 90% by default';
+
+-- Slow queries ---------------------------------------------------------------
+
+-- Rows of pg_stat_statements (wherever it is installed) for this database
+-- with at least steward.slow_query_min_calls calls and a mean of at least
+-- steward.slow_query_min_mean ms. Without the extension, or when its library
+-- is not preloaded, one row whose note says how to enable it: the view never
+-- depends on pg_stat_statements, so it can be installed and dropped freely.
+CREATE FUNCTION steward._slow_queries()
+RETURNS TABLE(queryid bigint, user_name name, calls bigint, total_ms numeric, mean_ms numeric,
+              rows bigint, percent_of_total numeric, query text, note text)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    pgss_schema name;
+    time_prefix text;
+BEGIN
+    SELECT n.nspname INTO pgss_schema
+      FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace
+     WHERE e.extname = 'pg_stat_statements';
+    IF pgss_schema IS NULL THEN
+        RETURN QUERY SELECT NULL::bigint, NULL::name, NULL::bigint, NULL::numeric, NULL::numeric,
+                            NULL::bigint, NULL::numeric, NULL::text,
+                            'pg_stat_statements is not installed: add it to shared_preload_libraries, restart, and run CREATE EXTENSION pg_stat_statements'::text;
+        RETURN;
+    END IF;
+    -- 1.8 (PostgreSQL 13) renamed total_time to total_exec_time.
+    time_prefix := CASE WHEN EXISTS (
+                            SELECT FROM pg_catalog.pg_attribute a
+                             WHERE a.attrelid = pg_catalog.format('%I.pg_stat_statements', pgss_schema)::pg_catalog.regclass
+                               AND a.attname = 'total_exec_time')
+                        THEN 'exec_' ELSE '' END;
+    BEGIN
+        RETURN QUERY EXECUTE pg_catalog.format($q$
+            WITH s AS (
+                SELECT p.queryid, p.userid, p.calls, p.total_%1$stime AS total, p.mean_%1$stime AS mean,
+                       p.rows, p.query,
+                       pg_catalog.sum(p.total_%1$stime) OVER () AS grand_total
+                  FROM %2$I.pg_stat_statements p
+                 WHERE p.dbid = (SELECT d.oid FROM pg_catalog.pg_database d
+                                  WHERE d.datname = pg_catalog.current_database())
+            )
+            SELECT s.queryid, r.rolname, s.calls,
+                   pg_catalog.round(s.total::numeric, 2), pg_catalog.round(s.mean::numeric, 2), s.rows,
+                   pg_catalog.round((100.0 * s.total / NULLIF(s.grand_total, 0))::numeric, 2),
+                   s.query, NULL::text
+              FROM s LEFT JOIN pg_catalog.pg_roles r ON r.oid = s.userid
+             WHERE s.calls >= $1 AND s.mean >= $2
+        $q$, time_prefix, pgss_schema)
+        USING steward._stats_setting('steward.slow_query_min_calls'),
+              steward._stats_setting('steward.slow_query_min_mean');
+    EXCEPTION WHEN object_not_in_prerequisite_state THEN
+        -- "pg_stat_statements must be loaded via shared_preload_libraries"
+        RETURN QUERY SELECT NULL::bigint, NULL::name, NULL::bigint, NULL::numeric, NULL::numeric,
+                            NULL::bigint, NULL::numeric, NULL::text,
+                            pg_catalog.format('pg_stat_statements is installed in schema %I but its library is not loaded: add pg_stat_statements to shared_preload_libraries and restart', pgss_schema);
+    END;
+END
+$$;
+
+CREATE VIEW steward.slow_queries AS
+SELECT s.queryid, s.user_name, s.calls, s.total_ms, s.mean_ms, s.rows, s.percent_of_total, s.query, s.note
+  FROM steward._slow_queries() s;
+
+COMMENT ON VIEW steward.slow_queries IS
+'Statements of this database from pg_stat_statements with at least steward.slow_query_min_calls calls and steward.slow_query_min_mean ms mean time; a note row when pg_stat_statements is missing';
+
+-- Health ---------------------------------------------------------------------
+
+-- One check row (the contract of every _health_checks_<feature>()).
+CREATE FUNCTION steward._health_check(name text, val numeric, warn numeric,
+                                      crit numeric, info text)
+RETURNS TABLE(check_name text, value numeric, warning numeric, critical numeric,
+              status text, detail text)
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT name, val, warn, crit, steward.health_status(val, warn, crit), info $$;
+
+-- The stats feature's own checks, under the same contract as every
+-- feature's: health() finds this function the way it finds theirs.
+CREATE FUNCTION steward._health_checks_stats()
+RETURNS TABLE(check_name text, value numeric, warning numeric, critical numeric,
+              status text, detail text)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    s text := 'steward.';
+    n bigint;
+    v numeric;
+    d text;
+    standby constant boolean := pg_catalog.pg_is_in_recovery();
+    nowts constant timestamptz := pg_catalog.statement_timestamp();
+BEGIN
+    -- connections against max_connections
+    SELECT pg_catalog.count(*),
+           pg_catalog.round(100.0 * pg_catalog.count(*) / pg_catalog.current_setting('max_connections')::integer, 2),
+           pg_catalog.format('%s of %s connections in use, %s idle in transaction',
+                             pg_catalog.count(*), pg_catalog.current_setting('max_connections'),
+                             pg_catalog.count(*) FILTER (WHERE a.state LIKE 'idle in transaction%'))
+      INTO n, v, d
+      FROM pg_catalog.pg_stat_activity a WHERE a.backend_type = 'client backend';
+    RETURN QUERY SELECT * FROM steward._health_check('connections', v,
+        steward._stats_setting(s || 'connections_warning'), steward._stats_setting(s || 'connections_critical'), d);
+
+    -- sessions: longest query, transaction, idle in transaction (seconds)
+    RETURN QUERY
+    WITH a AS (
+        SELECT x.pid, x.state,
+               CASE WHEN x.state = 'active' THEN EXTRACT(epoch FROM nowts - x.query_start) END AS q,
+               EXTRACT(epoch FROM nowts - x.xact_start) AS t,
+               CASE WHEN x.state LIKE 'idle in transaction%' THEN EXTRACT(epoch FROM nowts - x.state_change) END AS i
+          FROM pg_catalog.pg_stat_activity x
+         WHERE x.backend_type = 'client backend' AND x.pid <> pg_catalog.pg_backend_pid()
+        UNION ALL
+        SELECT NULL, 'prepared', NULL, EXTRACT(epoch FROM nowts - p.prepared), NULL
+          FROM pg_catalog.pg_prepared_xacts p
+    ), top AS (
+        SELECT (SELECT pg_catalog.round(a.q, 1) || 's, pid ' || a.pid FROM a WHERE a.q IS NOT NULL ORDER BY a.q DESC LIMIT 1) AS q_top,
+               (SELECT pg_catalog.round(a.t, 1) || 's, ' || COALESCE('pid ' || a.pid, 'a prepared transaction') FROM a WHERE a.t IS NOT NULL ORDER BY a.t DESC LIMIT 1) AS t_top,
+               (SELECT pg_catalog.round(a.i, 1) || 's, pid ' || a.pid FROM a WHERE a.i IS NOT NULL ORDER BY a.i DESC LIMIT 1) AS i_top,
+               COALESCE(pg_catalog.round(pg_catalog.max(a.q), 1), 0) AS q,
+               COALESCE(pg_catalog.round(pg_catalog.max(a.t), 1), 0) AS t,
+               COALESCE(pg_catalog.round(pg_catalog.max(a.i), 1), 0) AS i
+          FROM a
+    )
+    SELECT c.* FROM top,
+    LATERAL (
+        SELECT * FROM steward._health_check('long_queries', top.q,
+            steward._stats_setting(s || 'long_query_warning'), steward._stats_setting(s || 'long_query_critical'),
+            COALESCE('longest running query: ' || top.q_top, 'no query running'))
+        UNION ALL
+        SELECT * FROM steward._health_check('long_transactions', top.t,
+            steward._stats_setting(s || 'long_transaction_warning'), steward._stats_setting(s || 'long_transaction_critical'),
+            COALESCE('oldest open transaction: ' || top.t_top, 'no open transaction'))
+        UNION ALL
+        SELECT * FROM steward._health_check('idle_in_transaction', top.i,
+            steward._stats_setting(s || 'idle_in_transaction_warning'), steward._stats_setting(s || 'idle_in_transaction_critical'),
+            COALESCE('longest idle in transaction: ' || top.i_top, 'no session idle in transaction'))) c;
+
+    -- lock waits: pg_locks only when some session waits for a lock
+    v := 0; d := 'no session waits for a lock';
+    IF EXISTS (SELECT FROM pg_catalog.pg_stat_activity a WHERE a.wait_event_type = 'Lock') THEN
+        SELECT pg_catalog.round(EXTRACT(epoch FROM nowts - l.waitstart), 1),
+               pg_catalog.format('pid %s has waited longest, blocked by pid %s', l.pid,
+                                 pg_catalog.array_to_string(pg_catalog.pg_blocking_pids(l.pid), ', '))
+          INTO v, d
+          FROM pg_catalog.pg_locks l WHERE NOT l.granted AND l.waitstart IS NOT NULL
+         ORDER BY l.waitstart LIMIT 1;
+        v := COALESCE(v, 0);
+    END IF;
+    RETURN QUERY SELECT * FROM steward._health_check('lock_waits', v,
+        steward._stats_setting(s || 'lock_wait_warning'), steward._stats_setting(s || 'lock_wait_critical'), d);
+
+    -- cache hit rates of user tables and indexes
+    RETURN QUERY
+    SELECT c.* FROM steward.cache_hit h,
+    LATERAL steward._health_check('cache_hit_' || h.kind,
+        CASE WHEN h.hits + h.reads >= 10000 THEN h.hit_percent END,
+        steward._stats_setting(s || 'cache_hit_warning'), steward._stats_setting(s || 'cache_hit_critical'),
+        CASE WHEN h.hits + h.reads < 10000
+             THEN pg_catalog.format('%s block accesses so far: too few to judge (10000 needed)', h.hits + h.reads)
+             ELSE pg_catalog.format('%s%% of %s block accesses were hits', h.hit_percent, h.hits + h.reads) END) c
+     WHERE h.kind IN ('table', 'index');
+
+    -- sequences closest to their limit
+    SELECT pg_catalog.max(q.percent_used),
+           pg_catalog.format('%s sequences above the warning threshold; highest: %s at %s%%',
+               pg_catalog.count(*) FILTER (WHERE q.status <> 'ok'),
+               (pg_catalog.array_agg(q.sequence::text ORDER BY q.percent_used DESC))[1],
+               pg_catalog.max(q.percent_used))
+      INTO v, d
+      FROM steward.sequence_health q;
+    RETURN QUERY SELECT * FROM steward._health_check('sequences', COALESCE(v, 0),
+        steward._stats_setting(s || 'sequence_warning'), steward._stats_setting(s || 'sequence_critical'),
+        CASE WHEN v IS NULL THEN 'no sequences' ELSE d END);
+
+    -- transaction ID wraparound: the oldest database of the cluster
+    SELECT pg_catalog.age(db.datfrozenxid),
+           pg_catalog.format('database %I: oldest unfrozen transaction ID is %s transactions old, %s%% of the way to wraparound',
+               db.datname, pg_catalog.age(db.datfrozenxid),
+               pg_catalog.round(100.0 * pg_catalog.age(db.datfrozenxid) / 2147483647, 2))
+      INTO v, d
+      FROM pg_catalog.pg_database db ORDER BY pg_catalog.age(db.datfrozenxid) DESC LIMIT 1;
+    RETURN QUERY SELECT * FROM steward._health_check('xid_age', v,
+        steward._stats_setting(s || 'xid_age_warning'), steward._stats_setting(s || 'xid_age_critical'), d);
+
+    -- dead tuples: the worst table with enough rows to matter
+    SELECT x.pct, pg_catalog.format('%s has %s%% dead tuples (%s of %s)', x.oid::pg_catalog.regclass, x.pct, x.dead, x.dead + x.live)
+      INTO v, d
+      FROM (SELECT c.oid, pg_catalog.pg_stat_get_dead_tuples(c.oid) AS dead, pg_catalog.pg_stat_get_live_tuples(c.oid) AS live,
+                   pg_catalog.round(100.0 * pg_catalog.pg_stat_get_dead_tuples(c.oid)
+                                    / NULLIF(pg_catalog.pg_stat_get_dead_tuples(c.oid) + pg_catalog.pg_stat_get_live_tuples(c.oid), 0), 2) AS pct
+              FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace ns ON ns.oid = c.relnamespace
+             WHERE c.relkind IN ('r', 'm') AND c.relpersistence <> 't' AND steward._is_user_schema(ns.nspname)) x
+     WHERE x.dead + x.live >= steward._stats_setting(s || 'dead_tuples_min_rows')
+     ORDER BY x.pct DESC NULLS LAST LIMIT 1;
+    RETURN QUERY SELECT * FROM steward._health_check('dead_tuples', COALESCE(v, 0),
+        steward._stats_setting(s || 'dead_tuples_warning'), steward._stats_setting(s || 'dead_tuples_critical'),
+        COALESCE(d, 'no table with enough rows to judge'));
+
+    -- invalid and duplicate indexes (counts; any is a warning)
+    SELECT pg_catalog.count(*), pg_catalog.string_agg(x.indexrelid::pg_catalog.regclass::text, ', ' ORDER BY x.indexrelid::pg_catalog.regclass::text)
+      INTO n, d
+      FROM pg_catalog.pg_index x JOIN pg_catalog.pg_class c ON c.oid = x.indexrelid
+      JOIN pg_catalog.pg_namespace ns ON ns.oid = c.relnamespace
+     WHERE NOT x.indisvalid AND steward._is_user_schema(ns.nspname);
+    RETURN QUERY SELECT * FROM steward._health_check('invalid_indexes', n, 0, NULL,
+        COALESCE('invalid: ' || d, 'no invalid index'));
+    SELECT pg_catalog.count(*), pg_catalog.string_agg(x.indexrelid::pg_catalog.regclass::text, ', ' ORDER BY x.indexrelid::pg_catalog.regclass::text)
+      INTO n, d
+      FROM steward._duplicate_indexes x;
+    RETURN QUERY SELECT * FROM steward._health_check('duplicate_indexes', n, 0, NULL,
+        COALESCE('duplicates: ' || d, 'no duplicate index'));
+
+    -- replication: a standby's own replay lag, or a primary's worst standby
+    IF standby THEN
+        SELECT CASE WHEN pg_catalog.pg_last_wal_receive_lsn() IS NOT DISTINCT FROM pg_catalog.pg_last_wal_replay_lsn() THEN 0
+                    ELSE pg_catalog.round(EXTRACT(epoch FROM nowts - pg_catalog.pg_last_xact_replay_timestamp()), 1) END
+          INTO v;
+        d := pg_catalog.format('standby: received %s, replayed %s', pg_catalog.pg_last_wal_receive_lsn(), pg_catalog.pg_last_wal_replay_lsn());
+    ELSE
+        SELECT pg_catalog.round(pg_catalog.max(EXTRACT(epoch FROM COALESCE(r.replay_lag, '0'::interval))), 1),
+               CASE pg_catalog.count(*) WHEN 0 THEN 'no standby streaming'
+                    ELSE pg_catalog.format('%s standbys streaming', pg_catalog.count(*)) END
+          INTO v, d
+          FROM pg_catalog.pg_stat_replication r;
+    END IF;
+    RETURN QUERY SELECT * FROM steward._health_check('replication_lag', v,
+        steward._stats_setting(s || 'replication_lag_warning'), steward._stats_setting(s || 'replication_lag_critical'), d);
+
+    -- replication slots nobody uses keep WAL (and on the primary, old rows)
+    SELECT pg_catalog.count(*),
+           pg_catalog.string_agg(pg_catalog.format('%I%s', r.slot_name,
+               CASE WHEN standby OR r.restart_lsn IS NULL THEN ''
+                    ELSE ' (retains ' || pg_catalog.pg_size_pretty(pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), r.restart_lsn)) || ' of WAL)' END),
+               ', ' ORDER BY r.slot_name)
+      INTO n, d
+      FROM pg_catalog.pg_replication_slots r WHERE NOT r.active;
+    RETURN QUERY SELECT * FROM steward._health_check('inactive_replication_slots', n, 0, NULL,
+        COALESCE('inactive: ' || d, 'no inactive replication slot'));
+END
+$$;
+
+-- One call for a health endpoint: overall status, server facts and every
+-- check of every feature (each steward._health_checks_<feature>() found in
+-- pg_proc; stats first). SECURITY DEFINER so any caller gets the same
+-- answer; it returns counts, thresholds and statuses, never query text. A
+-- feature whose check function fails shows up as a warning, not an error.
+CREATE FUNCTION steward.health()
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    f record;
+    r record;
+    checks jsonb := '[]';
+    failing jsonb := '[]';
+    worst integer := 0;
+    st text;
+    note text;
+    conn record;
+    lag numeric;
+BEGIN
+    FOR f IN
+        SELECT p.proname, pg_catalog.substr(p.proname, 16) AS feature
+          FROM pg_catalog.pg_proc p
+         WHERE p.pronamespace = 'steward'::pg_catalog.regnamespace
+           AND p.proname ~ '^_health_checks_[a-z0-9_]+$'
+           AND p.pronargs = 0 AND p.proretset
+         ORDER BY p.proname <> '_health_checks_stats', p.proname
+    LOOP
+        BEGIN
+            FOR r IN EXECUTE pg_catalog.format(
+                'SELECT check_name::text, value::numeric, warning::numeric, critical::numeric, status::text, detail::text FROM steward.%I()',
+                f.proname)
+            LOOP
+                st := r.status;
+                note := r.detail;
+                IF st IS NULL OR st NOT IN ('ok', 'warning', 'critical') THEN
+                    st := steward.health_status(r.value, r.warning, r.critical);
+                    note := pg_catalog.concat_ws('; ', note,
+                        pg_catalog.format('status %s replaced by %s from the thresholds', COALESCE(pg_catalog.quote_literal(r.status), 'NULL'), st));
+                END IF;
+                checks := checks || pg_catalog.jsonb_build_object(
+                    'feature', f.feature, 'name', r.check_name, 'status', st, 'value', r.value,
+                    'warning', r.warning, 'critical', r.critical, 'detail', note);
+                IF st <> 'ok' THEN
+                    failing := failing || pg_catalog.to_jsonb(f.feature || '.' || r.check_name);
+                END IF;
+                worst := GREATEST(worst, CASE st WHEN 'critical' THEN 2 WHEN 'warning' THEN 1 ELSE 0 END);
+            END LOOP;
+        EXCEPTION WHEN OTHERS THEN
+            GET STACKED DIAGNOSTICS note = MESSAGE_TEXT;
+            checks := checks || pg_catalog.jsonb_build_object(
+                'feature', f.feature, 'name', 'check_failed', 'status', 'warning', 'value', NULL,
+                'warning', NULL, 'critical', NULL,
+                'detail', pg_catalog.format('steward.%I() failed: %s', f.proname, note));
+            failing := failing || pg_catalog.to_jsonb(f.feature || '.check_failed');
+            worst := GREATEST(worst, 1);
+        END;
+    END LOOP;
+
+    SELECT pg_catalog.count(*) AS used,
+           pg_catalog.current_setting('max_connections')::integer AS max,
+           pg_catalog.count(*) FILTER (WHERE a.state LIKE 'idle in transaction%') AS idle_in_transaction
+      INTO conn
+      FROM pg_catalog.pg_stat_activity a WHERE a.backend_type = 'client backend';
+    SELECT (c->>'value')::numeric INTO lag
+      FROM pg_catalog.jsonb_array_elements(checks) c
+     WHERE c->>'feature' = 'stats' AND c->>'name' = 'replication_lag';
+
+    RETURN pg_catalog.jsonb_build_object(
+        'status', CASE worst WHEN 2 THEN 'critical' WHEN 1 THEN 'warning' ELSE 'ok' END,
+        'checked_at', pg_catalog.statement_timestamp(),
+        'database', pg_catalog.current_database(),
+        'version', pg_catalog.current_setting('server_version'),
+        'version_num', pg_catalog.current_setting('server_version_num')::integer,
+        'extension_version', (SELECT e.extversion FROM pg_catalog.pg_extension e WHERE e.extname = 'pg_steward'),
+        'started_at', pg_catalog.pg_postmaster_start_time(),
+        'uptime_seconds', pg_catalog.round(EXTRACT(epoch FROM pg_catalog.statement_timestamp() - pg_catalog.pg_postmaster_start_time())),
+        'is_standby', pg_catalog.pg_is_in_recovery(),
+        'replay_lag_seconds', CASE WHEN pg_catalog.pg_is_in_recovery() THEN lag END,
+        'connections', pg_catalog.jsonb_build_object(
+            'used', conn.used, 'max', conn.max,
+            'percent', pg_catalog.round(100.0 * conn.used / conn.max, 2),
+            'idle_in_transaction', conn.idle_in_transaction),
+        'failing', failing,
+        'checks', checks);
+END
+$$;
+
+COMMENT ON FUNCTION steward.health() IS
+'Overall status (ok, warning, critical), server facts and every health check of every pg_steward feature, as jsonb';
+
+-- Privileges -----------------------------------------------------------------
+
+REVOKE ALL ON FUNCTION steward.health() FROM PUBLIC;
+REVOKE ALL ON FUNCTION steward._health_checks_stats() FROM PUBLIC;
+REVOKE ALL ON FUNCTION steward._sequence_last_values() FROM PUBLIC;
+REVOKE ALL ON FUNCTION steward._slow_queries() FROM PUBLIC;
+REVOKE ALL ON FUNCTION steward._relation_bytes(oid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION steward.health(), steward._health_checks_stats(),
+    steward._sequence_last_values(), steward._slow_queries(), steward._relation_bytes(oid)
+    TO steward_monitor, pg_monitor;
+REVOKE ALL ON steward.health_thresholds, steward.table_health, steward._duplicate_indexes,
+    steward.index_health, steward.connections, steward.long_running, steward.blocking,
+    steward.cache_hit, steward.sequence_health, steward.slow_queries FROM PUBLIC;
+GRANT SELECT ON steward.health_thresholds, steward.table_health, steward._duplicate_indexes,
+    steward.index_health, steward.connections, steward.long_running, steward.blocking,
+    steward.cache_hit, steward.sequence_health, steward.slow_queries TO steward_monitor, pg_monitor;
