@@ -472,7 +472,7 @@ WITH t AS (
     SELECT steward._stats_setting('steward.sequence_warning') AS warning,
            steward._stats_setting('steward.sequence_critical') AS critical
 ), seq AS (
-    SELECT s.seqrelid, s.seqtypid, s.seqincrement, s.seqmax, s.seqmin, s.seqcycle, lv.last_value,
+    SELECT s.seqrelid, s.seqtypid, s.seqstart, s.seqincrement, s.seqmax, s.seqmin, s.seqcycle, lv.last_value,
            u.used_by, u.column_max
       FROM pg_catalog.pg_sequence s
       JOIN steward._sequence_last_values() lv ON lv.seqrelid = s.seqrelid
@@ -512,9 +512,8 @@ SELECT n.nspname                                      AS schema_name,
        l.used_by,
        l.last_value,
        l.limit_value                                  AS max_value,
-       CASE WHEN l.last_value IS NULL THEN l.limit_value::numeric
-            ELSE pg_catalog.abs(l.limit_value::numeric - l.last_value) / pg_catalog.abs(l.seqincrement) END::bigint
-                                                      AS remaining_calls,
+       pg_catalog.floor((l.limit_value::numeric - COALESCE(l.last_value, l.seqstart - l.seqincrement))
+                        / l.seqincrement)::bigint       AS remaining_calls,
        l.pct                                          AS percent_used,
        l.seqcycle                                     AS cycles,
        steward.health_status(l.pct, t.warning, t.critical) AS status

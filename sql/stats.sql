@@ -1,0 +1,290 @@
+-- Stats views, thresholds and health() (docs/stats.md).
+-- The library is loaded explicitly so the steward.* thresholds are real GUCs
+-- in both regress modes (plain sessions load it on first use otherwise; the
+-- placeholder path without the library is covered by test/t/040_stats_standby.pl).
+LOAD 'pg_steward';
+CREATE SCHEMA regress_stats;
+SET search_path = regress_stats, public;
+
+-- == settings ==================================================================
+-- The GUCs defined by the library and the SQL fallback defaults agree.
+SELECT pg_catalog.count(*) AS settings,
+       pg_catalog.count(*) FILTER (WHERE s.name IS NULL) AS missing_gucs,
+       pg_catalog.count(*) FILTER (WHERE s.boot_val::numeric <> d.default_value
+                                      OR s.min_val::numeric <> d.min_value
+                                      OR s.max_val::numeric <> d.max_value
+                                      OR COALESCE(s.unit, '') <> CASE d.unit WHEN 's' THEN 's' WHEN 'ms' THEN 'ms' ELSE '' END
+                                      OR s.context <> 'user') AS mismatches
+  FROM steward._stats_setting_defaults() d
+  LEFT JOIN pg_catalog.pg_settings s ON s.name = d.name;
+SELECT pg_catalog.count(*) AS gucs_without_sql_default
+  FROM pg_catalog.pg_settings s
+ WHERE s.name ~ '^steward\.' AND s.name <> 'steward.updated_at_fast_path'
+   AND s.name NOT IN (SELECT d.name FROM steward._stats_setting_defaults() d)
+   AND s.name ~ '_(warning|critical|min_rows|min_calls|min_mean)$';
+
+-- Values in their base unit, whatever unit SET used.
+SET steward.long_query_warning = '2min';
+SET steward.slow_query_min_mean = '1s';
+SET steward.cache_hit_warning = 98.5;
+SELECT name, value, unit, default_value, source FROM steward.health_thresholds
+ WHERE name IN ('steward.long_query_warning', 'steward.slow_query_min_mean',
+                'steward.cache_hit_warning', 'steward.xid_age_warning')
+ ORDER BY name;
+RESET steward.long_query_warning;
+RESET steward.slow_query_min_mean;
+RESET steward.cache_hit_warning;
+SELECT steward._stats_setting('steward.long_query_warning') AS reset_to_default;
+
+-- Bad values are refused by the GUC; unknown names by the reader.
+SET steward.sequence_warning = 101;
+SET steward.lock_wait_warning = '5 parsecs';
+SELECT steward._stats_setting('steward.no_such_threshold');
+
+-- == classification ===========================================================
+SELECT v, w, c, steward.health_status(v, w, c) AS status
+  FROM (VALUES (50, 80, 95), (80, 80, 95), (81, 80, 95), (96, 80, 95),  -- higher is worse
+               (99.5, 99, 95), (99, 99, 95), (98, 99, 95), (90, 99, 95), -- lower is worse
+               (NULL, 80, 95), (1, 0, NULL), (0, 0, NULL), (5, NULL, NULL),
+               ('NaN', 1, 2), (3, NULL, 2)) x(v, w, c);
+
+-- == table_health ===============================================================
+CREATE TABLE regress_stats.accounts (id integer PRIMARY KEY, owner text, note text)
+  WITH (autovacuum_enabled = false);
+CREATE INDEX accounts_owner ON regress_stats.accounts (owner);
+ALTER TABLE regress_stats.accounts ALTER COLUMN note SET STORAGE EXTERNAL;
+INSERT INTO regress_stats.accounts
+SELECT g, 'owner ' || (g % 10), CASE WHEN g <= 3 THEN pg_catalog.repeat('x', 5000) END
+  FROM pg_catalog.generate_series(1, 2000) g;
+SELECT pg_catalog.pg_stat_force_next_flush();   -- counts the insert before ANALYZE resets them
+ANALYZE regress_stats.accounts;
+DELETE FROM regress_stats.accounts WHERE id > 1400;
+SELECT pg_catalog.pg_stat_force_next_flush();
+SELECT table_name, kind, estimated_rows, live_tuples, dead_tuples, dead_percent,
+       last_analyze IS NOT NULL AS analyzed, last_vacuum IS NULL AS never_vacuumed,
+       changes_since_analyze, xid_age BETWEEN 1 AND 1000000 AS young, xid_wraparound_percent
+  FROM steward.table_health WHERE schema_name = 'regress_stats';
+-- Sizes without locks equal what pg_table_size()/pg_indexes_size() report.
+SELECT table_bytes + toast_bytes = pg_catalog.pg_table_size(relation) AS table_and_toast_match,
+       toast_bytes > 0 AS has_toast,
+       index_bytes = pg_catalog.pg_indexes_size(relation) AS indexes_match,
+       total_bytes = pg_catalog.pg_total_relation_size(relation) AS total_matches,
+       total_size = pg_catalog.pg_size_pretty(pg_catalog.pg_total_relation_size(relation)) AS pretty_matches
+  FROM steward.table_health WHERE relation = 'regress_stats.accounts'::regclass;
+-- Reading the view takes no lock on the tables it reports.
+BEGIN;
+SELECT pg_catalog.count(*) > 0 AS listed FROM steward.table_health WHERE schema_name = 'regress_stats';
+SELECT pg_catalog.count(*) AS locks_on_reported_tables
+  FROM pg_catalog.pg_locks l
+ WHERE l.pid = pg_catalog.pg_backend_pid() AND l.locktype = 'relation'
+   AND l.relation IN (SELECT c.oid FROM pg_catalog.pg_class c
+                       WHERE c.relnamespace = 'regress_stats'::regnamespace);
+COMMIT;
+-- Scans are counted per table and over its indexes.
+SET enable_seqscan = off;
+SELECT pg_catalog.count(*) FROM regress_stats.accounts WHERE id = 7;
+RESET enable_seqscan;
+SELECT pg_catalog.pg_stat_force_next_flush();
+SELECT index_scans >= 1 AS index_scan_counted FROM steward.table_health
+ WHERE relation = 'regress_stats.accounts'::regclass;
+-- Sizes of relations without storage, unknown oids.
+CREATE VIEW regress_stats.v AS SELECT 1 AS one;
+SELECT steward._relation_bytes('regress_stats.v'::regclass) AS view_bytes,
+       steward._relation_bytes(0) AS unknown_oid,
+       steward._relation_bytes(NULL) AS null_oid,
+       steward._relation_bytes('pg_catalog.pg_class'::regclass) = (SELECT pg_catalog.sum(pg_catalog.pg_relation_size('pg_catalog.pg_class', f))
+           FROM pg_catalog.unnest('{main,fsm,vm,init}'::text[]) f) AS mapped_catalog,
+       steward._relation_bytes('pg_catalog.pg_database'::regclass) = (SELECT pg_catalog.sum(pg_catalog.pg_relation_size('pg_catalog.pg_database', f))
+           FROM pg_catalog.unnest('{main,fsm,vm,init}'::text[]) f) AS shared_catalog;
+CREATE TEMP TABLE regress_stats_temp AS SELECT g FROM pg_catalog.generate_series(1, 1000) g;
+SELECT steward._relation_bytes('regress_stats_temp'::regclass) = pg_catalog.pg_table_size('regress_stats_temp') AS own_temp_table,
+       pg_catalog.count(*) FILTER (WHERE table_name = 'regress_stats_temp') AS temp_listed
+  FROM steward.table_health;
+DROP TABLE regress_stats_temp;
+
+-- == index_health ===============================================================
+CREATE TABLE regress_stats.orders (id bigint PRIMARY KEY, customer integer, status text, note text);
+CREATE INDEX orders_customer ON regress_stats.orders (customer);
+CREATE INDEX orders_customer_again ON regress_stats.orders (customer);             -- duplicate
+CREATE INDEX orders_customer_desc ON regress_stats.orders (customer DESC);         -- other order
+CREATE INDEX orders_customer_hash ON regress_stats.orders USING hash (customer);   -- other method
+CREATE INDEX orders_customer_incl ON regress_stats.orders (customer) INCLUDE (status); -- other columns
+CREATE INDEX orders_lower ON regress_stats.orders (lower(note));
+CREATE INDEX orders_lower_again ON regress_stats.orders (  lower( note ) );        -- duplicate expression
+CREATE INDEX orders_note_pattern ON regress_stats.orders (note text_pattern_ops);  -- other opclass
+CREATE INDEX orders_note ON regress_stats.orders (note);
+CREATE INDEX orders_open ON regress_stats.orders (customer) WHERE status = 'open';
+CREATE INDEX orders_open_again ON regress_stats.orders (customer) WHERE (status = 'open'); -- duplicate predicate
+CREATE INDEX orders_closed ON regress_stats.orders (customer) WHERE status = 'closed';    -- other predicate
+CREATE UNIQUE INDEX orders_id_again ON regress_stats.orders (id);                  -- repeats the primary key
+INSERT INTO regress_stats.orders VALUES (1, 1, 'open', 'a'), (2, 1, 'open', 'a');
+CREATE UNIQUE INDEX CONCURRENTLY orders_note_unique ON regress_stats.orders (note); -- fails: invalid
+SELECT index_name, issue, detail, fix, index_bytes > 0 AS has_size, scans
+  FROM steward.index_health WHERE schema_name = 'regress_stats' AND issue <> 'unused'
+ ORDER BY index_name, issue;
+-- Unused: never scanned, not unique, backing no constraint (primary key and
+-- unique indexes are not listed; the invalid index is listed as invalid only).
+SELECT pg_catalog.string_agg(index_name, ', ' ORDER BY index_name) AS unused
+  FROM steward.index_health WHERE schema_name = 'regress_stats' AND issue = 'unused';
+SET enable_seqscan = off;
+SELECT pg_catalog.count(*) FROM regress_stats.orders WHERE customer = 1 AND status = 'closed';
+RESET enable_seqscan;
+SELECT pg_catalog.pg_stat_force_next_flush();
+SELECT pg_catalog.count(*) AS orders_closed_still_unused
+  FROM steward.index_health WHERE index_name = 'orders_closed' AND issue = 'unused';
+-- The suggested fix works and the index leaves the report.
+DROP INDEX regress_stats.orders_customer_again;
+SELECT pg_catalog.count(*) AS duplicates_left FROM steward.index_health
+ WHERE schema_name = 'regress_stats' AND issue = 'duplicate';
+
+-- == sequence_health ==========================================================
+CREATE TABLE regress_stats.events (id serial PRIMARY KEY);
+CREATE TABLE regress_stats.tiny (id smallint GENERATED BY DEFAULT AS IDENTITY);
+CREATE SEQUENCE regress_stats.wide_seq;                              -- bigint sequence ...
+CREATE TABLE regress_stats.narrow (id integer DEFAULT pg_catalog.nextval('regress_stats.wide_seq')); -- ... on an int column
+CREATE SEQUENCE regress_stats.down_seq INCREMENT BY -1 MINVALUE -100 MAXVALUE -1;
+CREATE SEQUENCE regress_stats.fresh_seq;
+SELECT pg_catalog.setval('regress_stats.events_id_seq', 2040109465);   -- 95% of integer
+SELECT pg_catalog.setval('regress_stats.tiny_id_seq', 32700);          -- 99.8% of smallint
+SELECT pg_catalog.setval('regress_stats.wide_seq', 1073741824);        -- 50% of integer
+SELECT pg_catalog.setval('regress_stats.down_seq', -50);
+SELECT sequence_name, data_type, used_by, last_value, max_value, remaining_calls, percent_used, cycles, status
+  FROM steward.sequence_health WHERE schema_name = 'regress_stats' ORDER BY sequence_name;
+SET steward.sequence_warning = 96;
+SET steward.sequence_critical = 99.9;
+SELECT sequence_name, percent_used, status FROM steward.sequence_health
+ WHERE schema_name = 'regress_stats' AND percent_used > 0 ORDER BY sequence_name;
+RESET steward.sequence_warning;
+RESET steward.sequence_critical;
+
+-- == sessions ====================================================================
+SELECT state, connections >= CASE state WHEN 'active' THEN 1 WHEN 'total' THEN 1 ELSE 0 END AS plausible,
+       max_connections = pg_catalog.current_setting('max_connections')::integer AS max_ok
+  FROM steward.connections;
+SELECT (SELECT connections FROM steward.connections WHERE state = 'total')
+     = (SELECT pg_catalog.sum(connections) FROM steward.connections WHERE state <> 'total') AS total_is_sum;
+-- The monitoring session itself is never listed, even at zero thresholds.
+SET steward.long_query_warning = 0;
+SET steward.long_transaction_warning = 0;
+SET steward.idle_in_transaction_warning = 0;
+BEGIN;
+SELECT pg_catalog.count(*) AS self_listed FROM steward.long_running WHERE pid = pg_catalog.pg_backend_pid();
+COMMIT;
+RESET steward.long_query_warning;
+RESET steward.long_transaction_warning;
+RESET steward.idle_in_transaction_warning;
+SELECT pg_catalog.count(*) AS blocked FROM steward.blocking;
+
+-- == cache_hit ===================================================================
+SELECT kind, hit_percent BETWEEN 0 AND 100 AS in_range,
+       status = CASE WHEN hits + reads < 10000 THEN 'ok'
+                     ELSE steward.health_status(hit_percent, 99, 95) END AS status_follows_thresholds
+  FROM steward.cache_hit WHERE hits + reads > 0;
+SELECT pg_catalog.array_agg(kind ORDER BY kind) AS kinds FROM steward.cache_hit;
+
+-- == slow_queries ===============================================================
+SELECT queryid, calls, query, note FROM steward.slow_queries;
+CREATE SCHEMA regress_stats_pgss;
+CREATE EXTENSION pg_stat_statements SCHEMA regress_stats_pgss;
+SELECT queryid, calls, query, note FROM steward.slow_queries;
+DROP EXTENSION pg_stat_statements;   -- nothing of ours depends on it
+DROP SCHEMA regress_stats_pgss;
+
+-- == health() ====================================================================
+-- A feature's checks join health() by existing; statuses it gets wrong are
+-- recomputed from its thresholds and said so.
+CREATE FUNCTION steward._health_checks_regress()
+RETURNS TABLE(check_name text, value numeric, warning numeric, critical numeric, status text, detail text)
+LANGUAGE sql AS $$
+    VALUES ('fine', 1::numeric, 10::numeric, 20::numeric, 'ok', 'all good'),
+           ('busy', 15, 10, 20, 'warning', 'getting busy'),
+           ('no_status', 25, 10, 20, NULL, 'status left to health()'),
+           ('bad_status', 5, 10, 20, 'green', 'unknown status word')
+$$;
+SET steward.sequence_warning = 99.9;       -- leave the sequences above out of it
+SET steward.sequence_critical = 100;
+SELECT c->>'feature' AS feature, c->>'name' AS name, c->>'status' AS status, c->>'value' AS value,
+       c->>'warning' AS warning, c->>'critical' AS critical, c->>'detail' AS detail
+  FROM pg_catalog.jsonb_array_elements(steward.health()->'checks') c
+ WHERE c->>'feature' = 'regress' OR c->>'name' IN ('invalid_indexes', 'duplicate_indexes', 'sequences');
+SELECT h->>'status' AS status, h->'failing' AS failing
+  FROM steward.health() h;
+-- The document's fields.
+SELECT pg_catalog.array_agg(k ORDER BY k) AS keys FROM pg_catalog.jsonb_object_keys(steward.health()) k;
+SELECT h->>'version' = pg_catalog.current_setting('server_version') AS version_ok,
+       (h->>'version_num')::integer = pg_catalog.current_setting('server_version_num')::integer AS version_num_ok,
+       h->>'extension_version' AS extension_version,
+       h->>'database' = pg_catalog.current_database() AS database_ok,
+       (h->>'uptime_seconds')::numeric >= 0 AS uptime_ok,
+       h->'is_standby' AS is_standby, h->'replay_lag_seconds' AS replay_lag,
+       (h->'connections'->>'used')::integer >= 1 AS connections_used,
+       (h->'connections'->>'max')::integer = pg_catalog.current_setting('max_connections')::integer AS max_ok,
+       pg_catalog.jsonb_array_length(h->'checks') AS checks
+  FROM steward.health() h;
+SELECT pg_catalog.array_agg(c->>'name' ORDER BY ord) AS stats_checks
+  FROM pg_catalog.jsonb_array_elements(steward.health()->'checks') WITH ORDINALITY x(c, ord)
+ WHERE c->>'feature' = 'stats';
+-- A threshold change moves a check's status and the overall status.
+DROP FUNCTION steward._health_checks_regress();
+DROP INDEX regress_stats.orders_lower_again, regress_stats.orders_open_again, regress_stats.orders_id_again;
+DROP INDEX regress_stats.orders_note_unique;
+SELECT c->>'name' AS name, c->>'status' AS status
+  FROM pg_catalog.jsonb_array_elements(steward.health()->'checks') c
+ WHERE c->>'name' IN ('connections', 'invalid_indexes', 'duplicate_indexes');
+SET steward.connections_warning = 0;
+SELECT c->>'status' AS connections_status, steward.health()->>'status' AS overall
+  FROM pg_catalog.jsonb_array_elements(steward.health()->'checks') c WHERE c->>'name' = 'connections';
+SET steward.connections_critical = 0;
+SELECT c->>'status' AS connections_status, steward.health()->>'status' AS overall
+  FROM pg_catalog.jsonb_array_elements(steward.health()->'checks') c WHERE c->>'name' = 'connections';
+RESET steward.connections_warning;
+RESET steward.connections_critical;
+-- A feature's check that fails is reported, not raised.
+CREATE FUNCTION steward._health_checks_regress_broken()
+RETURNS TABLE(check_name text, value numeric, warning numeric, critical numeric, status text, detail text)
+LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'queue table is missing'; END $$;
+SELECT c->>'feature' AS feature, c->>'name' AS name, c->>'status' AS status, c->>'detail' AS detail
+  FROM pg_catalog.jsonb_array_elements(steward.health()->'checks') c WHERE c->>'feature' = 'regress_broken';
+SELECT steward.health()->'failing' AS failing;
+DROP FUNCTION steward._health_checks_regress_broken();
+-- Functions with arguments or another shape are not health checks.
+CREATE FUNCTION steward._health_checks_regress_args(x int) RETURNS SETOF int LANGUAGE sql AS 'SELECT 1';
+SELECT pg_catalog.count(*) AS picked_up
+  FROM pg_catalog.jsonb_array_elements(steward.health()->'checks') c WHERE c->>'feature' LIKE 'regress%';
+DROP FUNCTION steward._health_checks_regress_args(int);
+RESET steward.sequence_warning;
+RESET steward.sequence_critical;
+
+-- == standby guard ================================================================
+SELECT steward._require_primary('enqueue jobs') AS on_primary;
+
+-- == roles =======================================================================
+SELECT pg_catalog.pg_has_role('steward_monitor', 'pg_monitor', 'MEMBER') AS monitor_has_pg_monitor;
+CREATE ROLE regress_stats_pgmon LOGIN IN ROLE pg_monitor;
+CREATE ROLE regress_stats_stmon LOGIN IN ROLE steward_monitor;
+CREATE ROLE regress_stats_nobody LOGIN;
+SET ROLE regress_stats_pgmon;
+SELECT (SELECT pg_catalog.count(*) FROM steward.table_health WHERE schema_name = 'regress_stats') AS tables,
+       (SELECT pg_catalog.count(*) FROM steward.index_health WHERE schema_name = 'regress_stats' AND issue = 'unused') AS unused,
+       (SELECT percent_used FROM steward.sequence_health WHERE sequence_name = 'events_id_seq') AS events_seq,
+       (SELECT pg_catalog.count(*) FROM steward.connections) AS states,
+       (SELECT pg_catalog.count(*) FROM steward.long_running) >= 0 AS long_running,
+       (SELECT pg_catalog.count(*) FROM steward.blocking) AS blocked,
+       (SELECT pg_catalog.count(*) FROM steward.cache_hit) AS cache_rows,
+       (SELECT pg_catalog.count(*) FROM steward.slow_queries) AS slow_rows,
+       (SELECT pg_catalog.count(*) FROM steward.health_thresholds) AS thresholds,
+       steward.health()->>'status' IN ('ok', 'warning', 'critical') AS health;
+RESET ROLE;
+SET ROLE regress_stats_stmon;
+SELECT (SELECT percent_used FROM steward.sequence_health WHERE sequence_name = 'events_id_seq') AS events_seq,
+       (SELECT state FROM steward.connections WHERE state = 'active' AND connections > 0) AS sees_itself,
+       pg_catalog.jsonb_array_length(steward.health()->'checks') AS checks;
+RESET ROLE;
+SET ROLE regress_stats_nobody;
+SELECT pg_catalog.count(*) FROM steward.table_health;
+SELECT steward.health();
+RESET ROLE;
+
+-- == cleanup =====================================================================
+DROP ROLE regress_stats_pgmon, regress_stats_stmon, regress_stats_nobody;
+DROP SCHEMA regress_stats CASCADE;
