@@ -753,6 +753,7 @@ BEGIN
     ELSE
         SELECT pg_catalog.round(pg_catalog.max(EXTRACT(epoch FROM COALESCE(r.replay_lag, '0'::interval))), 1),
                CASE pg_catalog.count(*) WHEN 0 THEN 'no standby streaming'
+                    WHEN 1 THEN '1 standby streaming'
                     ELSE pg_catalog.format('%s standbys streaming', pg_catalog.count(*)) END
           INTO v, d
           FROM pg_catalog.pg_stat_replication r;
