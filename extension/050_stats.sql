@@ -536,10 +536,13 @@ COMMENT ON VIEW steward.sequence_health IS
 -- steward.slow_query_min_mean ms. Without the extension, or when its library
 -- is not preloaded, one row whose note says how to enable it: the view never
 -- depends on pg_stat_statements, so it can be installed and dropped freely.
+-- SECURITY DEFINER because pg_stat_statements may live in a schema the
+-- monitoring roles have no USAGE on; only they may call it (pg_monitor,
+-- which steward_monitor is a member of, may read all query text anyway).
 CREATE FUNCTION steward._slow_queries()
 RETURNS TABLE(queryid bigint, user_name name, calls bigint, total_ms numeric, mean_ms numeric,
               rows bigint, percent_of_total numeric, query text, note text)
-LANGUAGE plpgsql STABLE
+LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
