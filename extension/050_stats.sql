@@ -29,10 +29,12 @@ $$;
 -- The thresholds with their defaults and bounds; the same list as
 -- src/core/stats_settings.cpp (the library turns that one into GUCs).
 -- Units: percent, s, ms, count. sql/stats.sql checks the two agree.
+-- This and the next two helpers run many times per health() call and carry
+-- no SET search_path (which would cost a GUC save/restore per call and stop
+-- inlining); everything in them is schema-qualified.
 CREATE FUNCTION steward._stats_setting_defaults()
 RETURNS TABLE(name text, unit text, default_value numeric, min_value numeric, max_value numeric)
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
 AS $$ VALUES
     ('steward.cache_hit_critical',           'percent', 95,         0, 100),
     ('steward.cache_hit_warning',            'percent', 99,         0, 100),
@@ -67,7 +69,6 @@ $$;
 CREATE FUNCTION steward._stats_setting(setting_name text)
 RETURNS numeric
 LANGUAGE plpgsql STABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     d record;
@@ -227,7 +228,18 @@ COMMENT ON VIEW steward.table_health IS
 -- constraint (primary key first), else a unique one, else the oldest is
 -- kept; the others are listed with the one they repeat.
 CREATE VIEW steward._duplicate_indexes AS
-WITH keyed AS (
+WITH candidates AS (
+    -- cheap first pass: another valid index of the same table on the same
+    -- columns (one hash aggregate), so the full signature is built for few
+    -- indexes even on a database with thousands
+    SELECT i.*
+      FROM pg_catalog.pg_index i
+     WHERE i.indisvalid AND i.indislive
+       AND (i.indrelid, i.indkey) IN (
+               SELECT j.indrelid, j.indkey
+                 FROM pg_catalog.pg_index j WHERE j.indisvalid AND j.indislive
+                GROUP BY 1, 2 HAVING pg_catalog.count(*) > 1)
+), keyed AS (
     SELECT i.indexrelid, i.indrelid, i.indisprimary, i.indisunique,
            EXISTS (SELECT FROM pg_catalog.pg_constraint k WHERE k.conindid = i.indexrelid
                                                           AND k.conrelid = i.indrelid) AS backs_constraint,
@@ -235,10 +247,10 @@ WITH keyed AS (
                                 i.indoption, i.indnullsnotdistinct,
                                 pg_catalog.pg_get_expr(i.indexprs, i.indrelid),
                                 pg_catalog.pg_get_expr(i.indpred, i.indrelid)) AS signature
-      FROM pg_catalog.pg_index i
+      FROM candidates i
       JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid
       JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-     WHERE i.indisvalid AND i.indislive AND steward._is_user_schema(n.nspname)
+     WHERE steward._is_user_schema(n.nspname)
 ), ranked AS (
     SELECT k.*,
            pg_catalog.first_value(k.indexrelid) OVER w AS keeper,
@@ -344,7 +356,7 @@ COMMENT ON VIEW steward.connections IS
 'Client connections by state (idle in transaction separately) against max_connections, with a total row';
 
 CREATE VIEW steward.long_running AS
-WITH t AS (
+WITH t AS MATERIALIZED (
     SELECT pg_catalog.make_interval(secs => steward._stats_setting('steward.long_query_warning')) AS query_limit,
            pg_catalog.make_interval(secs => steward._stats_setting('steward.long_transaction_warning')) AS xact_limit,
            pg_catalog.make_interval(secs => steward._stats_setting('steward.idle_in_transaction_warning')) AS idle_limit
@@ -429,7 +441,7 @@ WITH rel AS (
     UNION ALL
     SELECT 3, 'database', d.blks_hit, d.blks_read
       FROM pg_catalog.pg_stat_database d WHERE d.datname = pg_catalog.current_database()
-), t AS (
+), t AS MATERIALIZED (
     SELECT steward._stats_setting('steward.cache_hit_warning') AS warning,
            steward._stats_setting('steward.cache_hit_critical') AS critical
 )
@@ -450,79 +462,80 @@ COMMENT ON VIEW steward.cache_hit IS
 
 -- Sequences ------------------------------------------------------------------
 
--- Last values of the user sequences. SECURITY DEFINER because
--- pg_sequence_last_value() needs USAGE or SELECT on each sequence, which a
--- monitoring role does not have; it returns nothing but the numbers.
--- Skips other sessions' temporary sequences and, on a standby, unlogged ones.
-CREATE FUNCTION steward._sequence_last_values()
-RETURNS TABLE(seqrelid oid, last_value bigint)
-LANGUAGE sql STABLE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-    SELECT s.seqrelid, pg_catalog.pg_sequence_last_value(s.seqrelid)
-      FROM pg_catalog.pg_sequence s
-      JOIN pg_catalog.pg_class c ON c.oid = s.seqrelid
-      JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-     WHERE c.relpersistence <> 't' AND steward._is_user_schema(n.nspname)
-       AND (c.relpersistence <> 'u' OR NOT pg_catalog.pg_is_in_recovery())
-$$;
+-- The last value of a sequence without keeping a lock on it (see
+-- src/stats/sequence_value.cpp); NULL if never called or being altered.
+-- Needs no privilege on the sequence, so only the monitoring roles may call it.
+CREATE FUNCTION steward._sequence_last_value(seq oid)
+RETURNS bigint
+LANGUAGE c VOLATILE STRICT PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'steward_sequence_last_value';
+
+-- Columns fed by each sequence: serial and identity columns (owned), and any
+-- column whose default calls it (an int column on a bigint sequence is
+-- limited by the column). Read with a seqrelid filter: it is pushed down to
+-- index lookups.
+CREATE VIEW steward._sequence_columns AS
+SELECT d.objid AS seqrelid, d.refobjid AS relid, d.refobjsubid AS attnum
+  FROM pg_catalog.pg_depend d
+ WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
+   AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass
+   AND d.deptype IN ('a', 'i') AND d.refobjsubid > 0
+UNION ALL
+SELECT d.refobjid, ad.adrelid, ad.adnum
+  FROM pg_catalog.pg_depend d
+  JOIN pg_catalog.pg_attrdef ad ON ad.oid = d.objid
+ WHERE d.classid = 'pg_catalog.pg_attrdef'::pg_catalog.regclass
+   AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass;
+
+-- Every user sequence with its last value, its effective limit (its own
+-- bound or the largest value of the smallest integer column it feeds) and
+-- the share of the way from 0 to that limit used.
+CREATE VIEW steward._sequence_usage AS
+SELECT s.seqrelid, s.seqtypid, s.seqstart, s.seqincrement, s.seqcycle, lv.last_value, lim.limit_value,
+       pg_catalog.round(CASE WHEN lv.last_value IS NULL OR lim.limit_value = 0
+                                  OR pg_catalog.sign(lv.last_value) <> pg_catalog.sign(lim.limit_value) THEN 0
+                             ELSE 100.0 * lv.last_value / lim.limit_value END, 2) AS percent_used
+  FROM pg_catalog.pg_sequence s
+  JOIN pg_catalog.pg_class sc ON sc.oid = s.seqrelid
+  JOIN pg_catalog.pg_namespace sn ON sn.oid = sc.relnamespace
+  CROSS JOIN LATERAL (
+      SELECT pg_catalog.min(CASE CASE WHEN a.atttypid IN ('smallint'::pg_catalog.regtype, 'integer'::pg_catalog.regtype,
+                                                          'bigint'::pg_catalog.regtype)
+                                      THEN a.atttypid ELSE steward._base_type(a.atttypid) END
+                                WHEN 'smallint'::pg_catalog.regtype THEN 32767
+                                WHEN 'integer'::pg_catalog.regtype THEN 2147483647
+                                WHEN 'bigint'::pg_catalog.regtype THEN 9223372036854775807 END) AS column_max
+        FROM steward._sequence_columns col
+        JOIN pg_catalog.pg_attribute a ON a.attrelid = col.relid AND a.attnum = col.attnum AND NOT a.attisdropped
+       WHERE col.seqrelid = s.seqrelid) u
+  CROSS JOIN LATERAL (SELECT steward._sequence_last_value(s.seqrelid) AS last_value) lv
+  CROSS JOIN LATERAL (
+      SELECT CASE WHEN s.seqincrement > 0 THEN LEAST(s.seqmax, u.column_max)
+                  ELSE GREATEST(s.seqmin, -u.column_max - 1) END AS limit_value) lim
+ WHERE sc.relpersistence <> 't' AND steward._is_user_schema(sn.nspname);
 
 CREATE VIEW steward.sequence_health AS
-WITH t AS (
+WITH t AS MATERIALIZED (
     SELECT steward._stats_setting('steward.sequence_warning') AS warning,
            steward._stats_setting('steward.sequence_critical') AS critical
-), seq AS (
-    SELECT s.seqrelid, s.seqtypid, s.seqstart, s.seqincrement, s.seqmax, s.seqmin, s.seqcycle, lv.last_value,
-           u.used_by, u.column_max
-      FROM pg_catalog.pg_sequence s
-      JOIN steward._sequence_last_values() lv ON lv.seqrelid = s.seqrelid
-      -- columns fed by the sequence: serial and identity columns (owned), and
-      -- any column whose default calls it (an int column on a bigint
-      -- sequence is limited by the column)
-      CROSS JOIN LATERAL (
-          SELECT pg_catalog.string_agg(pg_catalog.format('%s.%I', col.relid::pg_catalog.regclass, a.attname),
-                                       ', ' ORDER BY col.relid, a.attnum) AS used_by,
-                 pg_catalog.min(CASE steward._base_type(a.atttypid)
-                                    WHEN 'smallint'::pg_catalog.regtype THEN 32767
-                                    WHEN 'integer'::pg_catalog.regtype THEN 2147483647
-                                    WHEN 'bigint'::pg_catalog.regtype THEN 9223372036854775807 END) AS column_max
-            FROM (SELECT d.refobjid AS relid, d.refobjsubid AS attnum
-                    FROM pg_catalog.pg_depend d
-                   WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objid = s.seqrelid
-                     AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass
-                     AND d.deptype IN ('a', 'i') AND d.refobjsubid > 0
-                  UNION
-                  SELECT ad.adrelid, ad.adnum
-                    FROM pg_catalog.pg_depend d
-                    JOIN pg_catalog.pg_attrdef ad ON ad.oid = d.objid
-                   WHERE d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.refobjid = s.seqrelid
-                     AND d.classid = 'pg_catalog.pg_attrdef'::pg_catalog.regclass) col
-            JOIN pg_catalog.pg_attribute a ON a.attrelid = col.relid AND a.attnum = col.attnum
-                                          AND NOT a.attisdropped) u
-), lim AS (
-    SELECT seq.*,
-           CASE WHEN seq.seqincrement > 0 THEN LEAST(seq.seqmax, seq.column_max)
-                ELSE GREATEST(seq.seqmin, -seq.column_max - 1) END AS limit_value
-      FROM seq
 )
 SELECT n.nspname                                      AS schema_name,
        c.relname                                      AS sequence_name,
-       l.seqrelid::pg_catalog.regclass                AS sequence,
-       l.seqtypid::pg_catalog.regtype                 AS data_type,
-       l.used_by,
-       l.last_value,
-       l.limit_value                                  AS max_value,
-       pg_catalog.floor((l.limit_value::numeric - COALESCE(l.last_value, l.seqstart - l.seqincrement))
-                        / l.seqincrement)::bigint       AS remaining_calls,
-       l.pct                                          AS percent_used,
-       l.seqcycle                                     AS cycles,
-       steward.health_status(l.pct, t.warning, t.critical) AS status
-  FROM (SELECT lim.*,
-               pg_catalog.round(CASE WHEN lim.last_value IS NULL OR lim.limit_value = 0
-                                          OR pg_catalog.sign(lim.last_value) <> pg_catalog.sign(lim.limit_value) THEN 0
-                                     ELSE 100.0 * lim.last_value / lim.limit_value END, 2) AS pct
-          FROM lim) l
-  JOIN pg_catalog.pg_class c ON c.oid = l.seqrelid
+       u.seqrelid::pg_catalog.regclass                AS sequence,
+       u.seqtypid::pg_catalog.regtype                 AS data_type,
+       (SELECT pg_catalog.string_agg(DISTINCT pg_catalog.format('%s.%I', col.relid::pg_catalog.regclass, a.attname), ', ')
+          FROM steward._sequence_columns col
+          JOIN pg_catalog.pg_attribute a ON a.attrelid = col.relid AND a.attnum = col.attnum AND NOT a.attisdropped
+         WHERE col.seqrelid = u.seqrelid)             AS used_by,
+       u.last_value,
+       u.limit_value                                  AS max_value,
+       pg_catalog.floor((u.limit_value::numeric - COALESCE(u.last_value, u.seqstart - u.seqincrement))
+                        / u.seqincrement)::bigint       AS remaining_calls,
+       u.percent_used,
+       u.seqcycle                                     AS cycles,
+       steward.health_status(u.percent_used, t.warning, t.critical) AS status
+  FROM steward._sequence_usage u
+  JOIN pg_catalog.pg_class c ON c.oid = u.seqrelid
   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
   CROSS JOIN t;
 
@@ -607,7 +620,6 @@ CREATE FUNCTION steward._health_check(name text, val numeric, warn numeric,
 RETURNS TABLE(check_name text, value numeric, warning numeric, critical numeric,
               status text, detail text)
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
 AS $$ SELECT name, val, warn, crit, steward.health_status(val, warn, crit), info $$;
 
 -- The stats feature's own checks, under the same contract as every
@@ -623,6 +635,7 @@ DECLARE
     n bigint;
     v numeric;
     d text;
+    warn numeric;
     standby constant boolean := pg_catalog.pg_is_in_recovery();
     nowts constant timestamptz := pg_catalog.statement_timestamp();
 BEGIN
@@ -686,27 +699,30 @@ BEGIN
     RETURN QUERY SELECT * FROM steward._health_check('lock_waits', v,
         steward._stats_setting(s || 'lock_wait_warning'), steward._stats_setting(s || 'lock_wait_critical'), d);
 
-    -- cache hit rates of user tables and indexes
-    RETURN QUERY
-    SELECT c.* FROM steward.cache_hit h,
-    LATERAL steward._health_check('cache_hit_' || h.kind,
-        CASE WHEN h.hits + h.reads >= 10000 THEN h.hit_percent END,
+    -- cache hit rate of this database (pg_stat_database: no per-table work;
+    -- steward.cache_hit splits tables and indexes); judged from 10,000
+    -- block accesses on, a cold cache after a restart is no problem
+    SELECT db.blks_hit + db.blks_read,
+           pg_catalog.round(100.0 * db.blks_hit / NULLIF(db.blks_hit + db.blks_read, 0), 2)
+      INTO n, v
+      FROM pg_catalog.pg_stat_database db WHERE db.datname = pg_catalog.current_database();
+    RETURN QUERY SELECT * FROM steward._health_check('cache_hit', CASE WHEN n >= 10000 THEN v END,
         steward._stats_setting(s || 'cache_hit_warning'), steward._stats_setting(s || 'cache_hit_critical'),
-        CASE WHEN h.hits + h.reads < 10000
-             THEN pg_catalog.format('%s block accesses so far: too few to judge (10000 needed)', h.hits + h.reads)
-             ELSE pg_catalog.format('%s%% of %s block accesses were hits', h.hit_percent, h.hits + h.reads) END) c
-     WHERE h.kind IN ('table', 'index');
+        CASE WHEN n < 10000
+             THEN pg_catalog.format('%s block accesses so far: too few to judge (10000 needed)', n)
+             ELSE pg_catalog.format('%s%% of %s block accesses were hits', v, n) END);
 
     -- sequences closest to their limit
+    warn := steward._stats_setting(s || 'sequence_warning');
     SELECT pg_catalog.max(q.percent_used),
            pg_catalog.format('%s sequences above the warning threshold; highest: %s at %s%%',
-               pg_catalog.count(*) FILTER (WHERE q.status <> 'ok'),
-               (pg_catalog.array_agg(q.sequence::text ORDER BY q.percent_used DESC))[1],
+               pg_catalog.count(*) FILTER (WHERE q.percent_used > warn),
+               (pg_catalog.array_agg(q.seqrelid ORDER BY q.percent_used DESC))[1]::pg_catalog.regclass,
                pg_catalog.max(q.percent_used))
       INTO v, d
-      FROM steward.sequence_health q;
+      FROM steward._sequence_usage q;
     RETURN QUERY SELECT * FROM steward._health_check('sequences', COALESCE(v, 0),
-        steward._stats_setting(s || 'sequence_warning'), steward._stats_setting(s || 'sequence_critical'),
+        warn, steward._stats_setting(s || 'sequence_critical'),
         CASE WHEN v IS NULL THEN 'no sequences' ELSE d END);
 
     -- transaction ID wraparound: the oldest database of the cluster
@@ -720,6 +736,7 @@ BEGIN
         steward._stats_setting(s || 'xid_age_warning'), steward._stats_setting(s || 'xid_age_critical'), d);
 
     -- dead tuples: the worst table with enough rows to matter
+    warn := steward._stats_setting(s || 'dead_tuples_min_rows');
     SELECT x.pct, pg_catalog.format('%s has %s%% dead tuples (%s of %s)', x.oid::pg_catalog.regclass, x.pct, x.dead, x.dead + x.live)
       INTO v, d
       FROM (SELECT c.oid, pg_catalog.pg_stat_get_dead_tuples(c.oid) AS dead, pg_catalog.pg_stat_get_live_tuples(c.oid) AS live,
@@ -727,7 +744,7 @@ BEGIN
                                     / NULLIF(pg_catalog.pg_stat_get_dead_tuples(c.oid) + pg_catalog.pg_stat_get_live_tuples(c.oid), 0), 2) AS pct
               FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace ns ON ns.oid = c.relnamespace
              WHERE c.relkind IN ('r', 'm') AND c.relpersistence <> 't' AND steward._is_user_schema(ns.nspname)) x
-     WHERE x.dead + x.live >= steward._stats_setting(s || 'dead_tuples_min_rows')
+     WHERE x.dead + x.live >= warn
      ORDER BY x.pct DESC NULLS LAST LIMIT 1;
     RETURN QUERY SELECT * FROM steward._health_check('dead_tuples', COALESCE(v, 0),
         steward._stats_setting(s || 'dead_tuples_warning'), steward._stats_setting(s || 'dead_tuples_critical'),
@@ -873,11 +890,11 @@ COMMENT ON FUNCTION steward.health() IS
 
 REVOKE ALL ON FUNCTION steward.health() FROM PUBLIC;
 REVOKE ALL ON FUNCTION steward._health_checks_stats() FROM PUBLIC;
-REVOKE ALL ON FUNCTION steward._sequence_last_values() FROM PUBLIC;
+REVOKE ALL ON FUNCTION steward._sequence_last_value(oid) FROM PUBLIC;
 REVOKE ALL ON FUNCTION steward._slow_queries() FROM PUBLIC;
 REVOKE ALL ON FUNCTION steward._relation_bytes(oid) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION steward.health(), steward._health_checks_stats(),
-    steward._sequence_last_values(), steward._slow_queries(), steward._relation_bytes(oid)
+    steward._sequence_last_value(oid), steward._slow_queries(), steward._relation_bytes(oid)
     TO steward_monitor, pg_monitor;
 REVOKE ALL ON steward.health_thresholds, steward.table_health, steward._duplicate_indexes,
     steward.index_health, steward.connections, steward.long_running, steward.blocking,

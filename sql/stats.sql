@@ -206,7 +206,7 @@ SET steward.sequence_critical = 100;
 SELECT c->>'feature' AS feature, c->>'name' AS name, c->>'status' AS status, c->>'value' AS value,
        c->>'warning' AS warning, c->>'critical' AS critical, c->>'detail' AS detail
   FROM pg_catalog.jsonb_array_elements(steward.health()->'checks') c
- WHERE c->>'feature' = 'regress' OR c->>'name' IN ('invalid_indexes', 'duplicate_indexes', 'sequences');
+ WHERE c->>'feature' = 'regress' OR c->>'name' IN ('invalid_indexes', 'duplicate_indexes', 'sequences', 'dead_tuples');
 SELECT h->>'status' AS status, h->'failing' AS failing
   FROM steward.health() h;
 -- The document's fields.

@@ -11,6 +11,7 @@
 // FULL) may make one reading momentarily stale, which a monitoring view
 // accepts.
 #include "boundary/boundary.hpp"
+#include "stats/relation_file.hpp"
 
 #include <sys/stat.h>
 
@@ -52,6 +53,27 @@ int64 ForkBytes(const RelFileNode &node, BackendId backend, ForkNumber fork) {
 
 }  // namespace
 
+namespace steward::stats {
+
+bool RelationFileLocation(Oid relid, const FormData_pg_class *rel, RelFileNode *node,
+                          BackendId *backend) {
+    if (!RELKIND_HAS_STORAGE(rel->relkind)) return false;
+    node->spcNode = OidIsValid(rel->reltablespace) ? rel->reltablespace : MyDatabaseTableSpace;
+    node->dbNode = node->spcNode == GLOBALTABLESPACE_OID ? InvalidOid : MyDatabaseId;
+    node->relNode = OidIsValid(rel->relfilenode) ? rel->relfilenode
+                                                 : RelationMapOidToFilenode(relid, rel->relisshared);
+    *backend = InvalidBackendId;
+    if (rel->relpersistence == RELPERSISTENCE_TEMP) {
+        *backend = isTempOrTempToastNamespace(rel->relnamespace)
+                       ? BackendIdForTempRelations()
+                       : GetTempNamespaceBackendId(rel->relnamespace);
+        if (*backend == InvalidBackendId) return false;
+    }
+    return OidIsValid(node->relNode);
+}
+
+}  // namespace steward::stats
+
 // steward._relation_bytes(rel oid) RETURNS bigint: bytes of every fork of
 // the relation (not its TOAST table or indexes); 0 for relations without
 // storage; NULL for an unknown oid or another session's temporary table.
@@ -61,25 +83,13 @@ STEWARD_FUNCTION(steward_relation_bytes) {
     HeapTuple tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
     if (!HeapTupleIsValid(tuple)) PG_RETURN_NULL();
     const auto *rel = reinterpret_cast<Form_pg_class>(GETSTRUCT(tuple));
-    if (!RELKIND_HAS_STORAGE(rel->relkind)) {
-        ReleaseSysCache(tuple);
-        PG_RETURN_INT64(0);
-    }
+    const bool has_storage = RELKIND_HAS_STORAGE(rel->relkind);
     RelFileNode node;
-    node.spcNode = OidIsValid(rel->reltablespace) ? rel->reltablespace : MyDatabaseTableSpace;
-    node.dbNode = node.spcNode == GLOBALTABLESPACE_OID ? InvalidOid : MyDatabaseId;
-    node.relNode = OidIsValid(rel->relfilenode) ? rel->relfilenode
-                                                : RelationMapOidToFilenode(relid, rel->relisshared);
-    BackendId backend = InvalidBackendId;
-    if (rel->relpersistence == RELPERSISTENCE_TEMP) {
-        backend = isTempOrTempToastNamespace(rel->relnamespace)
-                      ? BackendIdForTempRelations()
-                      : GetTempNamespaceBackendId(rel->relnamespace);
-    }
-    const bool unreadable = !OidIsValid(node.relNode) ||
-                            (rel->relpersistence == RELPERSISTENCE_TEMP && backend == InvalidBackendId);
+    BackendId backend;
+    const bool readable = has_storage && steward::stats::RelationFileLocation(relid, rel, &node, &backend);
     ReleaseSysCache(tuple);
-    if (unreadable) PG_RETURN_NULL();
+    if (!has_storage) PG_RETURN_INT64(0);
+    if (!readable) PG_RETURN_NULL();
     int64 total = 0;
     for (int fork = 0; fork <= MAX_FORKNUM; ++fork)
         total += ForkBytes(node, backend, static_cast<ForkNumber>(fork));
