@@ -150,6 +150,17 @@ SELECT pg_catalog.setval('regress_stats.wide_seq', 1073741824);        -- 50% of
 SELECT pg_catalog.setval('regress_stats.down_seq', -50);
 SELECT sequence_name, data_type, used_by, last_value, max_value, remaining_calls, percent_used, cycles, status
   FROM steward.sequence_health WHERE schema_name = 'regress_stats' ORDER BY sequence_name;
+-- Reading them leaves no lock behind (pg_sequence_last_value() would keep one per sequence).
+BEGIN;
+SELECT pg_catalog.count(*) AS sequences, pg_catalog.count(last_value) AS called FROM steward.sequence_health WHERE schema_name = 'regress_stats';
+SELECT pg_catalog.count(*) AS locks_on_sequences
+  FROM pg_catalog.pg_locks l
+ WHERE l.pid = pg_catalog.pg_backend_pid() AND l.locktype = 'relation'
+   AND l.relation IN (SELECT s.seqrelid FROM pg_catalog.pg_sequence s);
+COMMIT;
+SELECT steward._sequence_last_value('regress_stats.events'::regclass) AS not_a_sequence,
+       steward._sequence_last_value(0) AS unknown_oid,
+       steward._sequence_last_value('regress_stats.fresh_seq'::regclass) AS never_called;
 SET steward.sequence_warning = 96;
 SET steward.sequence_critical = 99.9;
 SELECT sequence_name, percent_used, status FROM steward.sequence_health

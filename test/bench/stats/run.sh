@@ -40,7 +40,11 @@ BEGIN
     FOR i IN 1..20 LOOP EXECUTE format('CREATE SCHEMA app%s', i); END LOOP;
     FOR i IN 1..(n - parts) LOOP
         s := 'app' || (i % 20 + 1); t := 't' || i;
-        EXECUTE format('CREATE TABLE %I.%I (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, a int, b text)', s, t);
+        IF i % 2 = 0 THEN      -- half identity, half serial (a column default)
+            EXECUTE format('CREATE TABLE %I.%I (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, a int, b text)', s, t);
+        ELSE
+            EXECUTE format('CREATE TABLE %I.%I (id serial PRIMARY KEY, a int, b text)', s, t);
+        END IF;
         EXECUTE format('CREATE INDEX ON %I.%I (a)', s, t);
         IF i % 2 = 0 THEN EXECUTE format('CREATE INDEX ON %I.%I (b)', s, t); END IF;
         EXECUTE format('INSERT INTO %I.%I (a, b) SELECT g, g::text FROM generate_series(1, 20) g', s, t);
@@ -129,21 +133,32 @@ echo
 echo "relation locks held after each query, large database (one transaction each):"
 for q in "SELECT * FROM steward.table_health" "SELECT * FROM steward.index_health" \
          "SELECT * FROM steward.sequence_health" "SELECT steward.health()" \
-         "SELECT pg_total_relation_size(c.oid) FROM pg_class c WHERE c.relnamespace::regnamespace::text LIKE 'app%' AND c.relkind = 'r'"; do
+         "SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c WHERE c.relnamespace::regnamespace::text LIKE 'app%' AND c.relkind = 'r'" \
+         "SELECT max(last_value) FROM pg_sequences"; do
   n=$(spsql -d large -At -c "BEGIN" -c "SELECT count(*) FROM ($q) s" -c "SELECT count(*) FROM pg_locks WHERE pid = pg_backend_pid() AND locktype = 'relation'" -c "COMMIT" | tail -1)
   printf '  %-100s %6s\n' "${q:0:100}" "$n"
 done
 
 echo
-echo "CPU instructions of SELECT steward.health() in a fresh backend (callgrind, single-user mode):"
+echo "CPU instructions of SELECT steward.health() (callgrind, single-user mode; cold = first call of"
+echo "a new backend, warm = a second call in the same backend, as from a pooled connection):"
 if command -v valgrind >/dev/null; then
   # callgrind_instructions runs in database "steward": fill it like small, then like large
-  psql -q -d postgres -c "DROP DATABASE steward" -c "CREATE DATABASE steward TEMPLATE small" >/dev/null
-  cs=$(callgrind_instructions "SELECT 1;" "SELECT steward.health();")
-  psql -q -d postgres -c "DROP DATABASE steward" -c "CREATE DATABASE steward TEMPLATE large" >/dev/null
-  cl=$(callgrind_instructions "SELECT 1;" "SELECT steward.health();")
-  awk -v s="$cs" -v l="$cl" 'BEGIN { printf "  small %d, large %d, ratio %.2fx\n", s, l, l / s }'
+  for db in small large; do
+    psql -q -d postgres -c "DROP DATABASE steward" -c "CREATE DATABASE steward TEMPLATE $db" >/dev/null
+    c1=$(callgrind_instructions "SELECT 1;" "SELECT steward.health();")
+    c2=$(callgrind_instructions "SELECT 1;" "SELECT steward.health();
+SELECT steward.health();")
+    eval "cold_$db=$c1 warm_$db=$((c2 - c1))"
+  done
+  awk -v cs="$cold_small" -v cl="$cold_large" -v ws="$warm_small" -v wl="$warm_large" 'BEGIN {
+      printf "  cold: small %.0f, large %.0f, ratio %.2fx\n", cs, cl, cl / cs
+      printf "  warm: small %.0f, large %.0f, ratio %.2fx\n", ws, wl, wl / ws }'
 else
   echo "  valgrind not installed: skipped"
 fi
+for db in small large; do
+  spsql -d "$db" -At -c "SELECT format('catalog rows in %s: pg_class %s, pg_index %s, pg_depend %s', current_database(),
+      (SELECT count(*) FROM pg_class), (SELECT count(*) FROM pg_index), (SELECT count(*) FROM pg_depend))"
+done
 echo "(machine shared with other jobs: wall times are noisy, ratios are what count)"
