@@ -1,8 +1,9 @@
 -- Stats, health views and health() (docs/stats.md) ---------------------------
 --
 -- Everything here reads catalogs and the cumulative statistics only: no view
--- scans a user table, and sizes come from steward._relation_bytes(), which
--- stats the files without locking the relation. Views are readable by
+-- scans a user table or waits for a lock on one; sizes come from
+-- steward._relation_bytes(), which stats the files without locking the
+-- relation, sequence values from steward._sequence_last_value(). Views are readable by
 -- steward_monitor and pg_monitor; health() runs as the extension owner so
 -- its answer does not depend on who asks (it returns counts, never query
 -- text).
@@ -715,7 +716,7 @@ BEGIN
     -- sequences closest to their limit
     warn := steward._stats_setting(s || 'sequence_warning');
     SELECT pg_catalog.max(q.percent_used),
-           pg_catalog.format('%s sequences above the warning threshold; highest: %s at %s%%',
+           pg_catalog.format('sequences above the warning threshold: %s; highest: %s at %s%%',
                pg_catalog.count(*) FILTER (WHERE q.percent_used > warn),
                (pg_catalog.array_agg(q.seqrelid ORDER BY q.percent_used DESC))[1]::pg_catalog.regclass,
                pg_catalog.max(q.percent_used))

@@ -1,15 +1,14 @@
 // Lock-free relation sizes for the stats views.
 //
-// pg_relation_size() and friends open the relation, which takes an
-// AccessShareLock held until the end of the transaction: a view over 7,000
-// tables and indexes would take 7,000 locks (enough to exhaust the shared
-// lock table at default settings) and would wait behind any ACCESS EXCLUSIVE
-// lock (a long ALTER TABLE stalls the monitoring query). Here the file
-// location comes from the pg_class row in the syscache and the size from
-// stat() on the segment files, as pg_relation_size computes it, without
-// opening or locking the relation. A concurrent rewrite (TRUNCATE, VACUUM
-// FULL) may make one reading momentarily stale, which a monitoring view
-// accepts.
+// pg_relation_size() and friends open the relation: they wait for an
+// AccessShareLock on each one, so a view over every table stalls behind any
+// ACCESS EXCLUSIVE lock (an ALTER TABLE, VACUUM FULL or TRUNCATE left in an
+// open transaction), and they build a relcache entry for every relation.
+// Here the file location comes from the pg_class row in the syscache and
+// the size from stat() on the segment files, as pg_relation_size computes
+// it, without opening or locking the relation. A concurrent rewrite
+// (TRUNCATE, VACUUM FULL) may make one reading momentarily stale, which a
+// monitoring view accepts.
 #include "boundary/boundary.hpp"
 #include "stats/relation_file.hpp"
 

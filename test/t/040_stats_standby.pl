@@ -116,6 +116,26 @@ $waiter->quit;
 $holder->quit;
 $primary->safe_psql('postgres', q{COMMIT PREPARED 'regress_stats_gxact'});
 
+# -- nothing waits behind an ACCESS EXCLUSIVE lock: sizes and sequence values
+#    are read without (waiting for) locks on the reported relations
+$primary->safe_psql('postgres', q{CREATE SEQUENCE lonely_seq; SELECT nextval('lonely_seq')});
+my $locker = $primary->background_psql('postgres');
+$locker->query_safe(q{BEGIN});
+$locker->query_safe(q{LOCK TABLE accounts IN ACCESS EXCLUSIVE MODE});
+$locker->query_safe(q{DROP SEQUENCE lonely_seq});
+$out = $primary->safe_psql('postgres', q{
+    SET lock_timeout = '3s';
+    SELECT total_bytes > 0 FROM steward.table_health WHERE table_name = 'accounts';
+    SELECT count(*) FROM steward.index_health WHERE table_name = 'accounts';
+    SELECT coalesce(last_value::text, 'null') FROM steward.sequence_health WHERE sequence_name = 'lonely_seq';
+    SELECT steward.health()->>'status' IS NOT NULL;}, @monitor);
+is($out, "t\n3\nnull\nt", 'views and health() answer while a table and a sequence are locked');
+($rc, $stdout, $stderr) = $primary->psql('postgres', q{
+    SET lock_timeout = '200ms'; SELECT pg_total_relation_size('accounts')});
+like($stderr, qr/canceling statement due to lock timeout/, 'where pg_total_relation_size() would wait');
+$locker->query_safe(q{ROLLBACK});
+$locker->quit;
+
 # -- a streaming standby
 $primary->backup('b');
 my $standby = PostgreSQL::Test::Cluster->new('standby');
