@@ -161,9 +161,12 @@ if want tap; then
       STEWARD_ROOT="$ROOT" prove -I "$PGXS_DIR/test/perl" -I "$ROOT/test/perl" "${files[@]}") \
     2>&1 | tee "$dir/run.log"
   set -e
-  p=$(grep -cE '\.\. ok$' "$dir/run.log" || true)
-  f=$(grep -cE '\.\. (Failed|Dubious)|\.\.\. ?Failed' "$dir/run.log" || true)
+  # count assertions: prove's "Tests=N" minus the failed subtests
+  total=$(grep -oP '^Files=[0-9]+, Tests=\K[0-9]+' "$dir/run.log" || echo 0)
+  f=$(grep -oP 'Failed \K[0-9]+(?=/[0-9]+ subtests)' "$dir/run.log" | paste -sd+ | bc 2>/dev/null || true)
+  f=${f:-0}
   grep -q '^Result: PASS' "$dir/run.log" || [ "$f" -gt 0 ] || f=1
+  p=$((total - f)); [ "$p" -ge 0 ] || p=0
   record tap "$p" "$f"
   if [ "$f" -gt 0 ]; then
     for l in "$dir"/tmp_check/log/regress_log_*; do [ -f "$l" ] && { echo "--- $l"; tail -n 60 "$l"; }; done
