@@ -20,6 +20,10 @@ cd "$ROOT"
 PG_CONFIG=${PG_CONFIG:-pg_config}
 OUT=$ROOT/build/test
 TI=$ROOT/build/tmp_install
+# STEWARD_VALGRIND=1: every server process runs under valgrind (memcheck) in
+# a separate installation; reports land in build/test/valgrind/, and any
+# error whose stack passes through pg_steward code fails the run.
+[ "${STEWARD_VALGRIND-0}" = 1 ] && TI=$ROOT/build/tmp_install_valgrind
 TEST_USER=${STEWARD_TEST_USER:-steward_test}
 
 log() { printf '\n== %s\n' "$*"; }
@@ -66,6 +70,20 @@ else
   make -s install DESTDIR="$TI" PG_CONFIG="$PG_CONFIG" >/dev/null
 fi
 make -s -C test/modules install DESTDIR="$TI" PG_CONFIG="$PG_CONFIG" >/dev/null
+if [ "${STEWARD_VALGRIND-0}" = 1 ] && [ ! -e "$TI$BINDIR/postgres.real" ]; then
+  mv "$TI$BINDIR/postgres" "$TI$BINDIR/postgres.real"
+  cat >"$TI$BINDIR/postgres" <<WRAP
+#!/bin/sh
+exec valgrind --quiet --trace-children=no --track-origins=no --read-var-info=no \\
+  --leak-check=no --num-callers=30 --error-limit=no \\
+  --log-file=$OUT/valgrind/%p.log "$TI$BINDIR/postgres.real" "\$@"
+WRAP
+  chmod +x "$TI$BINDIR/postgres"
+fi
+if [ "${STEWARD_VALGRIND-0}" = 1 ]; then
+  rm -rf "$OUT/valgrind"; mkdir -p "$OUT/valgrind"
+  export PGCTLTIMEOUT=900 PG_TEST_TIMEOUT_DEFAULT=900
+fi
 export PATH=$TI$BINDIR:$PATH
 if [ "${SUITES[*]}" = install ]; then echo "installed into $TI"; exit 0; fi
 
@@ -170,6 +188,19 @@ if want tap; then
   record tap "$p" "$f"
   if [ "$f" -gt 0 ]; then
     for l in "$dir"/tmp_check/log/regress_log_*; do [ -f "$l" ] && { echo "--- $l"; tail -n 60 "$l"; }; done
+  fi
+fi
+
+if [ "${STEWARD_VALGRIND-0}" = 1 ]; then
+  log "valgrind"
+  ours=$(grep -l -E 'pg_steward|steward::' "$OUT"/valgrind/*.log 2>/dev/null || true)
+  echo "$(ls "$OUT"/valgrind/*.log | wc -l) server processes ran under valgrind;" \
+       "$(grep -l 'ERROR SUMMARY\|Invalid\|uninitialised' "$OUT"/valgrind/*.log 2>/dev/null | wc -l) logs with any report"
+  if [ -n "$ours" ]; then
+    echo "reports involving pg_steward code:"; for l in $ours; do echo "--- $l"; head -60 "$l"; done
+    record valgrind 0 1
+  else
+    record valgrind 1 0
   fi
 fi
 
