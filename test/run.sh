@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole pg_steward test suite on throwaway servers started here.
 #
-#   bash test/run.sh                 # unit, regress (twice), isolation, tap
+#   bash test/run.sh                 # unit, regress (twice), isolation, tap, examples
 #   bash test/run.sh regress tap     # some suites
 #   bash test/run.sh regress:updated_at isolation:updated_at_concurrent tap:001_dump_restore
 #   bash test/run.sh install         # only build and install into build/tmp_install
@@ -31,10 +31,10 @@ log() { printf '\n== %s\n' "$*"; }
 # -- which suites --------------------------------------------------------------
 declare -a SUITES=()
 declare -A ONLY=()
-if [ $# -eq 0 ]; then set -- unit regress isolation tap; fi
+if [ $# -eq 0 ]; then set -- unit regress isolation tap examples; fi
 for arg in "$@"; do
   suite=${arg%%:*}
-  case $suite in install|unit|regress|isolation|tap) ;; *) echo "unknown suite: $suite" >&2; exit 2;; esac
+  case $suite in install|unit|regress|isolation|tap|examples) ;; *) echo "unknown suite: $suite" >&2; exit 2;; esac
   [[ " ${SUITES[*]-} " == *" $suite "* ]] || SUITES+=("$suite")
   if [[ $arg == *:* ]]; then ONLY[$suite]+="${arg#*:} "; fi
 done
@@ -167,13 +167,14 @@ if want isolation; then
   [ -f "$dir/regression.diffs" ] && head -c 20000 "$dir/regression.diffs"
 fi
 
-# -- TAP ------------------------------------------------------------------------------
-if want tap; then
-  log "TAP"
-  dir=$OUT/tap; rm -rf "$dir"; mkdir -p "$dir"
+# -- TAP (test/t/*.pl) and the reference-system scenarios (examples/*/scenario.pl) -----
+run_prove() {  # run_prove SUITE FILES...
+  local suite=$1; shift
+  log "$suite (TAP)"
+  dir=$OUT/$suite; rm -rf "$dir"; mkdir -p "$dir"
   [ "$(id -u)" -eq 0 ] && chown "$TEST_USER" "$dir"
-  files=()
-  for t in $(pick tap test/t pl); do files+=("$ROOT/test/t/$t.pl"); done
+  files=("$@")
+  [ ${#files[@]} -gt 0 ] || { echo "no $suite tests"; return; }
   set +e
   (cd "$dir" && as_user env TESTDIR="$dir" PG_REGRESS="$PGXS_DIR/test/regress/pg_regress" \
       STEWARD_ROOT="$ROOT" prove -I "$PGXS_DIR/test/perl" -I "$ROOT/test/perl" "${files[@]}") \
@@ -185,10 +186,21 @@ if want tap; then
   f=${f:-0}
   grep -q '^Result: PASS' "$dir/run.log" || [ "$f" -gt 0 ] || f=1
   p=$((total - f)); [ "$p" -ge 0 ] || p=0
-  record tap "$p" "$f"
+  record "$suite" "$p" "$f"
   if [ "$f" -gt 0 ]; then
     for l in "$dir"/tmp_check/log/regress_log_*; do [ -f "$l" ] && { echo "--- $l"; tail -n 60 "$l"; }; done
   fi
+}
+if want tap; then
+  files=(); for t in $(pick tap test/t pl); do files+=("$ROOT/test/t/$t.pl"); done
+  run_prove tap "${files[@]}"
+fi
+if want examples; then
+  files=()
+  for e in ${ONLY[examples]-$(ls -d examples/*/ 2>/dev/null | xargs -n1 basename 2>/dev/null)}; do
+    [ -f "$ROOT/examples/$e/scenario.pl" ] && files+=("$ROOT/examples/$e/scenario.pl")
+  done
+  run_prove examples "${files[@]}"
 fi
 
 if [ "${STEWARD_VALGRIND-0}" = 1 ]; then
