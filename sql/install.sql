@@ -11,10 +11,13 @@ SELECT p.oid::regprocedure AS unpinned_security_definer
  WHERE p.pronamespace = 'steward'::regnamespace AND p.prosecdef
    AND NOT coalesce(p.proconfig @> ARRAY['search_path=pg_catalog, pg_temp'], false);
 
--- Every SQL-language or PL/pgSQL function pins search_path too (expect no rows).
+-- Every SQL-language or PL/pgSQL function pins search_path too (expect no
+-- rows). Procedures that COMMIT between batches cannot carry a SET clause;
+-- they qualify every name instead and are not SECURITY DEFINER.
 SELECT p.oid::regprocedure AS unpinned_function
   FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
  WHERE p.pronamespace = 'steward'::regnamespace AND l.lanname IN ('sql', 'plpgsql')
+   AND p.prokind <> 'p'
    AND NOT coalesce(p.proconfig @> ARRAY['search_path=pg_catalog, pg_temp'], false)
    AND NOT p.proname LIKE '\_%';
 
