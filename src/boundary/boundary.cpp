@@ -4,6 +4,25 @@
 
 #include <cstdio>
 
+namespace steward::detail {
+
+void RunUnderPgTry(void (*call)(void *), void *arg) {
+    MemoryContext caller_cxt = CurrentMemoryContext;
+    ErrorData *volatile edata = nullptr;
+    PG_TRY();
+    { call(arg); }
+    PG_CATCH();
+    {
+        MemoryContextSwitchTo(caller_cxt);
+        edata = CopyErrorData();
+        FlushErrorState();
+    }
+    PG_END_TRY();
+    if (edata != nullptr) throw PgError(edata);
+}
+
+}  // namespace steward::detail
+
 namespace steward::boundary {
 namespace {
 
