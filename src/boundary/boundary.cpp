@@ -41,7 +41,7 @@ void CaptureCurrentException(Captured &out) noexcept {
     out.sqlstate[0] = '\0';
     out.message[0] = out.detail[0] = out.hint[0] = '\0';
     try {
-        throw;
+        throw;  // cppcheck-suppress rethrowNoCurrentException ; only called inside a catch
     } catch (PgError &e) {
         out.kind = Captured::Kind::kPostgres;
         out.edata = e.release();
