@@ -2,9 +2,11 @@
 -- files in extension/ in name order (one file per feature).
 \echo Use "CREATE EXTENSION pg_steward" to load this file. \quit
 
--- The schema `steward` is created by CREATE EXTENSION (control: schema =
--- steward). Nothing in it is usable by PUBLIC unless granted below, feature
--- by feature.
+-- All objects live in the schema `steward`, created here so that it belongs
+-- to the extension (DROP EXTENSION removes it; CREATE EXTENSION fails
+-- cleanly if a schema of that name already exists). PUBLIC may look up
+-- names in it; what each object allows is granted feature by feature.
+CREATE SCHEMA steward;
 REVOKE ALL ON SCHEMA steward FROM PUBLIC;
 GRANT USAGE ON SCHEMA steward TO PUBLIC;
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole pg_steward test suite on throwaway servers started here.
 #
-#   bash test/run.sh                 # unit, regress (twice), isolation, tap
+#   bash test/run.sh                 # unit, regress (twice), isolation, tap, examples
 #   bash test/run.sh regress tap     # some suites
 #   bash test/run.sh regress:updated_at isolation:updated_at_concurrent tap:001_dump_restore
 #   bash test/run.sh install         # only build and install into build/tmp_install
@@ -20,6 +20,10 @@ cd "$ROOT"
 PG_CONFIG=${PG_CONFIG:-pg_config}
 OUT=$ROOT/build/test
 TI=$ROOT/build/tmp_install
+# STEWARD_VALGRIND=1: every server process runs under valgrind (memcheck) in
+# a separate installation; reports land in build/test/valgrind/, and any
+# error whose stack passes through pg_steward code fails the run.
+[ "${STEWARD_VALGRIND-0}" = 1 ] && TI=$ROOT/build/tmp_install_valgrind
 TEST_USER=${STEWARD_TEST_USER:-steward_test}
 
 log() { printf '\n== %s\n' "$*"; }
@@ -27,10 +31,10 @@ log() { printf '\n== %s\n' "$*"; }
 # -- which suites --------------------------------------------------------------
 declare -a SUITES=()
 declare -A ONLY=()
-if [ $# -eq 0 ]; then set -- unit regress isolation tap; fi
+if [ $# -eq 0 ]; then set -- unit regress isolation tap examples; fi
 for arg in "$@"; do
   suite=${arg%%:*}
-  case $suite in install|unit|regress|isolation|tap) ;; *) echo "unknown suite: $suite" >&2; exit 2;; esac
+  case $suite in install|unit|regress|isolation|tap|examples) ;; *) echo "unknown suite: $suite" >&2; exit 2;; esac
   [[ " ${SUITES[*]-} " == *" $suite "* ]] || SUITES+=("$suite")
   if [[ $arg == *:* ]]; then ONLY[$suite]+="${arg#*:} "; fi
 done
@@ -66,6 +70,20 @@ else
   make -s install DESTDIR="$TI" PG_CONFIG="$PG_CONFIG" >/dev/null
 fi
 make -s -C test/modules install DESTDIR="$TI" PG_CONFIG="$PG_CONFIG" >/dev/null
+if [ "${STEWARD_VALGRIND-0}" = 1 ] && [ ! -e "$TI$BINDIR/postgres.real" ]; then
+  mv "$TI$BINDIR/postgres" "$TI$BINDIR/postgres.real"
+  cat >"$TI$BINDIR/postgres" <<WRAP
+#!/bin/sh
+exec valgrind --quiet --trace-children=no --track-origins=no --read-var-info=no \\
+  --leak-check=no --num-callers=30 --error-limit=no \\
+  --log-file=$OUT/valgrind/%p.log "$TI$BINDIR/postgres.real" "\$@"
+WRAP
+  chmod +x "$TI$BINDIR/postgres"
+fi
+if [ "${STEWARD_VALGRIND-0}" = 1 ]; then
+  rm -rf "$OUT/valgrind"; mkdir -p "$OUT/valgrind"
+  export PGCTLTIMEOUT=900 PG_TEST_TIMEOUT_DEFAULT=900
+fi
 export PATH=$TI$BINDIR:$PATH
 if [ "${SUITES[*]}" = install ]; then echo "installed into $TI"; exit 0; fi
 
@@ -149,24 +167,52 @@ if want isolation; then
   [ -f "$dir/regression.diffs" ] && head -c 20000 "$dir/regression.diffs"
 fi
 
-# -- TAP ------------------------------------------------------------------------------
-if want tap; then
-  log "TAP"
-  dir=$OUT/tap; rm -rf "$dir"; mkdir -p "$dir"
+# -- TAP (test/t/*.pl) and the reference-system scenarios (examples/*/scenario.pl) -----
+run_prove() {  # run_prove SUITE FILES...
+  local suite=$1; shift
+  log "$suite (TAP)"
+  dir=$OUT/$suite; rm -rf "$dir"; mkdir -p "$dir"
   [ "$(id -u)" -eq 0 ] && chown "$TEST_USER" "$dir"
-  files=()
-  for t in $(pick tap test/t pl); do files+=("$ROOT/test/t/$t.pl"); done
+  files=("$@")
+  [ ${#files[@]} -gt 0 ] || { echo "no $suite tests"; return; }
   set +e
   (cd "$dir" && as_user env TESTDIR="$dir" PG_REGRESS="$PGXS_DIR/test/regress/pg_regress" \
       STEWARD_ROOT="$ROOT" prove -I "$PGXS_DIR/test/perl" -I "$ROOT/test/perl" "${files[@]}") \
     2>&1 | tee "$dir/run.log"
   set -e
-  p=$(grep -cE '\.\. ok$' "$dir/run.log" || true)
-  f=$(grep -cE '\.\. (Failed|Dubious)|\.\.\. ?Failed' "$dir/run.log" || true)
+  # count assertions: prove's "Tests=N" minus the failed subtests
+  total=$(grep -oP '^Files=[0-9]+, Tests=\K[0-9]+' "$dir/run.log" || echo 0)
+  f=$( { grep -oP 'Failed \K[0-9]+(?=/[0-9]+ subtests)' "$dir/run.log" || true; } | awk '{s+=$1} END {print s+0}')
+  f=${f:-0}
   grep -q '^Result: PASS' "$dir/run.log" || [ "$f" -gt 0 ] || f=1
-  record tap "$p" "$f"
+  p=$((total - f)); [ "$p" -ge 0 ] || p=0
+  record "$suite" "$p" "$f"
   if [ "$f" -gt 0 ]; then
     for l in "$dir"/tmp_check/log/regress_log_*; do [ -f "$l" ] && { echo "--- $l"; tail -n 60 "$l"; }; done
+  fi
+}
+if want tap; then
+  files=(); for t in $(pick tap test/t pl); do files+=("$ROOT/test/t/$t.pl"); done
+  run_prove tap "${files[@]}"
+fi
+if want examples; then
+  files=()
+  for e in ${ONLY[examples]-$(ls -d examples/*/ 2>/dev/null | xargs -n1 basename 2>/dev/null)}; do
+    [ -f "$ROOT/examples/$e/scenario.pl" ] && files+=("$ROOT/examples/$e/scenario.pl")
+  done
+  run_prove examples "${files[@]}"
+fi
+
+if [ "${STEWARD_VALGRIND-0}" = 1 ]; then
+  log "valgrind"
+  ours=$(grep -l -E 'pg_steward|steward::' "$OUT"/valgrind/*.log 2>/dev/null || true)
+  echo "$(ls "$OUT"/valgrind/*.log | wc -l) server processes ran under valgrind;" \
+       "$(grep -l 'ERROR SUMMARY\|Invalid\|uninitialised' "$OUT"/valgrind/*.log 2>/dev/null | wc -l) logs with any report"
+  if [ -n "$ours" ]; then
+    echo "reports involving pg_steward code:"; for l in $ours; do echo "--- $l"; head -60 "$l"; done
+    record valgrind 0 1
+  else
+    record valgrind 1 0
   fi
 fi
 

@@ -4,6 +4,25 @@
 
 #include <cstdio>
 
+namespace steward::detail {
+
+void RunUnderPgTry(void (*call)(void *), void *arg) {
+    MemoryContext caller_cxt = CurrentMemoryContext;
+    ErrorData *volatile edata = nullptr;
+    PG_TRY();
+    { call(arg); }
+    PG_CATCH();
+    {
+        MemoryContextSwitchTo(caller_cxt);
+        edata = CopyErrorData();
+        FlushErrorState();
+    }
+    PG_END_TRY();
+    if (edata != nullptr) throw PgError(edata);
+}
+
+}  // namespace steward::detail
+
 namespace steward::boundary {
 namespace {
 
@@ -22,7 +41,7 @@ void CaptureCurrentException(Captured &out) noexcept {
     out.sqlstate[0] = '\0';
     out.message[0] = out.detail[0] = out.hint[0] = '\0';
     try {
-        throw;
+        throw;  // cppcheck-suppress rethrowNoCurrentException ; only called inside a catch
     } catch (PgError &e) {
         out.kind = Captured::Kind::kPostgres;
         out.edata = e.release();

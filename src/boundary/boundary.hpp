@@ -22,6 +22,8 @@
 #include "boundary/postgres.hpp"
 #include "core/sql_error.hpp"
 
+#include <type_traits>
+
 extern "C" {
 #include "utils/elog.h"
 #include "utils/memutils.h"
@@ -48,41 +50,28 @@ class PgError final : public std::exception {
     ErrorData *edata_;
 };
 
+namespace detail {
+// Runs call(arg) under PG_TRY; on a PostgreSQL error restores the caller's
+// memory context, copies and flushes the error and throws PgError.
+void RunUnderPgTry(void (*call)(void *), void *arg);
+}  // namespace detail
+
 // Run fn() (a PostgreSQL call) so that an ereport(ERROR) inside it becomes a
 // PgError thrown from here, after PostgreSQL's error state has been copied
 // and flushed. The frames between PG_TRY and the failing call must be plain
-// C (or C++ without destructors): that is what fn should contain.
+// C (or C++ without destructors): that is what fn should contain. A result
+// must be plain data (it is produced under sigsetjmp).
 template <typename Fn>
 auto PgCall(Fn &&fn) -> decltype(fn()) {
-    MemoryContext volatile caller_cxt = CurrentMemoryContext;
-    ErrorData *volatile edata = nullptr;
-    if constexpr (std::is_void_v<decltype(fn())>) {
-        PG_TRY();
-        { fn(); }
-        PG_CATCH();
-        {
-            MemoryContextSwitchTo(caller_cxt);
-            edata = CopyErrorData();
-            FlushErrorState();
-        }
-        PG_END_TRY();
-        if (edata != nullptr) throw PgError(edata);
+    using Result = decltype(fn());
+    if constexpr (std::is_void_v<Result>) {
+        using F = std::remove_reference_t<Fn>;
+        detail::RunUnderPgTry([](void *f) { (*static_cast<F *>(f))(); }, &fn);
     } else {
-        using Result = decltype(fn());
-        // Result must be trivially copyable: it crosses a sigsetjmp.
-        static_assert(std::is_trivially_copyable_v<Result>,
-                      "PgCall results must be plain data");
-        Result volatile result{};
-        PG_TRY();
-        { result = fn(); }
-        PG_CATCH();
-        {
-            MemoryContextSwitchTo(caller_cxt);
-            edata = CopyErrorData();
-            FlushErrorState();
-        }
-        PG_END_TRY();
-        if (edata != nullptr) throw PgError(edata);
+        static_assert(std::is_trivially_copyable_v<Result>, "PgCall results must be plain data");
+        Result result{};
+        auto call = [&fn, &result] { result = fn(); };
+        detail::RunUnderPgTry([](void *c) { (*static_cast<decltype(call) *>(c))(); }, &call);
         return result;
     }
 }

@@ -81,6 +81,16 @@ AttrNumber StampColumn(const Trigger *t, TupleDesc desc) {
     return InvalidAttrNumber;
 }
 
+// A column the trigger accepts (exists, stamp type, not generated); the
+// trigger itself reports every other case, so those are never optimised away.
+bool IsValidStampColumn(TupleDesc desc, AttrNumber attnum) {
+    if (attnum == InvalidAttrNumber) return false;
+    Form_pg_attribute att = TupleDescAttr(desc, attnum - 1);
+    Oid base;
+    int32 base_typmod;
+    return IsStampType(att->atttypid, &base, &base_typmod) && !att->attgenerated;
+}
+
 void AddStampAssignment(ParseState *pstate, Query *query) {
     Relation rel = pstate->p_target_relation;
     if (rel == nullptr || rel->trigdesc == nullptr || !rel->trigdesc->trig_update_before_row)
@@ -100,11 +110,8 @@ void AddStampAssignment(ParseState *pstate, Query *query) {
     }
     if (ours == nullptr) return;
     AttrNumber attnum = StampColumn(ours, desc);
-    if (attnum == InvalidAttrNumber) return;  // the trigger will report it
+    if (!IsValidStampColumn(desc, attnum)) return;  // the trigger will report it
     Form_pg_attribute att = TupleDescAttr(desc, attnum - 1);
-    Oid base;
-    int32 base_typmod;
-    if (!IsStampType(att->atttypid, &base, &base_typmod) || att->attgenerated) return;
     ListCell *lc;
     foreach (lc, query->targetList) {
         auto *te = static_cast<TargetEntry *>(lfirst(lc));
@@ -185,12 +192,13 @@ void StripRedundantTriggers(ModifyTableState *mt) {
         if (td == nullptr || !td->trig_update_before_row) continue;
         if (fn == InvalidOid && !OidIsValid(fn = TriggerFunctionOid())) return;
         List *colnos = static_cast<List *>(list_nth(plan->updateColnosLists, r));
+        TupleDesc desc = RelationGetDescr(rri->ri_RelationDesc);
         int kept = 0;
         for (int i = 0; i < td->numtriggers; ++i) {
             Trigger *t = &td->triggers[i];
-            bool drop = IsPlainStampTrigger(t, fn) &&
-                        list_member_int(colnos, StampColumn(t, RelationGetDescr(rri->ri_RelationDesc)));
-            if (!drop) td->triggers[kept++] = *t;
+            if (!(IsPlainStampTrigger(t, fn) && IsValidStampColumn(desc, StampColumn(t, desc)) &&
+                  list_member_int(colnos, StampColumn(t, desc))))
+                td->triggers[kept++] = *t;  // keep: it has work to do, or an error to report
         }
         if (kept != td->numtriggers) {
             td->numtriggers = kept;

@@ -14,10 +14,12 @@
 STEWARD_ROOT=${STEWARD_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 STEWARD_TEST_USER=${STEWARD_TEST_USER:-steward_test}
 _PGC=${PG_CONFIG:-pg_config}
-_STEWARD_BINDIR=$STEWARD_ROOT/build/tmp_install$($_PGC --bindir)
+# STEWARD_SERVER_BINDIR=$(pg_config --bindir) uses the system installation
+# (after `make install`) instead of the private one.
+_STEWARD_BINDIR=${STEWARD_SERVER_BINDIR:-$STEWARD_ROOT/build/tmp_install$($_PGC --bindir)}
 
 steward_install() {
-  bash "$STEWARD_ROOT/test/run.sh" install >/dev/null
+  [ -n "${STEWARD_SERVER_BINDIR-}" ] || bash "$STEWARD_ROOT/test/run.sh" install >/dev/null
   if [ "$(id -u)" -eq 0 ] && ! id "$STEWARD_TEST_USER" >/dev/null 2>&1; then
     useradd --system --no-create-home --shell /usr/sbin/nologin "$STEWARD_TEST_USER"
   fi
