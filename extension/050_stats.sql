@@ -3,8 +3,8 @@
 -- Everything here reads catalogs and the cumulative statistics only: no view
 -- scans a user table or waits for a lock on one; sizes come from
 -- steward._relation_bytes(), which stats the files without locking the
--- relation, sequence values from steward._sequence_last_value(). Views are readable by
--- steward_monitor and pg_monitor; health() runs as the extension owner so
+-- relation, sequence values from steward._sequence_last_value(). Views
+-- are readable by steward_monitor and pg_monitor; health() runs as the extension owner so
 -- its answer does not depend on who asks (it returns counts, never query
 -- text).
 
@@ -897,9 +897,12 @@ REVOKE ALL ON FUNCTION steward._relation_bytes(oid) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION steward.health(), steward._health_checks_stats(),
     steward._sequence_last_value(oid), steward._slow_queries(), steward._relation_bytes(oid)
     TO steward_monitor, pg_monitor;
+-- the internal views too: _health_checks_stats() reads them as its caller
 REVOKE ALL ON steward.health_thresholds, steward.table_health, steward._duplicate_indexes,
     steward.index_health, steward.connections, steward.long_running, steward.blocking,
-    steward.cache_hit, steward.sequence_health, steward.slow_queries FROM PUBLIC;
+    steward.cache_hit, steward._sequence_columns, steward._sequence_usage,
+    steward.sequence_health, steward.slow_queries FROM PUBLIC;
 GRANT SELECT ON steward.health_thresholds, steward.table_health, steward._duplicate_indexes,
     steward.index_health, steward.connections, steward.long_running, steward.blocking,
-    steward.cache_hit, steward.sequence_health, steward.slow_queries TO steward_monitor, pg_monitor;
+    steward.cache_hit, steward._sequence_columns, steward._sequence_usage,
+    steward.sequence_health, steward.slow_queries TO steward_monitor, pg_monitor;

@@ -284,7 +284,8 @@ SELECT (SELECT pg_catalog.count(*) FROM steward.table_health WHERE schema_name =
        (SELECT pg_catalog.count(*) FROM steward.cache_hit) AS cache_rows,
        (SELECT pg_catalog.count(*) FROM steward.slow_queries) AS slow_rows,
        (SELECT pg_catalog.count(*) FROM steward.health_thresholds) AS thresholds,
-       steward.health()->>'status' IN ('ok', 'warning', 'critical') AS health;
+       steward.health()->>'status' IN ('ok', 'warning', 'critical') AS health,
+       (SELECT pg_catalog.count(*) FROM steward._health_checks_stats()) AS own_checks_direct;
 RESET ROLE;
 SET ROLE regress_stats_stmon;
 SELECT (SELECT percent_used FROM steward.sequence_health WHERE sequence_name = 'events_id_seq') AS events_seq,
