@@ -468,7 +468,7 @@ COMMENT ON VIEW steward.cache_hit IS
 -- Needs no privilege on the sequence, so only the monitoring roles may call it.
 CREATE FUNCTION steward._sequence_last_value(seq oid)
 RETURNS bigint
-LANGUAGE c VOLATILE STRICT PARALLEL SAFE
+LANGUAGE c VOLATILE STRICT PARALLEL RESTRICTED
 AS 'MODULE_PATHNAME', 'steward_sequence_last_value';
 
 -- Columns fed by each sequence: serial and identity columns (owned), and any
