@@ -66,6 +66,22 @@ BEGIN
 END
 $$;
 
+-- Raise PostgreSQL's own error unless the caller owns tbl (the functions
+-- that add columns, views and indexes need it; checked before any change).
+CREATE FUNCTION steward._soft_delete_check_owner(tbl regclass)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NOT pg_catalog.pg_has_role((SELECT c.relowner FROM pg_catalog.pg_class c WHERE c.oid = tbl), 'USAGE') THEN
+        RAISE EXCEPTION 'must be owner of table %', tbl
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'Soft delete changes the table definition (column, triggers, views, indexes).';
+    END IF;
+END
+$$;
+
 -- AFTER UPDATE OF <column> row trigger, fired when a row goes from live to
 -- deleted: marks live children that reference it ON DELETE CASCADE in
 -- soft-delete-enabled tables with the same timestamp (so restore() can bring
@@ -176,6 +192,7 @@ DECLARE
     deleted regclass;
 BEGIN
     PERFORM steward._check_trigger_target(tbl, 'soft delete');
+    PERFORM steward._soft_delete_check_owner(tbl);
     IF column_name IS NULL OR create_views IS NULL THEN
         RAISE EXCEPTION 'column name and create_views must not be null'
             USING ERRCODE = 'null_value_not_allowed';
@@ -288,6 +305,7 @@ BEGIN
     IF NOT FOUND THEN
         RETURN false;
     END IF;
+    PERFORM steward._soft_delete_check_owner(tbl);
     IF cfg.live_view IS NOT NULL THEN
         EXECUTE pg_catalog.format('DROP VIEW %s', cfg.live_view);
     END IF;
@@ -598,6 +616,7 @@ BEGIN
     IF constraint_name IS NULL THEN
         RAISE EXCEPTION 'constraint name must not be null' USING ERRCODE = 'null_value_not_allowed';
     END IF;
+    PERFORM steward._soft_delete_check_owner(tbl);
     SELECT c.contype, c.condeferrable, c.conindid, i.indnullsnotdistinct,
            (SELECT pg_catalog.string_agg(pg_catalog.quote_ident(a.attname), ', ' ORDER BY k.n)
               FROM pg_catalog.unnest(c.conkey) WITH ORDINALITY AS k(attnum, n)
