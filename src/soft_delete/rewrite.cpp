@@ -19,6 +19,7 @@
 // both paths).
 #include "boundary/boundary.hpp"
 #include "module.hpp"
+#include "core/soft_delete_path.hpp"
 #include "soft_delete/soft_delete.hpp"
 
 extern "C" {
@@ -57,39 +58,51 @@ Oid g_trigger_oid = InvalidOid;
 void InvalidateOid(Datum, int, uint32) { g_oid_valid = false; }
 
 // The soft-delete column of rel when a DELETE of it may be rewritten, else
-// InvalidAttrNumber (the trigger, if any, then handles the statement).
+// InvalidAttrNumber (the trigger, if any, then handles the statement). The
+// decision itself is pure: core/soft_delete_path.cpp.
 AttrNumber RewritableColumn(Relation rel, bool inh) {
     TriggerDesc *td = rel->trigdesc;
     if (td == nullptr || !td->trig_delete_before_row) return InvalidAttrNumber;
-    char kind = rel->rd_rel->relkind;
-    if (kind != RELKIND_RELATION && kind != RELKIND_PARTITIONED_TABLE) return InvalidAttrNumber;
-    // Plain inheritance: children without the trigger would lose rows in one
-    // path and not in the other.
-    if (kind == RELKIND_RELATION && inh && rel->rd_rel->relhassubclass) return InvalidAttrNumber;
     Oid fn = TriggerFunctionOid();
     if (!OidIsValid(fn)) return InvalidAttrNumber;
+    auto *triggers = static_cast<DeleteTriggerFacts *>(
+        palloc(sizeof(DeleteTriggerFacts) * static_cast<size_t>(td->numtriggers)));
+    size_t count = 0;
     const Trigger *ours = nullptr;
-    for (int i = 0; i < td->numtriggers && ours == nullptr; ++i) {
+    for (int i = 0; i < td->numtriggers; ++i) {
         const Trigger *t = &td->triggers[i];
         if (!TRIGGER_FOR_ROW(t->tgtype) || !TRIGGER_FOR_BEFORE(t->tgtype) ||
             !TRIGGER_FOR_DELETE(t->tgtype) || !TriggerFiresNow(t))
             continue;
-        // Triggers fire in name order: another one before ours would see the
-        // DELETE in the trigger path, so leave the statement to triggers.
-        if (t->tgfoid != fn || t->tgnargs != 1 || t->tgqual != nullptr) return InvalidAttrNumber;
-        ours = t;
+        bool is_ours = t->tgfoid == fn;
+        if (is_ours && ours == nullptr) ours = t;
+        triggers[count++] = DeleteTriggerFacts{is_ours, t->tgnargs, t->tgqual != nullptr};
     }
-    if (ours == nullptr) return InvalidAttrNumber;
-    if (check_enable_rls(RelationGetRelid(rel), InvalidOid, true) == RLS_ENABLED)
-        return InvalidAttrNumber;
-    TupleDesc desc = RelationGetDescr(rel);
-    for (int i = 0; i < desc->natts; ++i) {
-        Form_pg_attribute a = TupleDescAttr(desc, i);
-        if (!a->attisdropped && strcmp(NameStr(a->attname), ours->tgargs[0]) == 0)
-            return a->atttypid == TIMESTAMPTZOID && !a->attgenerated ? a->attnum
-                                                                      : InvalidAttrNumber;
+    char kind = rel->rd_rel->relkind;
+    TableFacts facts{};
+    facts.table_or_partitioned = kind == RELKIND_RELATION || kind == RELKIND_PARTITIONED_TABLE;
+    facts.plain_inheritance_children = kind == RELKIND_RELATION && inh && rel->rd_rel->relhassubclass;
+    facts.triggers = triggers;
+    facts.trigger_count = count;
+    AttrNumber attnum = InvalidAttrNumber;
+    if (ours != nullptr && ours->tgnargs >= 1) {
+        facts.row_security_in_force =
+            check_enable_rls(RelationGetRelid(rel), InvalidOid, true) == RLS_ENABLED;
+        TupleDesc desc = RelationGetDescr(rel);
+        for (int i = 0; i < desc->natts; ++i) {
+            Form_pg_attribute a = TupleDescAttr(desc, i);
+            if (!a->attisdropped && strcmp(NameStr(a->attname), ours->tgargs[0]) == 0) {
+                facts.column_found = true;
+                facts.column_is_timestamptz = a->atttypid == TIMESTAMPTZOID;
+                facts.column_generated = a->attgenerated != '\0';
+                attnum = a->attnum;
+                break;
+            }
+        }
     }
-    return InvalidAttrNumber;  // the trigger reports the missing column
+    DeletePath path = ChooseDeletePath(facts);
+    pfree(triggers);
+    return path == DeletePath::kRewrite ? attnum : InvalidAttrNumber;
 }
 
 // DELETE -> UPDATE SET col = now() WHERE ... AND col IS NULL, in place.
