@@ -301,3 +301,10 @@ DROP FUNCTION other_trigger();
 DROP MATERIALIZED VIEW users_mat;
 DROP FOREIGN DATA WRAPPER regress_soft_delete_fdw CASCADE;
 SELECT count(*) AS left_enabled FROM steward.soft_delete_tables;
+
+-- steward.hard_delete cannot be made permanent
+CREATE ROLE regress_soft_delete_role;
+ALTER ROLE regress_soft_delete_role SET steward.hard_delete = on;
+DROP ROLE regress_soft_delete_role;
+SET steward.hard_delete = on;                                        -- in a session: allowed
+RESET steward.hard_delete;

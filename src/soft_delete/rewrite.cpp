@@ -179,6 +179,21 @@ void ExecutorRun(QueryDesc *qd, ScanDirection direction, uint64 count, bool exec
     if (qd->operation == CMD_UPDATE && IsRewrittenDelete(qd)) qd->operation = CMD_DELETE;
 }
 
+// steward.hard_delete may be switched on only inside a session (SET [LOCAL],
+// set_config(), steward.hard_delete()): a value from postgresql.conf, ALTER
+// ROLE/DATABASE SET or connection options would bypass soft delete for every
+// statement without anyone asking for it.
+bool CheckHardDelete(bool *newval, void **, GucSource source) {
+    if (*newval && source != PGC_S_SESSION) {
+        GUC_check_errdetail("steward.hard_delete can only be switched on inside a session.");
+        GUC_check_errhint("Use steward.hard_delete() or steward.hard_delete_where().");
+        return false;
+    }
+    return true;
+}
+
+int g_summary_exact_limit = 100000;
+
 void Init() {
     DefineCustomBoolVariable(
         "steward.soft_delete_rewrite",
@@ -191,7 +206,14 @@ void Init() {
         "Makes DELETE really remove rows of soft-delete-enabled tables.",
         "Set for the transaction by steward.hard_delete() and steward.purge_deleted(); "
         "prefer those functions.",
-        &g_hard_delete, false, PGC_USERSET, 0, nullptr, nullptr, nullptr);
+        &g_hard_delete, false, PGC_USERSET, GUC_NOT_IN_SAMPLE, CheckHardDelete, nullptr, nullptr);
+    // Read by steward.soft_delete_summary with current_setting(); defined
+    // here so that SET works and shows its default.
+    DefineCustomIntVariable(
+        "steward.soft_delete_summary_exact_limit",
+        "Tables estimated above this many rows get estimated counts in steward.soft_delete_summary.",
+        nullptr, &g_summary_exact_limit, 100000, 0, INT_MAX, PGC_USERSET, 0, nullptr, nullptr,
+        nullptr);
     CacheRegisterSyscacheCallback(PROCOID, InvalidateOid, 0);
     CacheRegisterSyscacheCallback(NAMESPACEOID, InvalidateOid, 0);
     g_prev_planner = planner_hook;
