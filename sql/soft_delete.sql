@@ -212,6 +212,8 @@ INSERT INTO events VALUES (1); INSERT INTO events_2024 VALUES (2);
 SELECT steward.enable_soft_delete('events', create_views => false);
 DELETE FROM events RETURNING id;
 SELECT tableoid::regclass, id, deleted_at IS NOT NULL AS deleted FROM events ORDER BY id;
+SELECT steward.restore('events', '1');                               -- no primary key: error
+SELECT steward.restore_where('events', 't.id = 1');
 
 -- bad input
 CREATE VIEW users_view AS SELECT * FROM users;
