@@ -201,6 +201,15 @@ DELETE FROM "Sales Data"."Order Lines" WHERE "Tenant" = 1 AND "Line No" = 3;
 RESET steward.soft_delete_rewrite;
 SELECT "Tenant", "Line No" FROM "Sales Data"."Order Lines_deleted" ORDER BY 1, 2;
 SELECT steward.hard_delete('"Sales Data"."Order Lines"', '[{"Tenant": 2, "Line No": 2}]');
+-- a child of the partitioned table: the cascade fires from the partition
+CREATE TABLE "Sales Data"."Line Notes" (id int PRIMARY KEY, "Tenant" int, "Line No" int,
+    FOREIGN KEY ("Tenant", "Line No") REFERENCES "Sales Data"."Order Lines" ON DELETE CASCADE);
+INSERT INTO "Sales Data"."Line Notes" VALUES (1, 1, 2), (2, 2, 3);
+SELECT steward.enable_soft_delete('"Sales Data"."Line Notes"', create_views => false);
+DELETE FROM "Sales Data"."Order Lines" WHERE "Line No" = 2;
+SELECT id, deleted_at IS NOT NULL AS deleted FROM "Sales Data"."Line Notes" ORDER BY id;
+SELECT steward.restore('"Sales Data"."Order Lines"', '{"Tenant": 1, "Line No": 2}');
+SELECT id, deleted_at IS NOT NULL AS deleted FROM "Sales Data"."Line Notes" ORDER BY id;
 SELECT table_name, column_name, live_rows, deleted_rows, counts_exact FROM steward.soft_delete_summary
  WHERE table_name = '"Sales Data"."Order Lines"'::regclass;
 
