@@ -178,6 +178,16 @@ SELECT count(*) AS logins_of_1 FROM logins WHERE account_id = 1;
 DROP TABLE invoices, notes, logins, tokens, sessions CASCADE;
 SELECT table_name, cascades FROM steward.soft_delete_summary ORDER BY table_name::text;
 
+-- a self-referencing tree: the cascade and the restore recurse
+CREATE TABLE tree (id int PRIMARY KEY, parent_id int REFERENCES tree ON DELETE CASCADE);
+INSERT INTO tree VALUES (1, NULL), (2, 1), (3, 2), (4, 1), (5, NULL);
+SELECT steward.enable_soft_delete('tree', create_views => false);
+DELETE FROM tree WHERE id = 1 RETURNING id;
+SELECT id, deleted_at IS NOT NULL AS deleted FROM tree ORDER BY id;
+SELECT steward.restore('tree', '1');
+SELECT count(*) AS deleted FROM tree WHERE deleted_at IS NOT NULL;
+DROP TABLE tree;
+
 -- partitioned table, schema outside search_path, quoted names, composite key
 CREATE SCHEMA "Sales Data";
 CREATE TABLE "Sales Data"."Order Lines" (
