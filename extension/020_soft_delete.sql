@@ -20,15 +20,61 @@ COMMENT ON TABLE steward.soft_delete_tables IS
 'Tables with soft delete enabled (steward.enable_soft_delete); one row per table';
 SELECT pg_catalog.pg_extension_config_dump('steward.soft_delete_tables', '');
 
--- Everyone may read the list; a row may be written only by a member of the
--- table owner's role (the functions below run as their caller).
-ALTER TABLE steward.soft_delete_tables ENABLE ROW LEVEL SECURITY;
-CREATE POLICY soft_delete_tables_read ON steward.soft_delete_tables FOR SELECT USING (true);
-CREATE POLICY soft_delete_tables_owner ON steward.soft_delete_tables
-    USING (pg_catalog.pg_has_role((SELECT c.relowner FROM pg_catalog.pg_class c WHERE c.oid = table_name), 'USAGE'))
-    WITH CHECK (pg_catalog.pg_has_role((SELECT c.relowner FROM pg_catalog.pg_class c WHERE c.oid = table_name), 'USAGE'));
+-- Everyone may read the list; rows are written only by the SECURITY DEFINER
+-- functions below, which accept exactly what the table's triggers say (no
+-- row security on it: a non-superuser pg_dump must be able to read it).
 REVOKE ALL ON steward.soft_delete_tables FROM PUBLIC;
-GRANT SELECT, INSERT, UPDATE, DELETE ON steward.soft_delete_tables TO PUBLIC;
+GRANT SELECT ON steward.soft_delete_tables TO PUBLIC;
+
+-- Record tbl as enabled. Callable by anyone, harmless: tbl must carry our
+-- trigger for exactly this column (creating it took the TRIGGER privilege),
+-- and the views must be views over tbl.
+CREATE FUNCTION steward._soft_delete_register(tbl regclass, col name, live regclass, deleted regclass)
+RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_trigger t
+                    WHERE t.tgrelid = tbl AND t.tgname = 'steward_soft_delete'
+                      AND t.tgfoid = 'steward._soft_delete_trigger()'::regprocedure
+                      AND steward._trigger_first_arg(t.oid, NULL) = col)
+       OR EXISTS (SELECT FROM (VALUES (live), (deleted)) AS v(view_oid)
+                   WHERE v.view_oid IS NOT NULL
+                     AND NOT EXISTS (SELECT FROM pg_catalog.pg_rewrite r
+                                       JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_rewrite'::regclass
+                                                                  AND d.objid = r.oid
+                                      WHERE r.ev_class = v.view_oid AND d.refobjid = tbl)) THEN
+        RAISE EXCEPTION 'cannot register soft delete of "%"', tbl
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = 'The table lacks its steward_soft_delete trigger, or a view is not over it.',
+                  HINT = 'Call steward.enable_soft_delete().';
+    END IF;
+    INSERT INTO steward.soft_delete_tables (table_name, column_name, live_view, deleted_view)
+    VALUES (tbl, col, live, deleted)
+    ON CONFLICT (table_name) DO NOTHING;
+END
+$$;
+
+-- Forget tbl once its trigger is gone (so only a stale entry can be removed).
+CREATE FUNCTION steward._soft_delete_unregister(tbl regclass)
+RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF EXISTS (SELECT FROM pg_catalog.pg_trigger t
+                WHERE t.tgrelid = tbl AND t.tgname = 'steward_soft_delete'
+                  AND t.tgfoid = 'steward._soft_delete_trigger()'::regprocedure) THEN
+        RAISE EXCEPTION 'cannot unregister soft delete of "%" while its trigger exists', tbl
+            USING ERRCODE = 'object_in_use',
+                  HINT = 'Call steward.disable_soft_delete().';
+    END IF;
+    DELETE FROM steward.soft_delete_tables s WHERE s.table_name = tbl;
+END
+$$;
 
 CREATE FUNCTION steward._soft_delete_trigger()
 RETURNS trigger
@@ -279,8 +325,7 @@ BEGIN
         EXECUTE pg_catalog.format('COMMENT ON VIEW %s IS %L', deleted,
                                   pg_catalog.format('Soft-deleted rows of %s (pg_steward soft delete)', tbl));
     END IF;
-    INSERT INTO steward.soft_delete_tables (table_name, column_name, live_view, deleted_view)
-    VALUES (tbl, column_name, live, deleted);
+    PERFORM steward._soft_delete_register(tbl, column_name, live, deleted);
     PERFORM steward._soft_delete_sync(tbl);
     PERFORM steward.soft_delete_mode();            -- loads the library: this session rewrites
     RETURN true;
@@ -313,7 +358,7 @@ BEGIN
         EXECUTE pg_catalog.format('DROP VIEW %s', cfg.deleted_view);
     END IF;
     EXECUTE pg_catalog.format('DROP TRIGGER IF EXISTS steward_soft_delete ON %s', tbl);
-    DELETE FROM steward.soft_delete_tables s WHERE s.table_name = tbl;
+    PERFORM steward._soft_delete_unregister(tbl);
     PERFORM steward._soft_delete_sync(tbl);
     RETURN true;
 END
@@ -723,10 +768,17 @@ LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    tbl regclass;
 BEGIN
-    IF EXISTS (SELECT FROM steward.soft_delete_tables) THEN
-        PERFORM steward._soft_delete_sync(s.table_name) FROM steward.soft_delete_tables s;
-    END IF;
+    FOR tbl IN SELECT s.table_name FROM steward.soft_delete_tables s LOOP
+        BEGIN
+            PERFORM steward._soft_delete_sync(tbl);
+        EXCEPTION WHEN OTHERS THEN
+            -- never let a problem with one table fail someone's unrelated DDL
+            RAISE WARNING 'pg_steward could not update the soft delete cascade of "%": %', tbl, SQLERRM;
+        END;
+    END LOOP;
 END
 $$;
 

@@ -258,6 +258,11 @@ SELECT count(*) AS columns_added FROM pg_attribute WHERE attrelid = 'clash'::reg
 CREATE FUNCTION other_trigger() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN OLD; END $$;
 CREATE TRIGGER steward_soft_delete BEFORE DELETE ON clash FOR EACH ROW EXECUTE FUNCTION other_trigger();
 SELECT steward.enable_soft_delete('clash', create_views => false);  -- someone else's trigger name: error
+-- the list cannot be forged: registering needs the trigger, and only
+-- entries whose trigger is gone can be removed
+SELECT steward._soft_delete_register('clash', 'deleted_at', NULL, NULL);
+SELECT steward._soft_delete_register('events', 'deleted_at', 'users_view', NULL);
+SELECT steward._soft_delete_unregister('events');
 SELECT steward.restore('clash', '1');                                -- not enabled
 SELECT steward.purge_deleted_batch('clash', '1 day');
 -- the trigger function used by hand
@@ -292,6 +297,7 @@ GRANT UPDATE (deleted_at) ON users TO regress_soft_delete_user;
 SET ROLE regress_soft_delete_user;
 DELETE FROM users WHERE id = 8 RETURNING id;
 SELECT steward.disable_soft_delete('users');                         -- not the owner
+INSERT INTO steward.soft_delete_tables VALUES ('users', 'x');          -- the list is read-only
 SELECT steward.enable_soft_delete('users');                          -- not the owner
 RESET ROLE;
 -- steward_monitor reads the summary

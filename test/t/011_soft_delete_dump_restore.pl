@@ -35,6 +35,10 @@ $node->safe_psql('src', q{
 
 my $dump = $node->basedir . '/src.dump';
 $node->command_ok([ 'pg_dump', '-Fc', '-f', $dump, '-d', $node->connstr('src') ], 'pg_dump -Fc');
+# a non-superuser can dump it too (no row security on the list)
+$node->safe_psql('postgres', 'CREATE ROLE dumper LOGIN; GRANT pg_read_all_data TO dumper');
+$node->command_ok([ 'pg_dump', '-Fc', '-f', $dump . '.nonsuper', '-d', $node->connstr('src') . ' user=dumper' ],
+	'pg_dump as a non-superuser');
 $node->safe_psql('postgres', 'CREATE DATABASE dst');
 $node->command_ok([ 'pg_restore', '--exit-on-error', '-d', $node->connstr('dst'), $dump ],
 	'pg_restore into a fresh database');
