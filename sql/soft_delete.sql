@@ -308,6 +308,25 @@ RESET ROLE;
 REVOKE ALL ON users FROM regress_soft_delete_user;
 DROP ROLE regress_soft_delete_user;
 
+-- a table owner without superuser rights uses every function
+CREATE ROLE regress_soft_delete_owner;
+CREATE SCHEMA regress_owned AUTHORIZATION regress_soft_delete_owner;
+SET ROLE regress_soft_delete_owner;
+CREATE TABLE regress_owned.parent (id int PRIMARY KEY);
+CREATE TABLE regress_owned.child (id int PRIMARY KEY, parent_id int REFERENCES regress_owned.parent ON DELETE CASCADE);
+INSERT INTO regress_owned.parent VALUES (1), (2);
+INSERT INTO regress_owned.child VALUES (1, 1);
+SELECT steward.enable_soft_delete('regress_owned.parent'), steward.enable_soft_delete('regress_owned.child');
+DELETE FROM regress_owned.parent WHERE id = 1 RETURNING id;
+SELECT count(*) AS children_deleted FROM regress_owned.child_deleted;
+SELECT steward.restore('regress_owned.parent', '1');
+DELETE FROM regress_owned.parent WHERE id = 2;
+SELECT steward.hard_delete_where('regress_owned.parent', 't.id = 2');
+SELECT steward.disable_soft_delete('regress_owned.child'), steward.disable_soft_delete('regress_owned.parent');
+RESET ROLE;
+DROP SCHEMA regress_owned CASCADE;
+DROP ROLE regress_soft_delete_owner;
+
 -- disable: DELETE removes rows again; column and marks stay; idempotent
 SELECT steward.disable_soft_delete('users');
 SELECT steward.disable_soft_delete('users');
