@@ -83,6 +83,11 @@ AS 'MODULE_PATHNAME', 'steward_soft_delete_trigger';
 COMMENT ON FUNCTION steward._soft_delete_trigger() IS
 'BEFORE DELETE row trigger of soft-delete-enabled tables: marks the row in the column named by its argument instead of deleting it';
 
+CREATE FUNCTION steward._soft_delete_preloaded()
+RETURNS boolean
+LANGUAGE c VOLATILE
+AS 'MODULE_PATHNAME', 'steward_soft_delete_preloaded';
+
 CREATE FUNCTION steward.soft_delete_mode()
 RETURNS text
 LANGUAGE c VOLATILE
@@ -328,6 +333,11 @@ BEGIN
     PERFORM steward._soft_delete_register(tbl, column_name, live, deleted);
     PERFORM steward._soft_delete_sync(tbl);
     PERFORM steward.soft_delete_mode();            -- loads the library: this session rewrites
+    IF NOT steward._soft_delete_preloaded() THEN
+        RAISE NOTICE 'pg_steward is not preloaded: a session reports DELETE 0 for soft deletes until it has loaded the library'
+            USING DETAIL = 'Rows are marked either way; only the row count and RETURNING seen by the client differ.',
+                  HINT = 'Preload it (shared_preload_libraries, or ALTER DATABASE ... SET session_preload_libraries = ''pg_steward''), or run SELECT steward.soft_delete_mode() when a connection opens.';
+    END IF;
     RETURN true;
 END
 $$;

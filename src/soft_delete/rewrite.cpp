@@ -267,3 +267,14 @@ STEWARD_MODULE_INIT(soft_delete, Init);
 STEWARD_FUNCTION(steward_soft_delete_mode) {
     PG_RETURN_TEXT_P(cstring_to_text(steward::soft_delete::g_rewrite_enabled ? "rewrite" : "trigger"));
 }
+
+// steward._soft_delete_preloaded(): is the library preloaded into every
+// session (shared_preload_libraries, or session_preload_libraries for this
+// session)? If not, the first soft DELETE of a session reports 0 rows
+// (enable_soft_delete() says so). Reads the settings without the privilege
+// check SHOW applies to them.
+STEWARD_FUNCTION(steward_soft_delete_preloaded) {
+    if (steward::LoadedAtStartup()) PG_RETURN_BOOL(true);
+    const char *session = GetConfigOption("session_preload_libraries", true, false);
+    PG_RETURN_BOOL(session != nullptr && strstr(session, "pg_steward") != nullptr);
+}
