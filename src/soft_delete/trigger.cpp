@@ -16,12 +16,17 @@
 #include "soft_delete/soft_delete.hpp"
 
 extern "C" {
+#include "access/genam.h"
 #include "access/htup_details.h"
+#include "access/transam.h"
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
 #include "utils/lsyscache.h"
+#include "utils/relcache.h"
+#include "utils/snapmgr.h"
 }
 
 namespace steward::soft_delete {
@@ -111,6 +116,58 @@ SPIPlanPtr MarkPlan(Relation rel, AttrNumber attnum) {
     return plan;
 }
 
+// The row we were handed was made by a transaction our statement's snapshot
+// does not see (we waited for it and got its version). The rewrite path
+// tests "not deleted" against the snapshot's version too, so do the same:
+// true when the version the snapshot sees, found by primary key, is already
+// deleted (a concurrent restore must then win, as it does there). Rare
+// path: plain SPI, no cached plan. Without a primary key: false.
+bool DeletedInStatementSnapshot(Relation rel, HeapTuple row, AttrNumber attnum) {
+    Snapshot snapshot = GetActiveSnapshot();
+    TransactionId xmin = HeapTupleHeaderGetXmin(row->t_data);
+    if (snapshot == nullptr || !IsMVCCSnapshot(snapshot) || !TransactionIdIsNormal(xmin) ||
+        TransactionIdIsCurrentTransactionId(xmin) || !XidInMVCCSnapshot(xmin, snapshot))
+        return false;
+    Oid pk = RelationGetPrimaryKeyIndex(rel);
+    if (!OidIsValid(pk)) return false;
+    Relation index = index_open(pk, AccessShareLock);
+    int nkeys = index->rd_index->indnkeyatts;
+    TupleDesc desc = RelationGetDescr(rel);
+    StringInfoData sql;
+    initStringInfo(&sql);
+    appendStringInfo(&sql, "SELECT %s IS NOT NULL FROM ONLY %s.%s WHERE ",
+                     quote_identifier(NameStr(TupleDescAttr(desc, attnum - 1)->attname)),
+                     quote_identifier(get_namespace_name(RelationGetNamespace(rel))),
+                     quote_identifier(RelationGetRelationName(rel)));
+    Oid *types = static_cast<Oid *>(palloc(sizeof(Oid) * nkeys));
+    Datum *values = static_cast<Datum *>(palloc(sizeof(Datum) * nkeys));
+    char *nulls = static_cast<char *>(palloc(nkeys));
+    for (int i = 0; i < nkeys; ++i) {
+        AttrNumber key = index->rd_index->indkey.values[i];
+        Form_pg_attribute att = TupleDescAttr(desc, key - 1);
+        bool isnull;
+        values[i] = heap_getattr(row, key, desc, &isnull);
+        nulls[i] = isnull ? 'n' : ' ';
+        types[i] = att->atttypid;
+        appendStringInfo(&sql, "%s%s OPERATOR(pg_catalog.=) $%d", i > 0 ? " AND " : "",
+                         quote_identifier(NameStr(att->attname)), i + 1);
+    }
+    index_close(index, AccessShareLock);
+    SPIPlanPtr plan = SPI_prepare(sql.data, nkeys, types);
+    if (plan == nullptr)
+        elog(ERROR, "could not prepare the snapshot check of \"%s\": %s",
+             RelationGetRelationName(rel), SPI_result_code_string(SPI_result));
+    int rc = SPI_execute_snapshot(plan, values, nulls, snapshot, InvalidSnapshot, true, false, 1);
+    bool deleted = false;
+    if (rc == SPI_OK_SELECT && SPI_processed == 1) {
+        bool isnull;
+        Datum d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+        deleted = !isnull && DatumGetBool(d);
+    }
+    SPI_freeplan(plan);
+    return deleted;
+}
+
 }  // namespace
 }  // namespace steward::soft_delete
 
@@ -150,6 +207,10 @@ STEWARD_FUNCTION(steward_soft_delete_trigger) {
     if (!isnull) return PointerGetDatum(nullptr);  // already deleted: keep the first mark
 
     if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
+    if (DeletedInStatementSnapshot(rel, old_row, attnum)) {
+        SPI_finish();
+        return PointerGetDatum(nullptr);  // deleted as far as this statement knows
+    }
     SPIPlanPtr plan = MarkPlan(rel, attnum);
     Datum tid = PointerGetDatum(&old_row->t_self);
     int rc = SPI_execute_plan(plan, &tid, nullptr, false, 0);
