@@ -7,7 +7,9 @@
 // the trigger returns NULL so the row stays. The client then sees `DELETE 0`
 // and an empty RETURNING for that row; when the library is loaded the
 // statement is rewritten before it gets here (rewrite.cpp) and the trigger
-// never fires for it. An already deleted row keeps its first timestamp.
+// never fires for it. An already deleted row keeps its first timestamp, and
+// so does a row the statement's snapshot sees deleted (a concurrent restore
+// wins), as in the rewrite.
 //
 // Hot path: plain data only, PostgreSQL called directly (see boundary.hpp).
 // The prepared UPDATE is kept per relation, validated by the relation's
