@@ -194,6 +194,25 @@ BEGIN
 END
 $$;
 
+-- BEFORE TRUNCATE statement trigger of enabled tables: TRUNCATE would remove
+-- every row, deleted or not, past the soft delete; it must be asked for.
+CREATE FUNCTION steward._soft_delete_truncate()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NOT COALESCE(NULLIF(pg_catalog.current_setting('steward.hard_delete', true), '')::boolean, false) THEN
+        RAISE EXCEPTION 'cannot truncate "%": soft delete is enabled on it',
+                        pg_catalog.format('%I.%I', TG_TABLE_SCHEMA, TG_TABLE_NAME)
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = 'TRUNCATE removes every row, live or deleted, and cannot be restored.',
+                  HINT = 'To do it on purpose: BEGIN; SET LOCAL steward.hard_delete = on; TRUNCATE ...; COMMIT;';
+    END IF;
+    RETURN NULL;
+END
+$$;
+
 -- Keep steward_soft_delete_cascade on an enabled table exactly when some
 -- foreign key references it (called on enable/disable and after DDL). It is
 -- not installed on unreferenced tables: an AFTER row trigger costs every
@@ -318,6 +337,10 @@ BEGIN
     EXECUTE pg_catalog.format(
         'CREATE TRIGGER steward_soft_delete BEFORE DELETE ON %s FOR EACH ROW EXECUTE FUNCTION steward._soft_delete_trigger(%L)',
         tbl, column_name);
+    EXECUTE pg_catalog.format('DROP TRIGGER IF EXISTS steward_soft_delete_truncate ON %s', tbl);
+    EXECUTE pg_catalog.format(
+        'CREATE TRIGGER steward_soft_delete_truncate BEFORE TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION steward._soft_delete_truncate()',
+        tbl);
     IF create_views THEN
         EXECUTE pg_catalog.format('CREATE VIEW %I.%I WITH (security_invoker = true) AS SELECT * FROM %s WHERE %I IS NULL',
                                   rel.nspname, live_name, tbl, column_name);
@@ -368,6 +391,7 @@ BEGIN
         EXECUTE pg_catalog.format('DROP VIEW %s', cfg.deleted_view);
     END IF;
     EXECUTE pg_catalog.format('DROP TRIGGER IF EXISTS steward_soft_delete ON %s', tbl);
+    EXECUTE pg_catalog.format('DROP TRIGGER IF EXISTS steward_soft_delete_truncate ON %s', tbl);
     PERFORM steward._soft_delete_unregister(tbl);
     PERFORM steward._soft_delete_sync(tbl);
     RETURN true;

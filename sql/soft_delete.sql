@@ -96,6 +96,13 @@ DROP TABLE refs;
 ALTER TABLE users DROP CONSTRAINT users_name_key;
 
 -- hard delete: the only way past the soft delete
+TRUNCATE users;                                                      -- refused
+BEGIN;
+SET LOCAL steward.hard_delete = on;
+TRUNCATE users;                                                      -- on purpose
+SELECT count(*) AS rows_after_truncate FROM users;
+ROLLBACK;
+SELECT count(*) > 0 AS rows_back FROM users;
 SELECT steward.hard_delete('users', '7');
 SELECT steward.hard_delete('users', '7');                            -- gone: error
 SELECT steward.hard_delete_where('users', 't.deleted_at IS NOT NULL');
