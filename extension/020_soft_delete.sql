@@ -144,12 +144,10 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    stamp timestamptz;
     fk record;
     referenced boolean;
     key_text text;
 BEGIN
-    EXECUTE pg_catalog.format('SELECT ($1).%I', TG_ARGV[0]) INTO stamp USING NEW;
     FOR fk IN
         SELECT c.conname, c.conrelid::regclass AS child, c.confdeltype, s.column_name AS child_column,
                pg_catalog.string_agg(pg_catalog.format('c.%I = ($1).%I', ca.attname, pa.attname), ' AND ' ORDER BY k.n) AS cond,
@@ -167,9 +165,9 @@ BEGIN
          ORDER BY c.conname
     LOOP
         IF fk.confdeltype = 'c' AND fk.child_column IS NOT NULL THEN
-            EXECUTE pg_catalog.format('UPDATE %s AS c SET %I = $2 WHERE %s AND c.%I IS NULL',
-                                      fk.child, fk.child_column, fk.cond, fk.child_column)
-              USING NEW, stamp;
+            EXECUTE pg_catalog.format('UPDATE %s AS c SET %I = ($1).%I WHERE %s AND c.%I IS NULL',
+                                      fk.child, fk.child_column, TG_ARGV[0], fk.cond, fk.child_column)
+              USING NEW;
         ELSIF fk.confdeltype IN ('r', 'a') THEN
             EXECUTE pg_catalog.format('SELECT EXISTS (SELECT FROM %s AS c WHERE %s%s)', fk.child, fk.cond,
                         CASE WHEN fk.child_column IS NULL THEN ''

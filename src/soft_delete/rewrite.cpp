@@ -9,14 +9,16 @@
 // security are already expanded, so a DELETE through a view over t is
 // rewritten too). The ExecutorRun hook then reports the statement as
 // `DELETE n`. Rows marked are exactly those the trigger would mark: the
-// trigger also skips rows already deleted, and the rewrite is only done where
+// trigger also skips rows deleted (in the statement's snapshot too, see
+// trigger.cpp), and the rewrite is only done where
 // the trigger would be the first BEFORE DELETE row trigger to fire (otherwise
 // the statement is left to the trigger).
 //
 // Privileges: a soft delete is an UPDATE of the column, in both paths, so it
 // needs DELETE on the table and UPDATE on the column. Row security: tables
-// where it applies are left to the trigger (UPDATE policies then apply in
-// both paths).
+// where it applies are always left to the trigger, whose UPDATE meets the
+// UPDATE policies (the rewritten statement would only meet the DELETE ones),
+// so such a table behaves the same preloaded or not.
 #include "boundary/boundary.hpp"
 #include "module.hpp"
 #include "core/soft_delete_path.hpp"
