@@ -200,7 +200,10 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    IF NOT COALESCE(NULLIF(pg_catalog.current_setting('steward.hard_delete', true), '')::boolean, false) THEN
+    IF NOT COALESCE(NULLIF(pg_catalog.current_setting('steward.hard_delete', true), '')::boolean, false)
+       AND EXISTS (SELECT FROM pg_catalog.pg_trigger t        -- a detached partition is free again
+                    WHERE t.tgrelid = TG_RELID AND t.tgname = 'steward_soft_delete'
+                      AND t.tgfoid = 'steward._soft_delete_trigger()'::regprocedure) THEN
         RAISE EXCEPTION 'cannot truncate "%": soft delete is enabled on it',
                         pg_catalog.format('%I.%I', TG_TABLE_SCHEMA, TG_TABLE_NAME)
             USING ERRCODE = 'object_not_in_prerequisite_state',
@@ -225,6 +228,7 @@ DECLARE
     col name;
     has_trigger boolean;
     referenced boolean;
+    part regclass;
 BEGIN
     SELECT s.column_name INTO col FROM steward.soft_delete_tables s WHERE s.table_name = tbl;
     has_trigger := EXISTS (SELECT FROM pg_catalog.pg_trigger t
@@ -240,6 +244,18 @@ BEGIN
     ELSIF has_trigger AND NOT referenced THEN
         EXECUTE pg_catalog.format('DROP TRIGGER steward_soft_delete_cascade ON %s', tbl);
     END IF;
+    -- Partitions get the TRUNCATE guard too: statement triggers are not
+    -- inherited, and TRUNCATE may name a partition.
+    FOR part IN SELECT p.relid FROM pg_catalog.pg_partition_tree(tbl) AS p WHERE p.relid <> tbl LOOP
+        has_trigger := EXISTS (SELECT FROM pg_catalog.pg_trigger t
+                                WHERE t.tgrelid = part AND t.tgname = 'steward_soft_delete_truncate');
+        IF col IS NOT NULL AND NOT has_trigger THEN
+            EXECUTE pg_catalog.format('CREATE TRIGGER steward_soft_delete_truncate BEFORE TRUNCATE ON %s '
+                                      'FOR EACH STATEMENT EXECUTE FUNCTION steward._soft_delete_truncate()', part);
+        ELSIF col IS NULL AND has_trigger THEN
+            EXECUTE pg_catalog.format('DROP TRIGGER steward_soft_delete_truncate ON %s', part);
+        END IF;
+    END LOOP;
 END
 $$;
 

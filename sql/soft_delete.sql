@@ -209,6 +209,13 @@ DELETE FROM "Sales Data"."Order Lines" WHERE "Line No" = 1 RETURNING "Tenant", "
 DELETE FROM "Sales Data"."Order Lines 2" WHERE "Line No" = 2 RETURNING "Tenant", "Line No";
 SELECT tableoid::regclass, "Tenant", "Line No" FROM "Sales Data"."Order Lines" WHERE "Gone At" IS NOT NULL ORDER BY 2, 3;
 SELECT "Tenant", "Line No" FROM "Sales Data"."Order Lines_live" ORDER BY 1, 2;
+TRUNCATE "Sales Data"."Order Lines 2";                               -- a partition: refused too
+CREATE TABLE "Sales Data"."Order Lines 3" PARTITION OF "Sales Data"."Order Lines" FOR VALUES IN (3);
+SELECT tgrelid::regclass, tgname FROM pg_trigger
+ WHERE tgrelid = '"Sales Data"."Order Lines 3"'::regclass ORDER BY tgname;  -- new partition guarded
+ALTER TABLE "Sales Data"."Order Lines" DETACH PARTITION "Sales Data"."Order Lines 3";
+TRUNCATE "Sales Data"."Order Lines 3";                               -- detached: free again
+DROP TABLE "Sales Data"."Order Lines 3";
 SELECT steward.restore('"Sales Data"."Order Lines"', '{"Tenant": 2, "Line No": 1}');
 SELECT steward.restore('"Sales Data"."Order Lines"', '2');           -- composite key needs an object
 SELECT steward.restore_where('"Sales Data"."Order Lines"', 't."Tenant" = 1');
