@@ -245,11 +245,15 @@ BEGIN
         EXECUTE pg_catalog.format('DROP TRIGGER steward_soft_delete_cascade ON %s', tbl);
     END IF;
     -- Partitions get the TRUNCATE guard too: statement triggers are not
-    -- inherited, and TRUNCATE may name a partition.
+    -- inherited, and TRUNCATE may name a partition. Only partitions that
+    -- already carry the inherited row trigger: while pg_restore runs, the
+    -- guards come from the dump, after that trigger.
     FOR part IN SELECT p.relid FROM pg_catalog.pg_partition_tree(tbl) AS p WHERE p.relid <> tbl LOOP
         has_trigger := EXISTS (SELECT FROM pg_catalog.pg_trigger t
                                 WHERE t.tgrelid = part AND t.tgname = 'steward_soft_delete_truncate');
-        IF col IS NOT NULL AND NOT has_trigger THEN
+        IF col IS NOT NULL AND NOT has_trigger
+           AND EXISTS (SELECT FROM pg_catalog.pg_trigger t
+                        WHERE t.tgrelid = part AND t.tgname = 'steward_soft_delete') THEN
             EXECUTE pg_catalog.format('CREATE TRIGGER steward_soft_delete_truncate BEFORE TRUNCATE ON %s '
                                       'FOR EACH STATEMENT EXECUTE FUNCTION steward._soft_delete_truncate()', part);
         ELSIF col IS NULL AND has_trigger THEN

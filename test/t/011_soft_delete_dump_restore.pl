@@ -69,6 +69,8 @@ is( $node->safe_psql('dst', q{
            AND (SELECT count(*) = 3 FROM events)
            AND (SELECT count(*) = 1 FROM events_live);}),
 	't', 'restored triggers mark rows, cascade included');
+my ($ret, $out, $err) = $node->psql('dst', 'TRUNCATE events_b');
+like($err, qr/cannot truncate "public.events_b": soft delete is enabled on it/, 'restored TRUNCATE guard on a partition');
 is( $node->safe_psql('dst', q{SELECT steward.restore('"App Data".users', '1')}), '1', 'restore works');
 is( $node->safe_psql('dst', q{SELECT "Removed At" IS NULL FROM "App Data".sessions WHERE id = 10}),
 	't', 'restore brought the cascaded child back');
