@@ -872,3 +872,30 @@ CREATE EVENT TRIGGER steward_soft_delete_ddl ON ddl_command_end
     EXECUTE FUNCTION steward._soft_delete_on_ddl();
 CREATE EVENT TRIGGER steward_soft_delete_drop ON sql_drop
     EXECUTE FUNCTION steward._soft_delete_on_drop();
+
+-- Health check read by steward.health() (issue 6): catalog lookups only. An
+-- enabled table whose steward_soft_delete trigger is missing or disabled
+-- really deletes rows on DELETE: critical.
+CREATE FUNCTION steward._health_checks_soft_delete()
+RETURNS TABLE(check_name text, value numeric, warning numeric, critical numeric, status text, detail text)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH unprotected AS (
+        SELECT pg_catalog.count(*)::numeric AS n,
+               pg_catalog.string_agg(s.table_name::text, ', ' ORDER BY s.table_name::text) AS names
+          FROM steward.soft_delete_tables s
+         WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_trigger t
+                            WHERE t.tgrelid = s.table_name AND t.tgname = 'steward_soft_delete'
+                              AND t.tgfoid = 'steward._soft_delete_trigger()'::regprocedure
+                              AND t.tgenabled <> 'D')
+    )
+    SELECT 'soft_delete_unprotected_tables', u.n, 1::numeric, 1::numeric,
+           CASE WHEN u.n >= 1 THEN 'critical' ELSE 'ok' END,
+           CASE WHEN u.n = 0 THEN 'Every soft-delete-enabled table has its enabled steward_soft_delete trigger.'
+                ELSE 'DELETE really removes rows of these soft-delete-enabled tables (trigger missing or disabled): '
+                     || u.names || '.' END
+      FROM unprotected u
+$$;
+REVOKE ALL ON FUNCTION steward._health_checks_soft_delete() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION steward._health_checks_soft_delete() TO steward_monitor;

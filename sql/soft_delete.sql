@@ -322,6 +322,13 @@ RESET ROLE;
 REVOKE ALL ON users FROM regress_soft_delete_user;
 DROP ROLE regress_soft_delete_user;
 
+-- health check: a disabled trigger means DELETE really deletes
+SELECT check_name, value, status, detail FROM steward._health_checks_soft_delete();
+ALTER TABLE users DISABLE TRIGGER steward_soft_delete;
+SELECT check_name, value, status, detail FROM steward._health_checks_soft_delete();
+SELECT table_name, trigger_enabled FROM steward.soft_delete_summary WHERE table_name = 'users'::regclass;
+ALTER TABLE users ENABLE TRIGGER steward_soft_delete;
+
 -- a table owner without superuser rights uses every function
 CREATE ROLE regress_soft_delete_owner;
 CREATE SCHEMA regress_owned AUTHORIZATION regress_soft_delete_owner;
