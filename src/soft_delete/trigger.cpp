@@ -38,7 +38,10 @@ namespace {
 struct PlanEntry {
     Oid relid;  // hash key
     AttrNumber attnum;
-    char label[2 * NAMEDATALEN + 8];  // quoted schema.table the plan was made for
+    // quoted schema.table the plan was made for: each name at most
+    // NAMEDATALEN - 1 bytes, every byte a quote at worst (doubled), plus
+    // the enclosing quotes, the dot and the terminator
+    char label[2 * (2 * (NAMEDATALEN - 1) + 2) + 2];
     SPIPlanPtr plan;
 };
 
@@ -91,9 +94,11 @@ SPIPlanPtr MarkPlan(Relation rel, AttrNumber attnum) {
     }
     Oid relid = RelationGetRelid(rel);
     char label[sizeof(PlanEntry::label)];
-    snprintf(label, sizeof label, "%s.%s",
-             quote_identifier(get_namespace_name(RelationGetNamespace(rel))),
-             quote_identifier(RelationGetRelationName(rel)));
+    int length = snprintf(label, sizeof label, "%s.%s",
+                          quote_identifier(get_namespace_name(RelationGetNamespace(rel))),
+                          quote_identifier(RelationGetRelationName(rel)));
+    if (length < 0 || static_cast<size_t>(length) >= sizeof label)
+        elog(ERROR, "relation name of \"%s\" too long", RelationGetRelationName(rel));
     bool found;
     auto *entry = static_cast<PlanEntry *>(hash_search(g_plans, &relid, HASH_ENTER, &found));
     if (found && entry->plan != nullptr && entry->attnum == attnum &&
