@@ -263,6 +263,23 @@ BEGIN
 END
 $$;
 
+-- <relname><suffix>, the relation name shortened (by whole characters) so
+-- the result fits in a name (63 bytes) and keeps its suffix.
+CREATE FUNCTION steward._soft_delete_view_name(relname name, suffix text)
+RETURNS name
+LANGUAGE plpgsql IMMUTABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    base text := relname::text;
+BEGIN
+    WHILE pg_catalog.octet_length(base || suffix) > 63 LOOP
+        base := pg_catalog.left(base, -1);
+    END LOOP;
+    RETURN (base || suffix)::name;
+END
+$$;
+
 CREATE FUNCTION steward.enable_soft_delete(tbl regclass, column_name name DEFAULT 'deleted_at',
                                            create_views boolean DEFAULT true)
 RETURNS boolean
@@ -335,8 +352,8 @@ BEGIN
     END IF;
 
     IF create_views THEN
-        live_name := pg_catalog.left(rel.relname, 58) || '_live';
-        deleted_name := pg_catalog.left(rel.relname, 55) || '_deleted';
+        live_name := steward._soft_delete_view_name(rel.relname, '_live');
+        deleted_name := steward._soft_delete_view_name(rel.relname, '_deleted');
         IF EXISTS (SELECT FROM pg_catalog.pg_class c
                     WHERE c.relnamespace = rel.relnamespace AND c.relname IN (live_name, deleted_name)) THEN
             RAISE EXCEPTION 'relation "%" or "%" already exists in schema "%"', live_name, deleted_name, rel.nspname

@@ -237,6 +237,15 @@ SELECT id, deleted_at IS NOT NULL AS deleted FROM "Sales Data"."Line Notes" ORDE
 SELECT table_name, column_name, live_rows, deleted_rows, counts_exact FROM steward.soft_delete_summary
  WHERE table_name = '"Sales Data"."Order Lines"'::regclass;
 
+-- a long multibyte name: the view names keep their suffixes
+CREATE TABLE "ÄäÖöÜüßÄäÖöÜüßÄäÖöÜüßÄäÖöÜüßx" (id int);
+SELECT steward.enable_soft_delete('"ÄäÖöÜüßÄäÖöÜüßÄäÖöÜüßÄäÖöÜüßx"');
+SELECT c.relname LIKE '%\_live' AS live_suffix, octet_length(c.relname) <= 63 AS fits,
+       d.relname LIKE '%\_deleted' AS deleted_suffix, octet_length(d.relname) <= 63 AS fits
+  FROM steward.soft_delete_tables s JOIN pg_class c ON c.oid = s.live_view JOIN pg_class d ON d.oid = s.deleted_view
+ WHERE s.table_name = '"ÄäÖöÜüßÄäÖöÜüßÄäÖöÜüßÄäÖöÜüßx"'::regclass;
+DROP TABLE "ÄäÖöÜüßÄäÖöÜüßÄäÖöÜüßÄäÖöÜüßx" CASCADE;
+
 -- the longest names, all quote characters (quoting doubles them)
 CREATE SCHEMA """""""""""""""""""""""""""""""""""""""""""""""""""""""""""""""""""""""""""""""""""""""""""""""""""""""""""""""""""""""""""""""";
 CREATE TABLE """"""""""""""""""""""""""""""""""""""""""""""""""""""""""""""""""""""""""""""""""""""""""""""""""""""""""""""""""""""""""""""""."""""""""""""""""""""""""""""""""""""""""""""""""""""""""""""""""""""""""""""""""""""""""""""""""""""""""""""""""""""""""""""""" (id int PRIMARY KEY);
