@@ -791,6 +791,10 @@ DECLARE
     exact_limit bigint := COALESCE(NULLIF(pg_catalog.current_setting('steward.soft_delete_summary_exact_limit', true), ''),
                                    '100000')::bigint;
 BEGIN
+    -- SECURITY DEFINER: count only what the summary shows, enabled tables
+    IF NOT EXISTS (SELECT FROM steward.soft_delete_tables s WHERE s.table_name = tbl AND s.column_name = col) THEN
+        RETURN;
+    END IF;
     SELECT pg_catalog.sum(GREATEST(c.reltuples, 0)), pg_catalog.bool_or(c.reltuples < 0)
       INTO estimate, never_analyzed
       FROM pg_catalog.pg_class c

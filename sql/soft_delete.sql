@@ -339,6 +339,7 @@ RESET ROLE;
 GRANT steward_monitor TO regress_soft_delete_user;
 SET ROLE regress_soft_delete_user;
 SELECT table_name, live_rows, deleted_rows FROM steward.soft_delete_summary WHERE table_name = 'users'::regclass;
+SELECT * FROM steward._soft_delete_counts('pg_authid', 'rolname');     -- not an enabled table: nothing
 RESET ROLE;
 REVOKE ALL ON users FROM regress_soft_delete_user;
 DROP ROLE regress_soft_delete_user;
