@@ -231,8 +231,10 @@ DECLARE
     part regclass;
 BEGIN
     SELECT s.column_name INTO col FROM steward.soft_delete_tables s WHERE s.table_name = tbl;
+    -- only ever our own triggers (callable by anyone, runs as the owner)
     has_trigger := EXISTS (SELECT FROM pg_catalog.pg_trigger t
-                            WHERE t.tgrelid = tbl AND t.tgname = 'steward_soft_delete_cascade' AND t.tgparentid = 0);
+                            WHERE t.tgrelid = tbl AND t.tgname = 'steward_soft_delete_cascade' AND t.tgparentid = 0
+                              AND t.tgfoid = 'steward._soft_delete_cascade()'::regprocedure);
     referenced := col IS NOT NULL
               AND EXISTS (SELECT FROM pg_catalog.pg_constraint c
                            WHERE c.contype = 'f' AND c.conparentid = 0 AND c.confrelid = tbl);
@@ -250,7 +252,8 @@ BEGIN
     -- guards come from the dump, after that trigger.
     FOR part IN SELECT p.relid FROM pg_catalog.pg_partition_tree(tbl) AS p WHERE p.relid <> tbl LOOP
         has_trigger := EXISTS (SELECT FROM pg_catalog.pg_trigger t
-                                WHERE t.tgrelid = part AND t.tgname = 'steward_soft_delete_truncate');
+                                WHERE t.tgrelid = part AND t.tgname = 'steward_soft_delete_truncate'
+                                  AND t.tgfoid = 'steward._soft_delete_truncate()'::regprocedure);
         IF col IS NOT NULL AND NOT has_trigger
            AND EXISTS (SELECT FROM pg_catalog.pg_trigger t
                         WHERE t.tgrelid = part AND t.tgname = 'steward_soft_delete') THEN
