@@ -667,6 +667,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     cfg steward.soft_delete_tables := steward._soft_delete_config(tbl);
+    batch text;
 BEGIN
     IF older_than IS NULL OR batch_size IS NULL THEN
         RAISE EXCEPTION 'older_than and batch_size must not be null' USING ERRCODE = 'null_value_not_allowed';
@@ -680,11 +681,16 @@ BEGIN
     IF batch_size < 1 THEN
         RAISE EXCEPTION 'batch_size must be positive' USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    -- the batch: old marks, locked here (rows locked by others wait for the
+    -- next call); a TID scan on a plain table, (partition, ctid) pairs on a
+    -- partitioned one (a ctid repeats across partitions)
+    batch := pg_catalog.format('SELECT x.tableoid, x.ctid FROM %s AS x WHERE x.%I < pg_catalog.now() - %L::interval '
+                               'LIMIT %s FOR UPDATE SKIP LOCKED', tbl, cfg.column_name, older_than, batch_size);
+    IF (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid = tbl) = 'p' THEN
+        RETURN steward._soft_delete_hard_delete(tbl, pg_catalog.format('(t.tableoid, t.ctid) IN (%s)', batch), NULL);
+    END IF;
     RETURN steward._soft_delete_hard_delete(tbl,
-        pg_catalog.format('t.ctid = ANY (ARRAY(SELECT x.ctid FROM %s AS x WHERE x.%I < pg_catalog.now() - %L::interval '
-                          'LIMIT %s FOR UPDATE SKIP LOCKED)) AND t.%I < pg_catalog.now() - %L::interval',
-                          tbl, cfg.column_name, older_than, batch_size, cfg.column_name, older_than),
-        NULL);
+        pg_catalog.format('t.ctid = ANY (ARRAY(SELECT b.ctid FROM (%s) AS b))', batch), NULL);
 END
 $$;
 

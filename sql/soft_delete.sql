@@ -225,6 +225,10 @@ DELETE FROM "Sales Data"."Order Lines" WHERE "Tenant" = 1 AND "Line No" = 3;
 RESET steward.soft_delete_rewrite;
 SELECT "Tenant", "Line No" FROM "Sales Data"."Order Lines_deleted" ORDER BY 1, 2;
 SELECT steward.hard_delete('"Sales Data"."Order Lines"', '[{"Tenant": 2, "Line No": 2}]');
+DELETE FROM "Sales Data"."Order Lines" WHERE "Line No" = 3;
+UPDATE "Sales Data"."Order Lines" SET "Gone At" = now() - interval '2 days' WHERE "Gone At" IS NOT NULL;
+SELECT steward.purge_deleted_batch('"Sales Data"."Order Lines"', '1 day', 1);  -- one row per batch, across partitions
+SELECT count(*) AS still_deleted FROM "Sales Data"."Order Lines" WHERE "Gone At" IS NOT NULL;
 -- a child of the partitioned table: the cascade fires from the partition
 CREATE TABLE "Sales Data"."Line Notes" (id int PRIMARY KEY, "Tenant" int, "Line No" int,
     FOREIGN KEY ("Tenant", "Line No") REFERENCES "Sales Data"."Order Lines" ON DELETE CASCADE);
