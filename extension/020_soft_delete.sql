@@ -1,0 +1,931 @@
+-- soft delete (docs/soft_delete.md) ------------------------------------------
+--
+-- DELETE on an enabled table marks rows (column := transaction timestamp)
+-- instead of removing them. The BEFORE DELETE trigger steward_soft_delete
+-- (C, always present) does it row by row; when the library is loaded in the
+-- session the planner rewrites the DELETE into the equivalent UPDATE so the
+-- client gets the real row count and RETURNING. Children referencing a
+-- soft-deleted row ON DELETE CASCADE are marked too (same timestamp), by the
+-- AFTER UPDATE trigger steward_soft_delete_cascade on referenced tables.
+
+-- Enabled tables. regclass columns: dumped by name, restored with the data.
+CREATE TABLE steward.soft_delete_tables (
+    table_name   regclass    PRIMARY KEY,
+    column_name  name        NOT NULL,
+    live_view    regclass,
+    deleted_view regclass,
+    enabled_at   timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+COMMENT ON TABLE steward.soft_delete_tables IS
+'Tables with soft delete enabled (steward.enable_soft_delete); one row per table';
+SELECT pg_catalog.pg_extension_config_dump('steward.soft_delete_tables', '');
+
+-- Everyone may read the list; rows are written only by the SECURITY DEFINER
+-- functions below, which accept exactly what the table's triggers say (no
+-- row security on it: a non-superuser pg_dump must be able to read it).
+REVOKE ALL ON steward.soft_delete_tables FROM PUBLIC;
+GRANT SELECT ON steward.soft_delete_tables TO PUBLIC;
+
+-- Record tbl as enabled. Callable by anyone, harmless: tbl must carry our
+-- trigger for exactly this column (creating it took the TRIGGER privilege),
+-- and the views must be views over tbl.
+CREATE FUNCTION steward._soft_delete_register(tbl regclass, col name, live regclass, deleted regclass)
+RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_trigger t
+                    WHERE t.tgrelid = tbl AND t.tgname = 'steward_soft_delete'
+                      AND t.tgfoid = 'steward._soft_delete_trigger()'::regprocedure
+                      AND steward._trigger_first_arg(t.oid, NULL) = col)
+       OR EXISTS (SELECT FROM (VALUES (live), (deleted)) AS v(view_oid)
+                   WHERE v.view_oid IS NOT NULL
+                     AND NOT EXISTS (SELECT FROM pg_catalog.pg_rewrite r
+                                       JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_rewrite'::regclass
+                                                                  AND d.objid = r.oid
+                                      WHERE r.ev_class = v.view_oid AND d.refobjid = tbl)) THEN
+        RAISE EXCEPTION 'cannot register soft delete of "%"', tbl
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = 'The table lacks its steward_soft_delete trigger, or a view is not over it.',
+                  HINT = 'Call steward.enable_soft_delete().';
+    END IF;
+    INSERT INTO steward.soft_delete_tables (table_name, column_name, live_view, deleted_view)
+    VALUES (tbl, col, live, deleted)
+    ON CONFLICT (table_name) DO NOTHING;
+END
+$$;
+
+-- Forget tbl once its trigger is gone (so only a stale entry can be removed).
+CREATE FUNCTION steward._soft_delete_unregister(tbl regclass)
+RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF EXISTS (SELECT FROM pg_catalog.pg_trigger t
+                WHERE t.tgrelid = tbl AND t.tgname = 'steward_soft_delete'
+                  AND t.tgfoid = 'steward._soft_delete_trigger()'::regprocedure) THEN
+        RAISE EXCEPTION 'cannot unregister soft delete of "%" while its trigger exists', tbl
+            USING ERRCODE = 'object_in_use',
+                  HINT = 'Call steward.disable_soft_delete().';
+    END IF;
+    DELETE FROM steward.soft_delete_tables s WHERE s.table_name = tbl;
+END
+$$;
+
+CREATE FUNCTION steward._soft_delete_trigger()
+RETURNS trigger
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'steward_soft_delete_trigger';
+COMMENT ON FUNCTION steward._soft_delete_trigger() IS
+'BEFORE DELETE row trigger of soft-delete-enabled tables: marks the row in the column named by its argument instead of deleting it';
+
+CREATE FUNCTION steward._soft_delete_preloaded()
+RETURNS boolean
+LANGUAGE c VOLATILE
+AS 'MODULE_PATHNAME', 'steward_soft_delete_preloaded';
+
+CREATE FUNCTION steward.soft_delete_mode()
+RETURNS text
+LANGUAGE c VOLATILE
+AS 'MODULE_PATHNAME', 'steward_soft_delete_mode';
+COMMENT ON FUNCTION steward.soft_delete_mode() IS
+'rewrite: DELETE on enabled tables reports real counts and RETURNING in this session; trigger: DELETE 0. Calling it loads pg_steward into the session.';
+
+-- The enabled table's configuration, or a clean error.
+CREATE FUNCTION steward._soft_delete_config(tbl regclass)
+RETURNS steward.soft_delete_tables
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    cfg steward.soft_delete_tables;
+BEGIN
+    IF tbl IS NULL THEN
+        RAISE EXCEPTION 'table must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    SELECT * INTO cfg FROM steward.soft_delete_tables s WHERE s.table_name = tbl;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'soft delete is not enabled on "%"', tbl
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Call steward.enable_soft_delete() first.';
+    END IF;
+    RETURN cfg;
+END
+$$;
+
+-- Raise PostgreSQL's own error unless the caller owns tbl (the functions
+-- that add columns, views and indexes need it; checked before any change).
+CREATE FUNCTION steward._soft_delete_check_owner(tbl regclass)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NOT pg_catalog.pg_has_role((SELECT c.relowner FROM pg_catalog.pg_class c WHERE c.oid = tbl), 'USAGE') THEN
+        RAISE EXCEPTION 'must be owner of table %', tbl
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'Soft delete changes the table definition (column, triggers, views, indexes).';
+    END IF;
+END
+$$;
+
+-- AFTER UPDATE OF <column> row trigger, fired when a row goes from live to
+-- deleted: marks live children that reference it ON DELETE CASCADE in
+-- soft-delete-enabled tables with the same timestamp (so restore() can bring
+-- them back together), and refuses the soft delete while live rows reference
+-- it ON DELETE RESTRICT / NO ACTION, as a real DELETE would.
+CREATE FUNCTION steward._soft_delete_cascade()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    fk record;
+    referenced boolean;
+    key_text text;
+BEGIN
+    FOR fk IN
+        SELECT c.conname, c.conrelid::regclass AS child, c.confdeltype, s.column_name AS child_column,
+               pg_catalog.string_agg(pg_catalog.format('c.%I = ($1).%I', ca.attname, pa.attname), ' AND ' ORDER BY k.n) AS cond,
+               pg_catalog.string_agg(pg_catalog.quote_ident(pa.attname), ', ' ORDER BY k.n) AS key_columns,
+               pg_catalog.string_agg(pg_catalog.format('($1).%I::text', pa.attname), ', ' ORDER BY k.n) AS key_values
+          FROM pg_catalog.pg_constraint c
+         CROSS JOIN LATERAL unnest(c.conkey, c.confkey) WITH ORDINALITY AS k(child_att, parent_att, n)
+          JOIN pg_catalog.pg_attribute ca ON ca.attrelid = c.conrelid AND ca.attnum = k.child_att
+          JOIN pg_catalog.pg_attribute pa ON pa.attrelid = c.confrelid AND pa.attnum = k.parent_att
+          LEFT JOIN steward.soft_delete_tables s ON s.table_name = c.conrelid
+         WHERE c.contype = 'f' AND c.conparentid = 0
+           AND (c.confrelid = TG_RELID
+                OR c.confrelid IN (SELECT a.relid FROM pg_catalog.pg_partition_ancestors(TG_RELID) a))
+         GROUP BY c.oid, c.conname, c.conrelid, c.confdeltype, s.column_name
+         ORDER BY c.conname
+    LOOP
+        IF fk.confdeltype = 'c' AND fk.child_column IS NOT NULL THEN
+            EXECUTE pg_catalog.format('UPDATE %s AS c SET %I = ($1).%I WHERE %s AND c.%I IS NULL',
+                                      fk.child, fk.child_column, TG_ARGV[0], fk.cond, fk.child_column)
+              USING NEW;
+        ELSIF fk.confdeltype IN ('r', 'a') THEN
+            EXECUTE pg_catalog.format('SELECT EXISTS (SELECT FROM %s AS c WHERE %s%s)', fk.child, fk.cond,
+                        CASE WHEN fk.child_column IS NULL THEN ''
+                             ELSE pg_catalog.format(' AND c.%I IS NULL', fk.child_column) END)
+              INTO referenced USING NEW;
+            IF referenced THEN
+                EXECUTE pg_catalog.format('SELECT pg_catalog.concat_ws('', '', %s)', fk.key_values)
+                  INTO key_text USING NEW;
+                RAISE EXCEPTION 'soft delete on table "%" violates foreign key constraint "%" on table "%"',
+                                TG_TABLE_NAME, fk.conname, fk.child
+                    USING ERRCODE = 'foreign_key_violation',
+                          DETAIL = pg_catalog.format('Key (%s)=(%s) is still referenced by live rows of table "%s".',
+                                                     fk.key_columns, key_text, fk.child),
+                          HINT = 'Delete the referencing rows first, or make the foreign key ON DELETE CASCADE.';
+            END IF;
+        END IF;
+        -- ON DELETE SET NULL / SET DEFAULT, and CASCADE into tables without
+        -- soft delete: the referencing rows are left alone (the row they
+        -- reference still exists); a real delete (purge) applies the action.
+    END LOOP;
+    RETURN NULL;
+END
+$$;
+
+-- BEFORE TRUNCATE statement trigger of enabled tables: TRUNCATE would remove
+-- every row, deleted or not, past the soft delete; it must be asked for.
+CREATE FUNCTION steward._soft_delete_truncate()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NOT COALESCE(NULLIF(pg_catalog.current_setting('steward.hard_delete', true), '')::boolean, false)
+       AND EXISTS (SELECT FROM pg_catalog.pg_trigger t        -- a detached partition is free again
+                    WHERE t.tgrelid = TG_RELID AND t.tgname = 'steward_soft_delete'
+                      AND t.tgfoid = 'steward._soft_delete_trigger()'::regprocedure) THEN
+        RAISE EXCEPTION 'cannot truncate "%": soft delete is enabled on it',
+                        pg_catalog.format('%I.%I', TG_TABLE_SCHEMA, TG_TABLE_NAME)
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = 'TRUNCATE removes every row, live or deleted, and cannot be restored.',
+                  HINT = 'To do it on purpose: BEGIN; SET LOCAL steward.hard_delete = on; TRUNCATE ...; COMMIT;';
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+-- Keep steward_soft_delete_cascade on an enabled table exactly when some
+-- foreign key references it (called on enable/disable and after DDL). It is
+-- not installed on unreferenced tables: an AFTER row trigger costs every
+-- soft-deleted row an event, which a plain table does not need.
+CREATE FUNCTION steward._soft_delete_sync(tbl regclass)
+RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    col name;
+    has_trigger boolean;
+    referenced boolean;
+    part regclass;
+BEGIN
+    SELECT s.column_name INTO col FROM steward.soft_delete_tables s WHERE s.table_name = tbl;
+    -- only ever our own triggers (callable by anyone, runs as the owner)
+    has_trigger := EXISTS (SELECT FROM pg_catalog.pg_trigger t
+                            WHERE t.tgrelid = tbl AND t.tgname = 'steward_soft_delete_cascade' AND t.tgparentid = 0
+                              AND t.tgfoid = 'steward._soft_delete_cascade()'::regprocedure);
+    referenced := col IS NOT NULL
+              AND EXISTS (SELECT FROM pg_catalog.pg_constraint c
+                           WHERE c.contype = 'f' AND c.conparentid = 0 AND c.confrelid = tbl);
+    IF referenced AND NOT has_trigger THEN
+        EXECUTE pg_catalog.format(
+            'CREATE TRIGGER steward_soft_delete_cascade AFTER UPDATE OF %I ON %s FOR EACH ROW '
+            'WHEN (OLD.%I IS NULL AND NEW.%I IS NOT NULL) EXECUTE FUNCTION steward._soft_delete_cascade(%L)',
+            col, tbl, col, col, col);
+    ELSIF has_trigger AND NOT referenced THEN
+        EXECUTE pg_catalog.format('DROP TRIGGER steward_soft_delete_cascade ON %s', tbl);
+    END IF;
+    -- Partitions get the TRUNCATE guard too: statement triggers are not
+    -- inherited, and TRUNCATE may name a partition. Only partitions that
+    -- already carry the inherited row trigger: while pg_restore runs, the
+    -- guards come from the dump, after that trigger.
+    FOR part IN SELECT p.relid FROM pg_catalog.pg_partition_tree(tbl) AS p WHERE p.relid <> tbl LOOP
+        has_trigger := EXISTS (SELECT FROM pg_catalog.pg_trigger t
+                                WHERE t.tgrelid = part AND t.tgname = 'steward_soft_delete_truncate'
+                                  AND t.tgfoid = 'steward._soft_delete_truncate()'::regprocedure);
+        IF col IS NOT NULL AND NOT has_trigger
+           AND EXISTS (SELECT FROM pg_catalog.pg_trigger t
+                        WHERE t.tgrelid = part AND t.tgname = 'steward_soft_delete') THEN
+            EXECUTE pg_catalog.format('CREATE TRIGGER steward_soft_delete_truncate BEFORE TRUNCATE ON %s '
+                                      'FOR EACH STATEMENT EXECUTE FUNCTION steward._soft_delete_truncate()', part);
+        ELSIF col IS NULL AND has_trigger THEN
+            EXECUTE pg_catalog.format('DROP TRIGGER steward_soft_delete_truncate ON %s', part);
+        END IF;
+    END LOOP;
+END
+$$;
+
+-- <relname><suffix>, the relation name shortened (by whole characters) so
+-- the result fits in a name (63 bytes) and keeps its suffix.
+CREATE FUNCTION steward._soft_delete_view_name(relname name, suffix text)
+RETURNS name
+LANGUAGE plpgsql IMMUTABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    base text := relname::text;
+BEGIN
+    WHILE pg_catalog.octet_length(base || suffix) > 63 LOOP
+        base := pg_catalog.left(base, -1);
+    END LOOP;
+    RETURN (base || suffix)::name;
+END
+$$;
+
+CREATE FUNCTION steward.enable_soft_delete(tbl regclass, column_name name DEFAULT 'deleted_at',
+                                           create_views boolean DEFAULT true)
+RETURNS boolean
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    existing steward.soft_delete_tables;
+    rel record;
+    col record;
+    other record;
+    live_name name;
+    deleted_name name;
+    live regclass;
+    deleted regclass;
+BEGIN
+    PERFORM steward._check_trigger_target(tbl, 'soft delete');
+    PERFORM steward._soft_delete_check_owner(tbl);
+    IF column_name IS NULL OR create_views IS NULL THEN
+        RAISE EXCEPTION 'column name and create_views must not be null'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    SELECT c.relname, c.relnamespace, n.nspname, c.relispartition INTO rel
+      FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+     WHERE c.oid = tbl;
+    IF rel.relispartition THEN
+        RAISE EXCEPTION 'cannot enable soft delete on partition "%"', tbl
+            USING ERRCODE = 'wrong_object_type',
+                  HINT = pg_catalog.format('Enable it on the partitioned table %s; its partitions follow.',
+                                           pg_catalog.pg_partition_root(tbl));
+    END IF;
+
+    SELECT * INTO existing FROM steward.soft_delete_tables s WHERE s.table_name = tbl;
+    IF FOUND THEN
+        IF existing.column_name = column_name THEN
+            RETURN false;                          -- already enabled: nothing changes
+        END IF;
+        RAISE EXCEPTION 'soft delete is already enabled on "%" with column "%"', tbl, existing.column_name
+            USING ERRCODE = 'object_in_use',
+                  HINT = 'Call steward.disable_soft_delete() first to switch to another column.';
+    END IF;
+
+    SELECT a.atttypid::regtype AS typ, a.attnotnull, a.attgenerated INTO col
+      FROM pg_catalog.pg_attribute a
+     WHERE a.attrelid = tbl AND a.attname = column_name AND a.attnum > 0 AND NOT a.attisdropped;
+    IF FOUND THEN
+        IF steward._base_type(col.typ) <> 'timestamptz'::regtype THEN
+            RAISE EXCEPTION 'column "%" of relation "%" must be of type timestamptz', column_name, tbl
+                USING ERRCODE = 'datatype_mismatch',
+                      DETAIL = pg_catalog.format('The column is of type %s.', col.typ);
+        END IF;
+        IF col.attgenerated <> '' THEN
+            RAISE EXCEPTION 'column "%" of relation "%" is a generated column', column_name, tbl
+                USING ERRCODE = 'wrong_object_type';
+        END IF;
+        IF col.attnotnull THEN
+            RAISE EXCEPTION 'column "%" of relation "%" must allow null', column_name, tbl
+                USING ERRCODE = 'invalid_table_definition',
+                      DETAIL = 'NULL marks a live row.',
+                      HINT = pg_catalog.format('ALTER TABLE %s ALTER COLUMN %I DROP NOT NULL;', tbl, column_name);
+        END IF;
+    END IF;
+
+    SELECT t.tgfoid::regprocedure AS fn INTO other
+      FROM pg_catalog.pg_trigger t WHERE t.tgrelid = tbl AND t.tgname = 'steward_soft_delete';
+    IF FOUND AND other.fn <> 'steward._soft_delete_trigger()'::regprocedure THEN
+        RAISE EXCEPTION 'table "%" already has a trigger named "steward_soft_delete"', tbl
+            USING ERRCODE = 'duplicate_object',
+                  DETAIL = pg_catalog.format('It calls %s.', other.fn);
+    END IF;
+
+    IF create_views THEN
+        live_name := steward._soft_delete_view_name(rel.relname, '_live');
+        deleted_name := steward._soft_delete_view_name(rel.relname, '_deleted');
+        IF EXISTS (SELECT FROM pg_catalog.pg_class c
+                    WHERE c.relnamespace = rel.relnamespace AND c.relname IN (live_name, deleted_name)) THEN
+            RAISE EXCEPTION 'relation "%" or "%" already exists in schema "%"', live_name, deleted_name, rel.nspname
+                USING ERRCODE = 'duplicate_table',
+                      HINT = 'Pass create_views => false and write your own views.';
+        END IF;
+    END IF;
+
+    -- Everything checked: now change things (one transaction, all or nothing).
+    IF col IS NULL THEN
+        EXECUTE pg_catalog.format('ALTER TABLE %s ADD COLUMN %I timestamptz', tbl, column_name);
+    END IF;
+    IF other IS NOT NULL THEN                       -- stale trigger of ours (no config row)
+        EXECUTE pg_catalog.format('DROP TRIGGER steward_soft_delete ON %s', tbl);
+    END IF;
+    EXECUTE pg_catalog.format(
+        'CREATE TRIGGER steward_soft_delete BEFORE DELETE ON %s FOR EACH ROW EXECUTE FUNCTION steward._soft_delete_trigger(%L)',
+        tbl, column_name);
+    EXECUTE pg_catalog.format('DROP TRIGGER IF EXISTS steward_soft_delete_truncate ON %s', tbl);
+    EXECUTE pg_catalog.format(
+        'CREATE TRIGGER steward_soft_delete_truncate BEFORE TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION steward._soft_delete_truncate()',
+        tbl);
+    IF create_views THEN
+        EXECUTE pg_catalog.format('CREATE VIEW %I.%I WITH (security_invoker = true) AS SELECT * FROM %s WHERE %I IS NULL',
+                                  rel.nspname, live_name, tbl, column_name);
+        EXECUTE pg_catalog.format('CREATE VIEW %I.%I WITH (security_invoker = true) AS SELECT * FROM %s WHERE %I IS NOT NULL',
+                                  rel.nspname, deleted_name, tbl, column_name);
+        live := pg_catalog.format('%I.%I', rel.nspname, live_name)::regclass;
+        deleted := pg_catalog.format('%I.%I', rel.nspname, deleted_name)::regclass;
+        EXECUTE pg_catalog.format('COMMENT ON VIEW %s IS %L', live,
+                                  pg_catalog.format('Live rows of %s (pg_steward soft delete)', tbl));
+        EXECUTE pg_catalog.format('COMMENT ON VIEW %s IS %L', deleted,
+                                  pg_catalog.format('Soft-deleted rows of %s (pg_steward soft delete)', tbl));
+    END IF;
+    PERFORM steward._soft_delete_register(tbl, column_name, live, deleted);
+    PERFORM steward._soft_delete_sync(tbl);
+    PERFORM steward.soft_delete_mode();            -- loads the library: this session rewrites
+    IF NOT steward._soft_delete_preloaded() THEN
+        RAISE NOTICE 'pg_steward is not preloaded: a session reports DELETE 0 for soft deletes until it has loaded the library'
+            USING DETAIL = 'Rows are marked either way; only the row count and RETURNING seen by the client differ.',
+                  HINT = 'Preload it (shared_preload_libraries, or ALTER DATABASE ... SET session_preload_libraries = ''pg_steward''), or run SELECT steward.soft_delete_mode() when a connection opens.';
+    END IF;
+    RETURN true;
+END
+$$;
+
+COMMENT ON FUNCTION steward.enable_soft_delete(regclass, name, boolean) IS
+'Makes DELETE on the table mark rows in a timestamptz column (added when missing) instead of removing them; returns false when already enabled';
+
+CREATE FUNCTION steward.disable_soft_delete(tbl regclass)
+RETURNS boolean
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    cfg steward.soft_delete_tables;
+BEGIN
+    IF tbl IS NULL THEN
+        RAISE EXCEPTION 'table must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    SELECT * INTO cfg FROM steward.soft_delete_tables s WHERE s.table_name = tbl;
+    IF NOT FOUND THEN
+        RETURN false;
+    END IF;
+    PERFORM steward._soft_delete_check_owner(tbl);
+    IF cfg.live_view IS NOT NULL THEN
+        EXECUTE pg_catalog.format('DROP VIEW %s', cfg.live_view);
+    END IF;
+    IF cfg.deleted_view IS NOT NULL THEN
+        EXECUTE pg_catalog.format('DROP VIEW %s', cfg.deleted_view);
+    END IF;
+    EXECUTE pg_catalog.format('DROP TRIGGER IF EXISTS steward_soft_delete ON %s', tbl);
+    EXECUTE pg_catalog.format('DROP TRIGGER IF EXISTS steward_soft_delete_truncate ON %s', tbl);
+    PERFORM steward._soft_delete_unregister(tbl);
+    PERFORM steward._soft_delete_sync(tbl);
+    RETURN true;
+END
+$$;
+
+COMMENT ON FUNCTION steward.disable_soft_delete(regclass) IS
+'Makes DELETE remove rows again; the column and the marked rows stay. Returns false when it was not enabled';
+
+-- SQL condition (over alias t, parameter $1 = array of key objects) that
+-- matches the rows whose primary key is in `key`: a scalar (one-column key),
+-- an object {"col": value, ...}, or an array of either.
+CREATE FUNCTION steward._soft_delete_key_condition(tbl regclass, key jsonb, OUT cond text, OUT keys jsonb)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    pk name[];
+    item jsonb;
+    missing name;
+BEGIN
+    IF key IS NULL OR key = 'null'::jsonb THEN
+        RAISE EXCEPTION 'key must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    SELECT pg_catalog.array_agg(a.attname ORDER BY k.n) INTO pk
+      FROM pg_catalog.pg_index i
+     CROSS JOIN LATERAL pg_catalog.unnest(i.indkey) WITH ORDINALITY AS k(attnum, n)
+      JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+     WHERE i.indrelid = tbl AND i.indisprimary;
+    IF pk IS NULL THEN
+        RAISE EXCEPTION 'table "%" has no primary key', tbl
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Pass a condition instead: steward.restore_where() or steward.hard_delete_where().';
+    END IF;
+    keys := '[]';
+    FOR item IN SELECT e FROM pg_catalog.jsonb_array_elements(CASE WHEN pg_catalog.jsonb_typeof(key) = 'array'
+                                                                   THEN key ELSE pg_catalog.jsonb_build_array(key) END) AS e
+    LOOP
+        IF pg_catalog.jsonb_typeof(item) <> 'object' THEN
+            IF pg_catalog.array_length(pk, 1) > 1 THEN
+                RAISE EXCEPTION 'key of table "%" must be an object', tbl
+                    USING ERRCODE = 'invalid_parameter_value',
+                          DETAIL = pg_catalog.format('The primary key has columns %s.', pg_catalog.array_to_string(pk, ', ')),
+                          HINT = 'Pass {"column": value, ...} for each row.';
+            END IF;
+            item := pg_catalog.jsonb_build_object(pk[1], item);
+        END IF;
+        SELECT c INTO missing FROM pg_catalog.unnest(pk) AS c WHERE NOT item ? c LIMIT 1;
+        IF missing IS NOT NULL THEN
+            RAISE EXCEPTION 'key % lacks primary key column "%" of table "%"', item, missing, tbl
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        keys := keys || pg_catalog.jsonb_build_array(item);
+    END LOOP;
+    cond := pg_catalog.format('(%s) IN (SELECT %s FROM pg_catalog.jsonb_populate_recordset(NULL::%s, $1) AS k)',
+                              (SELECT pg_catalog.string_agg(pg_catalog.format('t.%I', c), ', ') FROM pg_catalog.unnest(pk) AS c),
+                              (SELECT pg_catalog.string_agg(pg_catalog.format('k.%I', c), ', ') FROM pg_catalog.unnest(pk) AS c),
+                              tbl);
+END
+$$;
+
+-- Bring back the deleted rows of tbl matching cond (over alias t, with $1 =
+-- arg), then, when recursive, the children marked with them by the cascade
+-- (same foreign key, same timestamp). Returns the rows restored in tbl.
+CREATE FUNCTION steward._soft_delete_restore(tbl regclass, col name, cond text, arg jsonb, recursive boolean)
+RETURNS bigint
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    old_rows jsonb;
+    oids oid[];
+    tids tid[];
+    n bigint;
+    fk record;
+BEGIN
+    -- Lock first (READ COMMITTED re-checks rows changed meanwhile), keeping
+    -- each row as it was, mark included: the children's mark equals it.
+    EXECUTE pg_catalog.format(
+        'SELECT pg_catalog.jsonb_agg(pg_catalog.to_jsonb(s.r)), pg_catalog.array_agg(s.o), pg_catalog.array_agg(s.c) '
+        'FROM (SELECT t AS r, t.tableoid AS o, t.ctid AS c FROM %s AS t WHERE (%s) AND t.%I IS NOT NULL FOR UPDATE OF t) AS s',
+        tbl, cond, col)
+      INTO old_rows, oids, tids USING arg;
+    IF old_rows IS NULL THEN
+        RETURN 0;
+    END IF;
+    EXECUTE pg_catalog.format(
+        'UPDATE %s AS t SET %I = NULL WHERE t.ctid = ANY ($2) '
+        'AND (t.tableoid, t.ctid) IN (SELECT u.o, u.c FROM unnest($1, $2) AS u(o, c))',
+        tbl, col)
+      USING oids, tids;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    IF recursive THEN
+        FOR fk IN
+            SELECT c.conrelid::regclass AS child, s.column_name AS child_column,
+                   pg_catalog.string_agg(pg_catalog.format('t.%I = p.%I', ca.attname, pa.attname), ' AND ' ORDER BY k.n) AS cond
+              FROM pg_catalog.pg_constraint c
+             CROSS JOIN LATERAL unnest(c.conkey, c.confkey) WITH ORDINALITY AS k(child_att, parent_att, n)
+              JOIN pg_catalog.pg_attribute ca ON ca.attrelid = c.conrelid AND ca.attnum = k.child_att
+              JOIN pg_catalog.pg_attribute pa ON pa.attrelid = c.confrelid AND pa.attnum = k.parent_att
+              JOIN steward.soft_delete_tables s ON s.table_name = c.conrelid
+             WHERE c.contype = 'f' AND c.conparentid = 0 AND c.confrelid = tbl AND c.confdeltype = 'c'
+             GROUP BY c.oid, c.conrelid, s.column_name
+        LOOP
+            PERFORM steward._soft_delete_restore(
+                fk.child, fk.child_column,
+                pg_catalog.format('EXISTS (SELECT FROM pg_catalog.jsonb_populate_recordset(NULL::%s, $1) AS p WHERE %s AND t.%I = p.%I)',
+                                  tbl, fk.cond, fk.child_column, col),
+                old_rows, true);
+        END LOOP;
+    END IF;
+    RETURN n;
+END
+$$;
+
+CREATE FUNCTION steward.restore(tbl regclass, key jsonb, recursive boolean DEFAULT true)
+RETURNS bigint
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    cfg steward.soft_delete_tables := steward._soft_delete_config(tbl);
+    k record;
+    unmatched jsonb;
+    live boolean;
+BEGIN
+    IF recursive IS NULL THEN
+        RAISE EXCEPTION 'recursive must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    k := steward._soft_delete_key_condition(tbl, key);
+    -- Every key must name a deleted row: restoring a live row is a mistake.
+    EXECUTE pg_catalog.format(
+        'SELECT e FROM pg_catalog.jsonb_array_elements($1) AS e WHERE NOT EXISTS '
+        '(SELECT FROM %s AS t WHERE (%s) AND t.%I IS NOT NULL) LIMIT 1',
+        tbl, pg_catalog.replace(k.cond, '$1', 'pg_catalog.jsonb_build_array(e)'), cfg.column_name)
+      INTO unmatched USING k.keys;
+    IF unmatched IS NOT NULL THEN
+        EXECUTE pg_catalog.format('SELECT EXISTS (SELECT FROM %s AS t WHERE %s)', tbl, k.cond)
+          INTO live USING pg_catalog.jsonb_build_array(unmatched);
+        RAISE EXCEPTION 'no soft-deleted row of "%" has key %', tbl, unmatched
+            USING ERRCODE = 'no_data_found',
+                  DETAIL = CASE WHEN live THEN 'The row is not deleted.' ELSE 'No row has this key.' END;
+    END IF;
+    RETURN steward._soft_delete_restore(tbl, cfg.column_name, k.cond, k.keys, recursive);
+END
+$$;
+
+COMMENT ON FUNCTION steward.restore(regclass, jsonb, boolean) IS
+'Brings back soft-deleted rows by primary key (scalar, {"col": value}, or an array of them), with the children the cascade marked with them; returns the rows restored in the table';
+
+CREATE FUNCTION steward.restore_where(tbl regclass, condition text, recursive boolean DEFAULT true)
+RETURNS bigint
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    cfg steward.soft_delete_tables := steward._soft_delete_config(tbl);
+BEGIN
+    IF condition IS NULL OR recursive IS NULL THEN
+        RAISE EXCEPTION 'condition and recursive must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    RETURN steward._soft_delete_restore(tbl, cfg.column_name, condition, NULL, recursive);
+END
+$$;
+
+COMMENT ON FUNCTION steward.restore_where(regclass, text, boolean) IS
+'Brings back the soft-deleted rows matching a SQL condition over the table (alias t), with their cascaded children; returns the rows restored in the table';
+
+-- Really delete the rows of tbl matching cond (alias t, $1 = arg): the only
+-- way past the soft delete, scoped to this one statement.
+CREATE FUNCTION steward._soft_delete_hard_delete(tbl regclass, cond text, arg jsonb)
+RETURNS bigint
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    previous text;
+    n bigint;
+BEGIN
+    PERFORM steward.soft_delete_mode();            -- defines steward.hard_delete
+    previous := pg_catalog.current_setting('steward.hard_delete');
+    PERFORM pg_catalog.set_config('steward.hard_delete', 'on', true);
+    EXECUTE pg_catalog.format('DELETE FROM %s AS t WHERE %s', tbl, cond) USING arg;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    PERFORM pg_catalog.set_config('steward.hard_delete', previous, true);
+    RETURN n;
+END
+$$;
+
+CREATE FUNCTION steward.hard_delete(tbl regclass, key jsonb)
+RETURNS bigint
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    k record;
+    n bigint;
+BEGIN
+    PERFORM steward._soft_delete_config(tbl);
+    k := steward._soft_delete_key_condition(tbl, key);
+    n := steward._soft_delete_hard_delete(tbl, k.cond, k.keys);
+    IF n = 0 THEN
+        RAISE EXCEPTION 'no row of "%" has key %', tbl, key USING ERRCODE = 'no_data_found';
+    END IF;
+    RETURN n;
+END
+$$;
+
+COMMENT ON FUNCTION steward.hard_delete(regclass, jsonb) IS
+'Really deletes rows (live or soft-deleted) by primary key; foreign keys act as for any DELETE';
+
+CREATE FUNCTION steward.hard_delete_where(tbl regclass, condition text)
+RETURNS bigint
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM steward._soft_delete_config(tbl);
+    IF condition IS NULL THEN
+        RAISE EXCEPTION 'condition must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    RETURN steward._soft_delete_hard_delete(tbl, condition, NULL);
+END
+$$;
+
+COMMENT ON FUNCTION steward.hard_delete_where(regclass, text) IS
+'Really deletes the rows matching a SQL condition over the table (alias t); returns how many';
+
+-- One purge batch: really delete up to batch_size rows soft-deleted before
+-- now() - older_than, skipping rows locked by others.
+CREATE FUNCTION steward.purge_deleted_batch(tbl regclass, older_than interval, batch_size integer DEFAULT 10000)
+RETURNS bigint
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    cfg steward.soft_delete_tables := steward._soft_delete_config(tbl);
+    batch text;
+BEGIN
+    IF older_than IS NULL OR batch_size IS NULL THEN
+        RAISE EXCEPTION 'older_than and batch_size must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF older_than < interval '0' THEN
+        RAISE EXCEPTION 'older_than must not be negative'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = pg_catalog.format('older_than is %s.', older_than),
+                  HINT = 'Pass how long deleted rows are kept, e.g. interval ''30 days''.';
+    END IF;
+    IF batch_size < 1 THEN
+        RAISE EXCEPTION 'batch_size must be positive' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- the batch: old marks, locked here (rows locked by others wait for the
+    -- next call); a TID scan on a plain table, (partition, ctid) pairs on a
+    -- partitioned one (a ctid repeats across partitions)
+    batch := pg_catalog.format('SELECT x.tableoid, x.ctid FROM %s AS x WHERE x.%I < pg_catalog.now() - %L::interval '
+                               'LIMIT %s FOR UPDATE SKIP LOCKED', tbl, cfg.column_name, older_than, batch_size);
+    IF (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid = tbl) = 'p' THEN
+        RETURN steward._soft_delete_hard_delete(tbl, pg_catalog.format('(t.tableoid, t.ctid) IN (%s)', batch), NULL);
+    END IF;
+    RETURN steward._soft_delete_hard_delete(tbl,
+        pg_catalog.format('t.ctid = ANY (ARRAY(SELECT b.ctid FROM (%s) AS b))', batch), NULL);
+END
+$$;
+
+COMMENT ON FUNCTION steward.purge_deleted_batch(regclass, interval, integer) IS
+'Really deletes up to batch_size rows soft-deleted more than older_than ago; returns how many (0: done)';
+
+-- Purge in batches, committing after each so no batch holds its row locks
+-- long. A procedure (CALL) because only procedures may commit; procedures
+-- that commit cannot carry SET search_path, so every name is qualified.
+-- Inside a transaction block pass commit_each_batch => false.
+CREATE PROCEDURE steward.purge_deleted(tbl regclass, older_than interval, batch_size integer DEFAULT 10000,
+                                       commit_each_batch boolean DEFAULT true, INOUT purged bigint DEFAULT 0)
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    n bigint;
+BEGIN
+    purged := 0;
+    LOOP
+        n := steward.purge_deleted_batch(tbl, older_than, batch_size);
+        purged := purged OPERATOR(pg_catalog.+) n;
+        IF commit_each_batch THEN
+            COMMIT;
+        END IF;
+        EXIT WHEN n OPERATOR(pg_catalog.<) batch_size;
+    END LOOP;
+END
+$$;
+
+COMMENT ON PROCEDURE steward.purge_deleted(regclass, interval, integer, boolean, bigint) IS
+'Really deletes rows soft-deleted more than older_than ago, batch_size rows per transaction; returns how many';
+
+-- Turn a unique constraint into a unique index over live rows, so a value
+-- of a soft-deleted row can be used again.
+CREATE FUNCTION steward.soft_delete_unique(tbl regclass, constraint_name name)
+RETURNS regclass
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    cfg steward.soft_delete_tables := steward._soft_delete_config(tbl);
+    con record;
+    fk name;
+    nsp name;
+BEGIN
+    IF constraint_name IS NULL THEN
+        RAISE EXCEPTION 'constraint name must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    PERFORM steward._soft_delete_check_owner(tbl);
+    SELECT c.contype, c.condeferrable, c.conindid, i.indnullsnotdistinct,
+           (SELECT pg_catalog.string_agg(pg_catalog.quote_ident(a.attname), ', ' ORDER BY k.n)
+              FROM pg_catalog.unnest(c.conkey) WITH ORDINALITY AS k(attnum, n)
+              JOIN pg_catalog.pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.attnum) AS columns
+      INTO con
+      FROM pg_catalog.pg_constraint c LEFT JOIN pg_catalog.pg_index i ON i.indexrelid = c.conindid
+     WHERE c.conrelid = tbl AND c.conname = constraint_name;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'constraint "%" of relation "%" does not exist', constraint_name, tbl
+            USING ERRCODE = 'undefined_object';
+    END IF;
+    IF con.contype = 'p' THEN
+        RAISE EXCEPTION 'cannot limit primary key "%" to live rows', constraint_name
+            USING ERRCODE = 'wrong_object_type',
+                  DETAIL = 'A primary key identifies deleted rows too.';
+    END IF;
+    IF con.contype <> 'u' THEN
+        RAISE EXCEPTION 'constraint "%" of relation "%" is not a unique constraint', constraint_name, tbl
+            USING ERRCODE = 'wrong_object_type';
+    END IF;
+    IF con.condeferrable THEN
+        RAISE EXCEPTION 'cannot limit deferrable constraint "%" to live rows', constraint_name
+            USING ERRCODE = 'feature_not_supported',
+                  DETAIL = 'A partial unique index cannot be deferred.';
+    END IF;
+    SELECT f.conname INTO fk FROM pg_catalog.pg_constraint f
+     WHERE f.contype = 'f' AND f.conindid = con.conindid LIMIT 1;
+    IF fk IS NOT NULL THEN
+        RAISE EXCEPTION 'cannot limit constraint "%" to live rows', constraint_name
+            USING ERRCODE = 'dependent_objects_still_exist',
+                  DETAIL = pg_catalog.format('Foreign key "%s" references it.', fk);
+    END IF;
+    SELECT n.nspname INTO nsp FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+     WHERE c.oid = tbl;
+    EXECUTE pg_catalog.format('ALTER TABLE %s DROP CONSTRAINT %I', tbl, constraint_name);
+    EXECUTE pg_catalog.format('CREATE UNIQUE INDEX %I ON %s (%s)%s WHERE %I IS NULL', constraint_name, tbl,
+                              con.columns, CASE WHEN con.indnullsnotdistinct THEN ' NULLS NOT DISTINCT' ELSE '' END,
+                              cfg.column_name);
+    RETURN pg_catalog.format('%I.%I', nsp, constraint_name)::regclass;
+END
+$$;
+
+COMMENT ON FUNCTION steward.soft_delete_unique(regclass, name) IS
+'Replaces a unique constraint by a unique index of the same name over live rows (WHERE <column> IS NULL); returns the index';
+
+-- Row counts for the summary: exact below steward.soft_delete_summary_exact_limit
+-- rows (default 100000), else estimated from the planner statistics.
+CREATE FUNCTION steward._soft_delete_counts(tbl regclass, col name,
+                                            OUT live_rows bigint, OUT deleted_rows bigint, OUT exact boolean)
+LANGUAGE plpgsql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    estimate float8;
+    never_analyzed boolean;
+    null_frac float8;
+    exact_limit bigint := COALESCE(NULLIF(pg_catalog.current_setting('steward.soft_delete_summary_exact_limit', true), ''),
+                                   '100000')::bigint;
+BEGIN
+    -- SECURITY DEFINER: count only what the summary shows, enabled tables
+    IF NOT EXISTS (SELECT FROM steward.soft_delete_tables s WHERE s.table_name = tbl AND s.column_name = col) THEN
+        RETURN;
+    END IF;
+    SELECT pg_catalog.sum(GREATEST(c.reltuples, 0)), pg_catalog.bool_or(c.reltuples < 0)
+      INTO estimate, never_analyzed
+      FROM pg_catalog.pg_class c
+     WHERE c.oid = tbl AND c.relkind = 'r'
+        OR c.oid IN (SELECT p.relid FROM pg_catalog.pg_partition_tree(tbl) AS p WHERE p.isleaf);
+    IF never_analyzed OR estimate IS NULL OR estimate <= exact_limit THEN
+        EXECUTE pg_catalog.format('SELECT pg_catalog.count(*) FILTER (WHERE %I IS NULL), '
+                                  'pg_catalog.count(*) FILTER (WHERE %I IS NOT NULL) FROM %s', col, col, tbl)
+          INTO live_rows, deleted_rows;
+        exact := true;
+        RETURN;
+    END IF;
+    SELECT pg_catalog.avg(s.null_frac) INTO null_frac
+      FROM pg_catalog.pg_stats s JOIN pg_catalog.pg_class c ON c.relname = s.tablename
+      JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace AND n.nspname = s.schemaname
+     WHERE c.oid = tbl AND s.attname = col;
+    live_rows := pg_catalog.round(estimate * COALESCE(null_frac, 1));
+    deleted_rows := pg_catalog.round(estimate) - live_rows;
+    exact := false;
+END
+$$;
+REVOKE ALL ON FUNCTION steward._soft_delete_counts(regclass, name) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION steward._soft_delete_counts(regclass, name) TO steward_monitor;
+
+CREATE VIEW steward.soft_delete_summary AS
+SELECT s.table_name, s.column_name, c.live_rows, c.deleted_rows, c.exact AS counts_exact,
+       EXISTS (SELECT FROM pg_catalog.pg_trigger t
+                WHERE t.tgrelid = s.table_name AND t.tgname = 'steward_soft_delete' AND t.tgenabled <> 'D') AS trigger_enabled,
+       EXISTS (SELECT FROM pg_catalog.pg_trigger t
+                WHERE t.tgrelid = s.table_name AND t.tgname = 'steward_soft_delete_cascade') AS cascades,
+       s.live_view, s.deleted_view, s.enabled_at
+  FROM steward.soft_delete_tables s
+ CROSS JOIN LATERAL steward._soft_delete_counts(s.table_name, s.column_name) AS c;
+COMMENT ON VIEW steward.soft_delete_summary IS
+'Soft-delete-enabled tables with live and deleted row counts (exact for small tables, else estimated: see counts_exact)';
+REVOKE ALL ON steward.soft_delete_summary FROM PUBLIC;
+GRANT SELECT ON steward.soft_delete_summary TO steward_monitor;
+
+-- DDL follow-up: foreign keys added or dropped change which enabled tables
+-- need the cascade trigger; dropped tables, views and columns leave the list.
+CREATE FUNCTION steward._soft_delete_on_ddl()
+RETURNS event_trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    tbl regclass;
+BEGIN
+    FOR tbl IN SELECT s.table_name FROM steward.soft_delete_tables s LOOP
+        BEGIN
+            PERFORM steward._soft_delete_sync(tbl);
+        EXCEPTION WHEN OTHERS THEN
+            -- never let a problem with one table fail someone's unrelated DDL
+            RAISE WARNING 'pg_steward could not update the soft delete cascade of "%": %', tbl, SQLERRM;
+        END;
+    END LOOP;
+END
+$$;
+
+CREATE FUNCTION steward._soft_delete_on_drop()
+RETURNS event_trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    gone record;
+BEGIN
+    IF NOT EXISTS (SELECT FROM steward.soft_delete_tables) THEN
+        RETURN;
+    END IF;
+    FOR gone IN SELECT d.objid, d.objsubid FROM pg_catalog.pg_event_trigger_dropped_objects() AS d
+                 WHERE d.classid = 'pg_catalog.pg_class'::regclass
+    LOOP
+        IF gone.objsubid = 0 THEN
+            DELETE FROM steward.soft_delete_tables s WHERE s.table_name::oid = gone.objid;
+            UPDATE steward.soft_delete_tables s SET live_view = NULL WHERE s.live_view::oid = gone.objid;
+            UPDATE steward.soft_delete_tables s SET deleted_view = NULL WHERE s.deleted_view::oid = gone.objid;
+        ELSE
+            -- the soft-delete column itself was dropped: soft delete ends
+            DELETE FROM steward.soft_delete_tables s
+             WHERE s.table_name::oid = gone.objid
+               AND NOT EXISTS (SELECT FROM pg_catalog.pg_attribute a
+                                WHERE a.attrelid = gone.objid AND a.attname = s.column_name AND NOT a.attisdropped);
+            IF FOUND THEN
+                EXECUTE pg_catalog.format('DROP TRIGGER IF EXISTS steward_soft_delete ON %s', gone.objid::regclass);
+            END IF;
+        END IF;
+    END LOOP;
+END
+$$;
+
+CREATE EVENT TRIGGER steward_soft_delete_ddl ON ddl_command_end
+    WHEN TAG IN ('ALTER TABLE', 'CREATE TABLE', 'DROP TABLE')
+    EXECUTE FUNCTION steward._soft_delete_on_ddl();
+CREATE EVENT TRIGGER steward_soft_delete_drop ON sql_drop
+    EXECUTE FUNCTION steward._soft_delete_on_drop();
+
+-- Health check read by steward.health() (issue 6): catalog lookups only. An
+-- enabled table whose steward_soft_delete trigger is missing or disabled
+-- really deletes rows on DELETE: critical.
+CREATE FUNCTION steward._health_checks_soft_delete()
+RETURNS TABLE(check_name text, value numeric, warning numeric, critical numeric, status text, detail text)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH unprotected AS (
+        SELECT pg_catalog.count(*)::numeric AS n,
+               pg_catalog.string_agg(s.table_name::text, ', ' ORDER BY s.table_name::text) AS names
+          FROM steward.soft_delete_tables s
+         WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_trigger t
+                            WHERE t.tgrelid = s.table_name AND t.tgname = 'steward_soft_delete'
+                              AND t.tgfoid = 'steward._soft_delete_trigger()'::regprocedure
+                              AND t.tgenabled <> 'D')
+    )
+    SELECT 'soft_delete_unprotected_tables', u.n, 1::numeric, 1::numeric,
+           CASE WHEN u.n >= 1 THEN 'critical' ELSE 'ok' END,
+           CASE WHEN u.n = 0 THEN 'Every soft-delete-enabled table has its enabled steward_soft_delete trigger.'
+                ELSE 'DELETE really removes rows of these soft-delete-enabled tables (trigger missing or disabled): '
+                     || u.names || '.' END
+      FROM unprotected u
+$$;
+REVOKE ALL ON FUNCTION steward._health_checks_soft_delete() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION steward._health_checks_soft_delete() TO steward_monitor;

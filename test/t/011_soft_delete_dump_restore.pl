@@ -1,0 +1,79 @@
+# pg_dump / pg_restore of a database using soft delete: the list of enabled
+# tables (an extension configuration table, regclass columns), the triggers,
+# the cascade trigger and the views come back and work; marked rows keep their
+# marks; a partition created after enabling (not an extension member) is
+# restored with its rows and its trigger.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $node = PostgreSQL::Test::Cluster->new('main');
+$node->init;
+$node->start;
+
+$node->safe_psql('postgres', 'CREATE DATABASE src');
+$node->safe_psql('src', q{
+    CREATE EXTENSION pg_steward;
+    CREATE SCHEMA "App Data";
+    CREATE TABLE "App Data".users (id int PRIMARY KEY, email text);
+    CREATE TABLE "App Data".sessions (id int PRIMARY KEY,
+        user_id int REFERENCES "App Data".users ON DELETE CASCADE);
+    SELECT steward.enable_soft_delete('"App Data".users');
+    SELECT steward.enable_soft_delete('"App Data".sessions', 'Removed At', create_views => false);
+    INSERT INTO "App Data".users VALUES (1, 'a'), (2, 'b');
+    INSERT INTO "App Data".sessions VALUES (10, 1), (20, 2);
+    DELETE FROM "App Data".users WHERE id = 2;
+    CREATE TABLE events (kind text, id int, PRIMARY KEY (kind, id)) PARTITION BY LIST (kind);
+    CREATE TABLE events_a PARTITION OF events FOR VALUES IN ('a');
+    SELECT steward.enable_soft_delete('events');
+    CREATE TABLE events_b PARTITION OF events FOR VALUES IN ('b');
+    INSERT INTO events VALUES ('a', 1), ('b', 2), ('b', 3);
+    DELETE FROM events WHERE id = 3;
+});
+
+my $dump = $node->basedir . '/src.dump';
+$node->command_ok([ 'pg_dump', '-Fc', '-f', $dump, '-d', $node->connstr('src') ], 'pg_dump -Fc');
+# a non-superuser can dump it too (no row security on the list)
+$node->safe_psql('postgres', 'CREATE ROLE dumper LOGIN; GRANT pg_read_all_data TO dumper');
+$node->command_ok([ 'pg_dump', '-Fc', '-f', $dump . '.nonsuper', '-d', $node->connstr('src') . ' user=dumper' ],
+	'pg_dump as a non-superuser');
+$node->safe_psql('postgres', 'CREATE DATABASE dst');
+$node->command_ok([ 'pg_restore', '--exit-on-error', '-d', $node->connstr('dst'), $dump ],
+	'pg_restore into a fresh database');
+
+my $list = q{SELECT string_agg(format('%s:%s:%s:%s', table_name, column_name, live_view, deleted_view), ' '
+                               ORDER BY table_name::text) FROM steward.soft_delete_tables};
+is($node->safe_psql('dst', $list), $node->safe_psql('src', $list), 'enabled tables restored');
+is( $node->safe_psql('dst', $list),
+	'"App Data".sessions:Removed At:: "App Data".users:deleted_at:"App Data".users_live:"App Data".users_deleted '
+	  . 'events:deleted_at:events_live:events_deleted',
+	'list names tables, columns and views');
+
+my $triggers = q{SELECT string_agg(format('%s.%s', tgrelid::regclass, tgname), ' ' ORDER BY tgrelid::regclass::text, tgname)
+                   FROM pg_trigger WHERE tgname LIKE 'steward%'};
+is($node->safe_psql('dst', $triggers), $node->safe_psql('src', $triggers), 'triggers restored, none twice');
+
+is( $node->safe_psql('dst', q{
+        SELECT string_agg(format('%s:%s', id, deleted_at IS NOT NULL), ',' ORDER BY id) FROM "App Data".users}),
+	'1:f,2:t', 'marks restored');
+is( $node->safe_psql('dst', q{SELECT string_agg(format('%s%s', kind, id), ',' ORDER BY id) FROM events_deleted}),
+	'b3', 'partition created after enabling: rows and marks restored');
+
+# soft delete, cascade and restore work in the restored database
+is( $node->safe_psql('dst', q{
+        DELETE FROM "App Data".users WHERE id = 1;
+        DELETE FROM events WHERE id = 2;
+        SELECT (SELECT "Removed At" IS NOT NULL FROM "App Data".sessions WHERE id = 10)
+           AND (SELECT count(*) = 3 FROM events)
+           AND (SELECT count(*) = 1 FROM events_live);}),
+	't', 'restored triggers mark rows, cascade included');
+my ($ret, $out, $err) = $node->psql('dst', 'TRUNCATE events_b');
+like($err, qr/cannot truncate "public.events_b": soft delete is enabled on it/, 'restored TRUNCATE guard on a partition');
+is( $node->safe_psql('dst', q{SELECT steward.restore('"App Data".users', '1')}), '1', 'restore works');
+is( $node->safe_psql('dst', q{SELECT "Removed At" IS NULL FROM "App Data".sessions WHERE id = 10}),
+	't', 'restore brought the cascaded child back');
+
+$node->stop;
+done_testing();
