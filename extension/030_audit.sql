@@ -312,15 +312,13 @@ BEGIN
                              FROM pg_catalog.unnest(t.excluded) x(n)
                              LEFT JOIN pg_catalog.pg_attribute a
                                ON a.attrelid = root AND NOT a.attisdropped
-                              AND a.attnum = (SELECT v.attnum FROM steward._audit_old_attnums(last) v
-                                               WHERE v.name = x.n)),
+                              AND a.attnum = last.attnums[pg_catalog.array_position(last.columns, x.n::text)]),
                redacted = (SELECT COALESCE(pg_catalog.array_agg(
                                   COALESCE(a.attname, x.n)), '{}')
                              FROM pg_catalog.unnest(t.redacted) x(n)
                              LEFT JOIN pg_catalog.pg_attribute a
                                ON a.attrelid = root AND NOT a.attisdropped
-                              AND a.attnum = (SELECT v.attnum FROM steward._audit_old_attnums(last) v
-                                               WHERE v.name = x.n))
+                              AND a.attnum = last.attnums[pg_catalog.array_position(last.columns, x.n::text)])
          WHERE t.table_id = cfg.table_id
          RETURNING * INTO cfg;
     END IF;
@@ -381,13 +379,6 @@ END
 $$;
 REVOKE ALL ON FUNCTION steward._audit_prepare(oid) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION steward._audit_prepare(oid) TO PUBLIC;
-
--- (name, attnum) pairs of a version.
-CREATE FUNCTION steward._audit_old_attnums(v steward.audit_versions)
-RETURNS TABLE(name text, attnum int2)
-LANGUAGE sql IMMUTABLE
-SET search_path = pg_catalog, pg_temp
-AS $$ SELECT c, n FROM pg_catalog.unnest(v.columns, v.attnums) u(c, n) $$;
 
 CREATE FUNCTION steward.audit_trigger()
 RETURNS trigger
@@ -649,30 +640,62 @@ AS $$ SELECT CASE WHEN action IN ('DELETE', 'TRUNCATE') THEN NULL
                   WHEN action = 'INSERT' THEN new_values
                   ELSE COALESCE(state, '{}'::jsonb) OPERATOR(pg_catalog.||) new_values END $$;
 
-CREATE FUNCTION steward._row_as_of(tbl regclass, key bytea, at timestamptz)
+-- A row state (jsonb) of version from_v reshaped to version to_v: renamed
+-- columns follow (same attnum of the same table), dropped ones go.
+CREATE FUNCTION steward._audit_reshape(state jsonb, from_v integer, to_v integer)
+RETURNS jsonb
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE WHEN state IS NULL OR from_v = to_v THEN state ELSE (
+        SELECT COALESCE(pg_catalog.jsonb_object_agg(t.col, state OPERATOR(pg_catalog.->) f.col), '{}')
+          FROM steward.audit_versions fv
+          CROSS JOIN steward.audit_versions tv
+          CROSS JOIN LATERAL ROWS FROM (pg_catalog.unnest(fv.columns), pg_catalog.unnest(fv.attnums)) f(col, att)
+          JOIN LATERAL ROWS FROM (pg_catalog.unnest(tv.columns), pg_catalog.unnest(tv.attnums)) t(col, att)
+            ON CASE WHEN fv.relid = tv.relid THEN t.att = f.att ELSE t.col = f.col END
+         WHERE fv.version_id = from_v AND tv.version_id = to_v
+           AND state OPERATOR(pg_catalog.?) f.col) END
+$$;
+
+-- The state of the record with key `key` after the log entries up to `at`
+-- (and before entry before_id), in the shape of version to_version (default:
+-- the table's latest version at `at`).
+CREATE FUNCTION steward._row_as_of(tbl regclass, key bytea, at timestamptz,
+                                   before_id bigint DEFAULT NULL, to_version integer DEFAULT NULL)
 RETURNS jsonb
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     state jsonb;
+    state_version integer;
     e record;
     tid integer := (SELECT t.table_id FROM steward.audit_tables t WHERE t.tbl = _row_as_of.tbl);
 BEGIN
     FOR e IN
-        SELECT l.action, l.new_values, r.row_key = key AS here
+        SELECT r.id, r.version_id, r.row_key = key AS here, r.old_key, l.action, l.new_values
           FROM steward.audit_records r JOIN steward.audit_log l ON l.id = r.id AND l.logged_at = r.logged_at
-         WHERE r.table_id = tid AND r.logged_at <= at
+         WHERE r.table_id = tid AND r.logged_at <= at AND (before_id IS NULL OR r.id < before_id)
            AND (r.row_key = key OR r.old_key = key OR r.action = 'T')
          ORDER BY r.id
     LOOP
-        IF NOT e.here AND e.action <> 'TRUNCATE' THEN
+        state := steward._audit_reshape(state, state_version, e.version_id);
+        IF e.action <> 'TRUNCATE' AND NOT e.here THEN
             state := NULL;                      -- the record moved to another key
+        ELSIF e.old_key IS NOT NULL THEN       -- it moved here: start from its old state
+            state := steward._audit_apply(steward._row_as_of(tbl, e.old_key, at, e.id, e.version_id),
+                                          e.action, e.new_values);
         ELSE
             state := steward._audit_apply(state, e.action, e.new_values);
         END IF;
+        state_version := e.version_id;
     END LOOP;
-    RETURN state;
+    IF to_version IS NULL THEN
+        SELECT v.version_id INTO to_version FROM steward.audit_versions v
+         WHERE v.table_id = tid AND v.created_at <= at ORDER BY v.version_id DESC LIMIT 1;
+    END IF;
+    RETURN steward._audit_reshape(state, state_version, COALESCE(to_version, state_version));
 END
 $$;
 
