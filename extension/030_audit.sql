@@ -96,8 +96,8 @@ CREATE TABLE steward.audit_records (
     action           "char" NOT NULL,       -- I U D T S(oft delete) R(estore)
     table_id         integer NOT NULL,
     version_id       integer NOT NULL,
-    row_key          bytea,                 -- key columns (NULL for TRUNCATE)
-    old_key          bytea,                 -- UPDATE that changed the key: the old key
+    row_hash         bigint,                -- hash of the key values (NULL for TRUNCATE)
+    old_hash         bigint,                -- UPDATE that changed the key: the old one's
     stored           int2[],                -- positions held by the images; NULL: all
     changed          int2[],                -- UPDATE: positions that changed
     old_image        bytea,
@@ -110,11 +110,13 @@ CREATE TABLE steward.audit_records (
     client_addr      inet,
     statement        text
 ) PARTITION BY RANGE (logged_at);
-CREATE INDEX audit_records_key ON steward.audit_records (table_id, row_key);
-CREATE INDEX audit_records_old_key ON steward.audit_records (table_id, old_key)
-    WHERE old_key IS NOT NULL;
-CREATE INDEX audit_records_id ON steward.audit_records USING brin (id)
-    WITH (pages_per_range = 16);
+-- One record's entries: by the hash of its key (cheap to maintain: an int8
+-- btree); key moves and TRUNCATE entries in small partial indexes. No index
+-- on id: the latest entries are at the end of the newest partition.
+CREATE INDEX audit_records_key ON steward.audit_records (row_hash);
+CREATE INDEX audit_records_old_key ON steward.audit_records (old_hash) WHERE old_hash IS NOT NULL;
+CREATE INDEX audit_records_truncate ON steward.audit_records (table_id) WHERE action = 'T';
+
 REVOKE ALL ON steward.audit_records FROM PUBLIC;
 GRANT SELECT ON steward.audit_records TO steward_auditor;
 
@@ -387,6 +389,33 @@ AS 'MODULE_PATHNAME', 'steward_audit_trigger';
 COMMENT ON FUNCTION steward.audit_trigger() IS
 'AFTER row trigger (INSERT, UPDATE, DELETE) and AFTER TRUNCATE statement trigger that write the audit log; installed by steward.enable_audit()';
 
+-- The triggers steward.enable_audit() creates.
+CREATE FUNCTION steward._audit_trigger_names()
+RETURNS name[] LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT '{steward_audit_insert,steward_audit_update,steward_audit_delete,steward_audit_truncate}'::name[] $$;
+
+-- Drop the audit triggers of tbl; true when there were any.
+CREATE FUNCTION steward._audit_drop_triggers(tbl regclass)
+RETURNS boolean
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    trigger_name name;
+    found_any boolean := false;
+BEGIN
+    FOR trigger_name IN
+        SELECT t.tgname FROM pg_catalog.pg_trigger t
+         WHERE t.tgrelid = tbl AND t.tgname = ANY (steward._audit_trigger_names())
+           AND t.tgfoid = 'steward.audit_trigger()'::regprocedure AND t.tgparentid = 0
+    LOOP
+        EXECUTE pg_catalog.format('DROP TRIGGER %I ON %s', trigger_name, tbl);
+        found_any := true;
+    END LOOP;
+    RETURN found_any;
+END
+$$;
+
 CREATE FUNCTION steward.enable_audit(tbl regclass,
     full_row boolean DEFAULT NULL, log_noop boolean DEFAULT NULL,
     log_statement boolean DEFAULT NULL, excluded name[] DEFAULT NULL,
@@ -400,8 +429,7 @@ DECLARE
     col name;
     key name[];
     changed boolean := false;
-    has_row boolean;
-    has_truncate boolean;
+    present integer;
 BEGIN
     PERFORM steward._check_trigger_target(tbl, 'auditing');
     IF tbl = 'steward.audit_records'::regclass OR tbl IN (
@@ -475,28 +503,22 @@ BEGIN
         changed := FOUND;
     END IF;
 
-    SELECT pg_catalog.bool_or(t.tgtype & 1 = 1), pg_catalog.bool_or(t.tgtype & 32 = 32)
-      INTO has_row, has_truncate
+    SELECT pg_catalog.count(*) INTO present
       FROM pg_catalog.pg_trigger t
-     WHERE t.tgrelid = tbl AND t.tgname IN ('steward_audit', 'steward_audit_truncate')
+     WHERE t.tgrelid = tbl AND t.tgname = ANY (steward._audit_trigger_names())
        AND t.tgfoid = 'steward.audit_trigger()'::regprocedure;
-    IF changed THEN
-        -- Recreating the triggers invalidates every backend's cached options.
-        IF has_row THEN
-            EXECUTE pg_catalog.format('DROP TRIGGER steward_audit ON %s', tbl);
-        END IF;
-        IF has_truncate THEN
-            EXECUTE pg_catalog.format('DROP TRIGGER steward_audit_truncate ON %s', tbl);
-        END IF;
-        has_row := false;
-        has_truncate := false;
-    END IF;
-    IF NOT COALESCE(has_row, false) THEN
-        EXECUTE pg_catalog.format('CREATE TRIGGER steward_audit AFTER INSERT OR UPDATE OR DELETE ON %s '
-                                  'FOR EACH ROW EXECUTE FUNCTION steward.audit_trigger()', tbl);
-        changed := true;
-    END IF;
-    IF NOT COALESCE(has_truncate, false) THEN
+    IF changed OR present <> 4 THEN
+        -- (Re)creating the triggers also invalidates every backend's cached options.
+        PERFORM steward._audit_drop_triggers(tbl);
+        EXECUTE pg_catalog.format('CREATE TRIGGER steward_audit_insert AFTER INSERT ON %s '
+                                  'REFERENCING NEW TABLE AS steward_new '
+                                  'FOR EACH STATEMENT EXECUTE FUNCTION steward.audit_trigger()', tbl);
+        EXECUTE pg_catalog.format('CREATE TRIGGER steward_audit_update AFTER UPDATE ON %s '
+                                  'REFERENCING OLD TABLE AS steward_old NEW TABLE AS steward_new '
+                                  'FOR EACH STATEMENT EXECUTE FUNCTION steward.audit_trigger()', tbl);
+        EXECUTE pg_catalog.format('CREATE TRIGGER steward_audit_delete AFTER DELETE ON %s '
+                                  'REFERENCING OLD TABLE AS steward_old '
+                                  'FOR EACH STATEMENT EXECUTE FUNCTION steward.audit_trigger()', tbl);
         EXECUTE pg_catalog.format('CREATE TRIGGER steward_audit_truncate AFTER TRUNCATE ON %s '
                                   'FOR EACH STATEMENT EXECUTE FUNCTION steward.audit_trigger()', tbl);
         changed := true;
@@ -515,21 +537,11 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     had_trigger boolean;
-    trigger_name name;
 BEGIN
     IF tbl IS NULL THEN
         RAISE EXCEPTION 'table must not be null' USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    SELECT true INTO had_trigger FROM pg_catalog.pg_trigger t
-     WHERE t.tgrelid = tbl AND t.tgname IN ('steward_audit', 'steward_audit_truncate')
-       AND t.tgfoid = 'steward.audit_trigger()'::regprocedure LIMIT 1;
-    FOR trigger_name IN
-        SELECT t.tgname FROM pg_catalog.pg_trigger t
-         WHERE t.tgrelid = tbl AND t.tgname IN ('steward_audit', 'steward_audit_truncate')
-           AND t.tgfoid = 'steward.audit_trigger()'::regprocedure AND t.tgparentid = 0
-    LOOP
-        EXECUTE pg_catalog.format('DROP TRIGGER %I ON %s', trigger_name, tbl);
-    END LOOP;
+    had_trigger := steward._audit_drop_triggers(tbl);
     UPDATE steward.audit_tables t SET enabled = false, changed_at = pg_catalog.now(),
                                       changed_by = CURRENT_USER
      WHERE t.tbl = disable_audit.tbl AND t.enabled;
@@ -542,8 +554,9 @@ COMMENT ON FUNCTION steward.disable_audit(regclass) IS
 CREATE VIEW steward.audited_tables AS
 SELECT t.tbl AS table_name, t.schema_name, t.table_name AS relation_name, t.full_row,
        t.log_noop, t.log_statement, t.excluded, t.redacted, t.changed_at, t.changed_by,
-       EXISTS (SELECT FROM pg_catalog.pg_trigger g
-                WHERE g.tgrelid = t.tbl AND g.tgname = 'steward_audit' AND g.tgenabled <> 'D') AS trigger_enabled
+       (SELECT pg_catalog.count(*) = 4 FROM pg_catalog.pg_trigger g
+         WHERE g.tgrelid = t.tbl AND g.tgname = ANY (steward._audit_trigger_names())
+           AND g.tgenabled <> 'D') AS trigger_enabled
   FROM steward.audit_tables t
  WHERE t.enabled AND t.tbl IS NOT NULL;
 COMMENT ON VIEW steward.audited_tables IS 'Tables pg_steward audits, with their options';
@@ -575,12 +588,6 @@ RETURNS jsonb
 LANGUAGE c STABLE
 AS 'MODULE_PATHNAME', 'steward_audit_decode';
 
--- Decode a stored key image into jsonb.
-CREATE FUNCTION steward._audit_decode_key(version_id integer, key bytea)
-RETURNS jsonb
-LANGUAGE c STABLE
-AS 'MODULE_PATHNAME', 'steward_audit_decode_key';
-
 CREATE FUNCTION steward._audit_action_name(action "char")
 RETURNS text LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 AS $$ SELECT CASE action WHEN 'I' THEN 'INSERT' WHEN 'U' THEN 'UPDATE' WHEN 'D' THEN 'DELETE'
@@ -590,8 +597,9 @@ AS $$ SELECT CASE action WHEN 'I' THEN 'INSERT' WHEN 'U' THEN 'UPDATE' WHEN 'D' 
 CREATE VIEW steward.audit_log AS
 SELECT r.id, r.logged_at, r.txid, steward._audit_action_name(r.action) AS action,
        r.table_id, v.relid AS table_oid, v.schema_name, v.table_name,
-       steward._audit_decode_key(r.version_id, r.row_key) AS row_key,
-       steward._audit_decode_key(r.version_id, r.old_key) AS old_row_key,
+       steward._audit_decode(r.version_id, COALESCE(r.new_image, r.old_image), v.key_positions) AS row_key,
+       CASE WHEN r.old_hash IS NOT NULL
+            THEN steward._audit_decode(r.version_id, r.old_image, v.key_positions) END AS old_row_key,
        steward._audit_decode(r.version_id, r.old_image, r.stored) AS old_values,
        steward._audit_decode(r.version_id, r.new_image, r.stored) AS new_values,
        (SELECT pg_catalog.array_agg(v.columns[c] ORDER BY c) FROM pg_catalog.unnest(r.changed) c)
@@ -606,22 +614,25 @@ GRANT SELECT ON steward.audit_log TO steward_auditor;
 GRANT SELECT ON steward.audit_versions TO steward_auditor;
 GRANT SELECT ON steward.audit_tables TO steward_auditor;
 
--- Canonical key (as stored in row_key) of tbl for the given values.
-CREATE FUNCTION steward._audit_key(tbl regclass, VARIADIC key "any")
-RETURNS bytea
+-- The hash (row_hash in steward.audit_records) of a record of tbl, for
+-- queries on the log by key: WHERE row_hash = steward.audit_key_hash('t', 42).
+CREATE FUNCTION steward.audit_key_hash(tbl regclass, VARIADIC key "any")
+RETURNS bigint
 LANGUAGE c STABLE
-AS 'MODULE_PATHNAME', 'steward_audit_key';
+AS 'MODULE_PATHNAME', 'steward_audit_key_hash';
 
-CREATE FUNCTION steward._history(tbl regclass, key bytea)
+CREATE FUNCTION steward._history(tbl regclass, hash bigint)
 RETURNS SETOF steward.audit_log
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT l.* FROM steward.audit_log l
-     WHERE l.table_id = (SELECT t.table_id FROM steward.audit_tables t WHERE t.tbl = _history.tbl)
-       AND l.id IN (SELECT r.id FROM steward.audit_records r
-                     WHERE r.table_id = (SELECT t.table_id FROM steward.audit_tables t WHERE t.tbl = _history.tbl)
-                       AND (r.row_key = _history.key OR r.old_key = _history.key))
+     WHERE l.id IN (SELECT r.id FROM steward.audit_records r
+                     WHERE r.row_hash = hash
+                    UNION ALL
+                    SELECT r.id FROM steward.audit_records r
+                     WHERE r.old_hash = hash)
+       AND l.table_id = (SELECT t.table_id FROM steward.audit_tables t WHERE t.tbl = _history.tbl)
      ORDER BY l.id
 $$;
 
@@ -661,7 +672,7 @@ $$;
 -- The state of the record with key `key` after the log entries up to `at`
 -- (and before entry before_id), in the shape of version to_version (default:
 -- the table's latest version at `at`).
-CREATE FUNCTION steward._row_as_of(tbl regclass, key bytea, at timestamptz,
+CREATE FUNCTION steward._row_as_of(tbl regclass, hash bigint, at timestamptz,
                                    before_id bigint DEFAULT NULL, to_version integer DEFAULT NULL)
 RETURNS jsonb
 LANGUAGE plpgsql STABLE
@@ -674,17 +685,21 @@ DECLARE
     tid integer := (SELECT t.table_id FROM steward.audit_tables t WHERE t.tbl = _row_as_of.tbl);
 BEGIN
     FOR e IN
-        SELECT r.id, r.version_id, r.row_key = key AS here, r.old_key, l.action, l.new_values
+        SELECT r.id, r.version_id, r.row_hash = hash AS here, r.old_hash, l.action, l.new_values
           FROM steward.audit_records r JOIN steward.audit_log l ON l.id = r.id AND l.logged_at = r.logged_at
-         WHERE r.table_id = tid AND r.logged_at <= at AND (before_id IS NULL OR r.id < before_id)
-           AND (r.row_key = key OR r.old_key = key OR r.action = 'T')
+         WHERE r.id IN (SELECT x.id FROM steward.audit_records x WHERE x.row_hash = hash
+                        UNION ALL
+                        SELECT x.id FROM steward.audit_records x WHERE x.old_hash = hash
+                        UNION ALL
+                        SELECT x.id FROM steward.audit_records x WHERE x.table_id = tid AND x.action = 'T')
+           AND r.table_id = tid AND r.logged_at <= at AND (before_id IS NULL OR r.id < before_id)
          ORDER BY r.id
     LOOP
         state := steward._audit_reshape(state, state_version, e.version_id);
         IF e.action <> 'TRUNCATE' AND NOT e.here THEN
             state := NULL;                      -- the record moved to another key
-        ELSIF e.old_key IS NOT NULL THEN       -- it moved here: start from its old state
-            state := steward._audit_apply(steward._row_as_of(tbl, e.old_key, at, e.id, e.version_id),
+        ELSIF e.old_hash IS NOT NULL THEN      -- it moved here: start from its old state
+            state := steward._audit_apply(steward._row_as_of(tbl, e.old_hash, at, e.id, e.version_id),
                                           e.action, e.new_values);
         ELSE
             state := steward._audit_apply(state, e.action, e.new_values);
@@ -713,18 +728,60 @@ GRANT EXECUTE ON FUNCTION steward.row_as_of(regclass, "any") TO steward_auditor;
 
 -- Summaries for monitoring (issue 6) -----------------------------------------
 
--- The latest changes (at most 100, among the last 1000 log ids: reads only
--- the tail of the log through the BRIN index on id).
+-- The latest n log entries, read from the last pages of the newest
+-- partitions (TID range scans: the log is append-only, so the newest rows
+-- are at the end), never a whole partition unless it is small.
+CREATE FUNCTION steward._audit_recent(n integer)
+RETURNS TABLE(id bigint, logged_at timestamptz, schema_name text, table_name text,
+              action text, actor text, role_name text, row_key jsonb)
+LANGUAGE plpgsql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    p record;
+    blocks bigint;
+    first_block bigint;
+    span bigint;
+    found bigint;
+    got bigint := 0;
+    tail text;
+BEGIN
+    FOR p IN
+        SELECT c.oid::regclass AS part
+          FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid
+         WHERE i.inhparent = 'steward.audit_records'::regclass
+           AND c.relname ~ '^audit_records_p[0-9]{8}$'
+         ORDER BY c.relname DESC
+    LOOP
+        blocks := pg_catalog.pg_relation_size(p.part) / pg_catalog.current_setting('block_size')::integer;
+        CONTINUE WHEN blocks = 0;
+        span := 4;
+        LOOP
+            first_block := GREATEST(blocks - span, 0);
+            tail := pg_catalog.format('(%s,0)', first_block);
+            EXECUTE pg_catalog.format('SELECT pg_catalog.count(*) FROM %s WHERE ctid >= %L::tid', p.part, tail)
+               INTO found;
+            EXIT WHEN found >= n - got OR first_block = 0;
+            span := span * 8;
+        END LOOP;
+        RETURN QUERY EXECUTE pg_catalog.format(
+            'SELECT r.id, r.logged_at, v.schema_name, v.table_name, steward._audit_action_name(r.action),
+                    r.actor, r.role_name,
+                    steward._audit_decode(r.version_id, COALESCE(r.new_image, r.old_image), v.key_positions)
+               FROM %s r JOIN steward.audit_versions v ON v.version_id = r.version_id
+              WHERE r.ctid >= %L::tid ORDER BY r.id DESC LIMIT %s', p.part, tail, n - got);
+        got := got + LEAST(found, n - got);
+        EXIT WHEN got >= n;
+    END LOOP;
+END
+$$;
+REVOKE ALL ON FUNCTION steward._audit_recent(integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION steward._audit_recent(integer) TO steward_monitor, steward_auditor;
+
+-- The latest changes (up to 100): table, action, actor, key.
 CREATE VIEW steward.recent_activity AS
-SELECT r.id, r.logged_at, v.schema_name, v.table_name, steward._audit_action_name(r.action) AS action,
-       r.actor, r.role_name,
-       steward._audit_decode_key(r.version_id, r.row_key) AS row_key
-  FROM steward.audit_records r
-  JOIN steward.audit_versions v ON v.version_id = r.version_id
- WHERE r.id > (SELECT s.last_value - 1000 FROM steward.audit_records_id_seq s)
-   AND r.logged_at > pg_catalog.now() - interval '7 days'
- ORDER BY r.id DESC
- LIMIT 100;
+SELECT * FROM steward._audit_recent(100) ORDER BY id DESC;
 COMMENT ON VIEW steward.recent_activity IS 'The latest audited changes (up to 100)';
 
 -- Changes per table, action and hour over the last 24 hours.
@@ -759,8 +816,9 @@ AS $$
                pg_catalog.string_agg(pg_catalog.format('%I.%I', t.schema_name, t.table_name), ', ' ORDER BY t.table_id) AS names
           FROM steward.audit_tables t
          WHERE t.enabled AND t.tbl IS NOT NULL
-           AND NOT EXISTS (SELECT FROM pg_catalog.pg_trigger g
-                            WHERE g.tgrelid = t.tbl AND g.tgname = 'steward_audit' AND g.tgenabled <> 'D')
+           AND (SELECT pg_catalog.count(*) FROM pg_catalog.pg_trigger g
+                 WHERE g.tgrelid = t.tbl AND g.tgname = ANY (steward._audit_trigger_names())
+                   AND g.tgenabled <> 'D') < 4
     )
     SELECT 'audit_partitions_ahead', a.days, th.w, th.c,
            CASE WHEN a.days < th.c THEN 'critical' WHEN a.days < th.w THEN 'warning' ELSE 'ok' END,

@@ -1,6 +1,7 @@
 -- Audit trail (docs/audit.md): enable/disable, what each action records,
 -- options, actor and context, types, schema changes, errors.
 SET client_min_messages = warning;
+\set SHOW_CONTEXT never
 CREATE SCHEMA regress_audit;
 SET search_path = regress_audit, public;
 
@@ -278,9 +279,9 @@ SELECT action, count(*) > 0 AS seen FROM steward.recent_activity GROUP BY action
 SELECT table_name, action, sum(changes) FROM steward.audit_summary
  WHERE table_name = 'accounts' GROUP BY 1, 2 ORDER BY 1, 2;
 SELECT check_name, value, warning, critical, status FROM steward._health_checks_audit();
-ALTER TABLE accounts DISABLE TRIGGER steward_audit;
+ALTER TABLE accounts DISABLE TRIGGER steward_audit_update;
 SELECT check_name, status, detail FROM steward._health_checks_audit() WHERE check_name = 'audit_triggers_missing';
-ALTER TABLE accounts ENABLE TRIGGER steward_audit;
+ALTER TABLE accounts ENABLE TRIGGER steward_audit_update;
 
 -- privileges: application roles write audited tables but cannot touch the log
 CREATE ROLE regress_audit_app;

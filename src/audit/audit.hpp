@@ -27,9 +27,12 @@ inline Datum FormImage(TupleDesc desc, Datum *values, bool *nulls) {
     return PointerGetDatum(tuple->t_data);
 }
 
-// A key column's value made canonical for the key image: varlena values
-// fully detoasted and decompressed, so equal keys give equal bytes.
-Datum CanonicalVarlena(Datum value);
+// The indexed identity of a record: a 64-bit hash of its key values (in
+// their stored form: the base type's binary value, or text), seeded with the
+// table id. Independent of byte order and of TOAST/compression, so the
+// trigger and the readers compute the same value for the same key.
+int64 KeyHash(int32 table_id, int n, const Datum *values, const int16 *typlen,
+              const bool *typbyval);
 
 // One audit log entry as the trigger hands it to the writer. Position
 // arrays are 1-based positions of the version's columns; a count of -1
@@ -39,8 +42,10 @@ struct Entry {
     int32 table_id;
     int32 version_id;
     bool log_statement;
-    Datum row_key;  // 0: NULL
-    Datum old_key;
+    bool has_key;       // false for TRUNCATE
+    int64 row_hash;
+    bool key_changed;   // UPDATE that changed the key: old_hash is the old one
+    int64 old_hash;
     Datum old_image;
     Datum new_image;
     const int16 *stored;
@@ -49,11 +54,18 @@ struct Entry {
     int nchanged;
 };
 
-// Append one entry to the log (writer.cpp): heap insert into the day's
-// partition plus its index entries, no SPI, no table privileges used.
-void WriteEntry(const Entry &entry);
+// Writing the entries of one statement (writer.cpp): BeginBatch() opens the
+// day's partition and its indexes, AddEntry() forms a log tuple (written in
+// multi-inserts of up to a few hundred rows), EndBatch() writes the rest and
+// closes. No SPI per row, no table privileges used. Entries of one batch get
+// consecutive ids after every earlier statement's.
+void BeginBatch();
+void AddEntry(const Entry &entry);
+void EndBatch();
 
-// Forget per-transaction writer state (after a subtransaction abort).
+// Forget the writer's cached partition (after an abort, which may have
+// rolled back its creation), or when one of its relations is invalidated.
 void ResetWriter();
+void WriterRelcacheInvalidated(Oid relid);
 
 }  // namespace steward::audit

@@ -1,6 +1,6 @@
 // Reading the audit log: row images decoded to jsonb (steward._audit_decode,
 // used by the steward.audit_log view), canonical keys from user-given values
-// (steward._audit_key), steward.history() and steward.row_as_of().
+// (steward.audit_key_hash), steward.history() and steward.row_as_of().
 //
 // Not a hot path: reading may look up catalogs and use SPI per call. Plain
 // data only, so errors propagate directly.
@@ -38,7 +38,6 @@ struct Version {
     FmgrInfo *input;    // kText columns whose type exists: its input function
     Oid *ioparam;
     TupleDesc image_desc;
-    TupleDesc key_desc;  // key images: the key columns in key order
     int nkeys;
     int16 *key_positions;
 };
@@ -149,13 +148,10 @@ Version *LoadVersion(int32 version_id, Oid tbl, MemoryContext cxt) {
                            ver->stored[i], -1, 0);
     }
     ver->key_positions = static_cast<int16 *>(palloc(sizeof(int16) * (ver->nkeys + 1)));
-    ver->key_desc = CreateTemplateTupleDesc(ver->nkeys);
     for (int k = 0; k < ver->nkeys; ++k) {
         ver->key_positions[k] = DatumGetInt16(keys[k]);
         if (ver->key_positions[k] < 1 || ver->key_positions[k] > n)
             elog(ERROR, "audit version %d is inconsistent", ver->version_id);
-        TupleDescInitEntry(ver->key_desc, static_cast<AttrNumber>(k + 1), nullptr,
-                           ver->stored[ver->key_positions[k] - 1], -1, 0);
     }
     MemoryContextSwitchTo(old);
     SPI_finish();
@@ -194,35 +190,20 @@ void PushValue(JsonbParseState **state, Datum jsonb_datum) {
     pushJsonbValue(state, WJB_VALUE, &jv);
 }
 
-// jsonb object of the positions `only` (1-based; all when null) of image;
-// of the key columns when is_key (image is a key image).
-Datum Decode(const Version *ver, Datum image, const int16 *only, int nonly, bool is_key) {
+// jsonb object of the positions `only` (1-based; all when null) of image.
+Datum Decode(const Version *ver, Datum image, const int16 *only, int nonly) {
     struct varlena *copy = PG_DETOAST_DATUM_COPY(image);  // 4-byte header, MAXALIGNed
     HeapTupleData tuple;
     tuple.t_len = VARSIZE(copy);
     tuple.t_data = reinterpret_cast<HeapTupleHeader>(copy);
     ItemPointerSetInvalid(&tuple.t_self);
     tuple.t_tableOid = InvalidOid;
-    TupleDesc desc = is_key ? ver->key_desc : ver->image_desc;
-    if (HeapTupleHeaderGetNatts(tuple.t_data) > desc->natts)
+    if (HeapTupleHeaderGetNatts(tuple.t_data) > ver->ncols)
         ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED),
                         errmsg("audit row image does not match version %d", ver->version_id)));
-    Datum *image_values = static_cast<Datum *>(palloc(sizeof(Datum) * (desc->natts + 1)));
-    bool *image_nulls = static_cast<bool *>(palloc(sizeof(bool) * (desc->natts + 1)));
-    heap_deform_tuple(&tuple, desc, image_values, image_nulls);
-    Datum *values = image_values;
-    bool *nulls = image_nulls;
-    if (is_key) {  // spread the key columns to their positions
-        values = static_cast<Datum *>(palloc0(sizeof(Datum) * (ver->ncols + 1)));
-        nulls = static_cast<bool *>(palloc(sizeof(bool) * (ver->ncols + 1)));
-        for (int p = 0; p < ver->ncols; ++p) nulls[p] = true;
-        for (int k = 0; k < ver->nkeys; ++k) {
-            values[ver->key_positions[k] - 1] = image_values[k];
-            nulls[ver->key_positions[k] - 1] = image_nulls[k];
-        }
-        only = ver->key_positions;
-        nonly = ver->nkeys;
-    }
+    Datum *values = static_cast<Datum *>(palloc(sizeof(Datum) * (ver->ncols + 1)));
+    bool *nulls = static_cast<bool *>(palloc(sizeof(bool) * (ver->ncols + 1)));
+    heap_deform_tuple(&tuple, ver->image_desc, values, nulls);
 
     JsonbParseState *state = nullptr;
     pushJsonbValue(&state, WJB_BEGIN_OBJECT, nullptr);
@@ -273,8 +254,24 @@ Version *LatestVersion(Oid tbl) {
     return ver;
 }
 
-// The key image (as the trigger writes it) of key values args[0..n).
-Datum CanonicalKey(Oid tbl, int n, const Datum *args, const Oid *types, const bool *nulls) {
+// steward.audit_tables.table_id of an audited table.
+int32 TableId(Oid tbl) {
+    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
+    Oid argtypes[1] = {REGCLASSOID};
+    Datum args[1] = {ObjectIdGetDatum(tbl)};
+    if (SPI_execute_with_args("SELECT t.table_id FROM steward.audit_tables t WHERE t.tbl = $1", 1,
+                              argtypes, args, nullptr, true, 1) != SPI_OK_SELECT ||
+        SPI_processed != 1)
+        ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                        errmsg("table \"%s\" has no audit history", TableLabel(tbl))));
+    bool isnull;
+    int32 id = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+    SPI_finish();
+    return id;
+}
+
+// The key hash (as the trigger writes it) of key values args[0..n).
+int64 CanonicalKey(Oid tbl, int n, const Datum *args, const Oid *types, const bool *nulls) {
     Version *ver = LatestVersion(tbl);
     if (n != ver->nkeys) {
         StringInfoData cols;
@@ -289,9 +286,10 @@ Datum CanonicalKey(Oid tbl, int n, const Datum *args, const Oid *types, const bo
                                   n == 1 ? " was" : "s were")));
     }
     Datum values[INDEX_MAX_KEYS];
-    bool isnull[INDEX_MAX_KEYS];
-    TupleDesc key_desc = CreateTemplateTupleDesc(n);
-    for (int k = 0; k < n && k < INDEX_MAX_KEYS; ++k) {
+    int16 typlen[INDEX_MAX_KEYS];
+    bool typbyval[INDEX_MAX_KEYS];
+    if (n > INDEX_MAX_KEYS) n = INDEX_MAX_KEYS;
+    for (int k = 0; k < n; ++k) {
         int p = ver->key_positions[k] - 1;
         const char *column = ver->names[p];
         if (nulls[k])
@@ -327,14 +325,11 @@ Datum CanonicalKey(Oid tbl, int n, const Datum *args, const Oid *types, const bo
             bool varlena;
             getTypeOutputInfo(declared, &out, &varlena);
             value = PointerGetDatum(cstring_to_text(OidOutputFunctionCall(out, value)));
-        } else if (get_typlen(ver->stored[p]) == -1) {
-            value = CanonicalVarlena(value);
         }
         values[k] = value;
-        isnull[k] = false;
-        TupleDescInitEntry(key_desc, static_cast<AttrNumber>(k + 1), nullptr, ver->stored[p], -1, 0);
+        get_typlenbyval(ver->stored[p], &typlen[k], &typbyval[k]);
     }
-    return FormImage(key_desc, values, isnull);
+    return KeyHash(TableId(tbl), n, values, typlen, typbyval);
 }
 
 Oid TableArg(FunctionCallInfo fcinfo) {
@@ -362,22 +357,16 @@ STEWARD_FUNCTION(steward_audit_decode) {
     Version *ver = CachedVersion(fcinfo, PG_GETARG_INT32(0));
     int n = 0;
     int16 *only = PG_ARGISNULL(2) ? nullptr : Positions(PG_GETARG_DATUM(2), &n);
-    return Decode(ver, PG_GETARG_DATUM(1), only, n, false);
+    return Decode(ver, PG_GETARG_DATUM(1), only, n);
 }
 
-STEWARD_FUNCTION(steward_audit_decode_key) {
-    if (PG_ARGISNULL(0) || PG_ARGISNULL(1)) PG_RETURN_NULL();
-    Version *ver = CachedVersion(fcinfo, PG_GETARG_INT32(0));
-    return Decode(ver, PG_GETARG_DATUM(1), nullptr, 0, true);
-}
-
-STEWARD_FUNCTION(steward_audit_key) {
+STEWARD_FUNCTION(steward_audit_key_hash) {
     Oid tbl = TableArg(fcinfo);
     Datum *args;
     Oid *types;
     bool *nulls;
     int n = VariadicArgs(fcinfo, &args, &types, &nulls);
-    return CanonicalKey(tbl, n, args, types, nulls);
+    return Int64GetDatum(CanonicalKey(tbl, n, args, types, nulls));
 }
 
 STEWARD_FUNCTION(steward_audit_history) {
@@ -386,12 +375,12 @@ STEWARD_FUNCTION(steward_audit_history) {
     Oid *types;
     bool *nulls;
     int n = VariadicArgs(fcinfo, &args, &types, &nulls);
-    Datum key = CanonicalKey(tbl, n, args, types, nulls);
+    Datum hash = Int64GetDatum(CanonicalKey(tbl, n, args, types, nulls));
     InitMaterializedSRF(fcinfo, 0);
     auto *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
     if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
-    Oid argtypes[2] = {REGCLASSOID, BYTEAOID};
-    Datum values[2] = {ObjectIdGetDatum(tbl), key};
+    Oid argtypes[2] = {REGCLASSOID, INT8OID};
+    Datum values[2] = {ObjectIdGetDatum(tbl), hash};
     if (SPI_execute_with_args("SELECT * FROM steward._history($1, $2)", 2, argtypes, values,
                               nullptr, true, 0) != SPI_OK_SELECT)
         elog(ERROR, "could not read the audit log");
@@ -430,10 +419,10 @@ STEWARD_FUNCTION(steward_audit_row_as_of) {
         at = DirectFunctionCall3(timestamptz_in, CStringGetDatum(OidOutputFunctionCall(out, at)),
                                  ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
     }
-    Datum key = CanonicalKey(tbl, n - 1, args, types, nulls);
+    Datum hash = Int64GetDatum(CanonicalKey(tbl, n - 1, args, types, nulls));
     if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
-    Oid argtypes[3] = {REGCLASSOID, BYTEAOID, TIMESTAMPTZOID};
-    Datum values[3] = {ObjectIdGetDatum(tbl), key, at};
+    Oid argtypes[3] = {REGCLASSOID, INT8OID, TIMESTAMPTZOID};
+    Datum values[3] = {ObjectIdGetDatum(tbl), hash, at};
     if (SPI_execute_with_args("SELECT steward._row_as_of($1, $2, $3)", 3, argtypes, values,
                               nullptr, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
         elog(ERROR, "could not read the audit log");

@@ -1,5 +1,7 @@
-// steward.audit_trigger(): the AFTER ROW trigger (INSERT, UPDATE, DELETE)
-// and AFTER TRUNCATE statement trigger that feed the audit log.
+// steward.audit_trigger(): the AFTER ... FOR EACH STATEMENT triggers that
+// feed the audit log: INSERT, UPDATE and DELETE with transition tables (one
+// call per statement reads every changed row; no per-row trigger event), and
+// TRUNCATE.
 //
 // Per backend and audited relation it caches what it needs to turn a row
 // into row images (the table's current version in steward.audit_versions,
@@ -9,7 +11,8 @@
 // relcache invalidation of the relation (ALTER TABLE, enable_audit() with
 // other options, a soft-delete trigger added, ...). Per row there is no
 // catalog lookup and no SPI: compare old and new values, form one or two
-// tuples of the changed columns, hand them to the writer (writer.cpp).
+// tuples of the changed columns, hand them to the writer (writer.cpp), which
+// writes them with multi-inserts.
 //
 // Hot path: plain data and direct PostgreSQL calls only (see
 // src/boundary/boundary.hpp).
@@ -35,6 +38,7 @@ extern "C" {
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
+#include "utils/tuplestore.h"
 }
 
 namespace steward::audit {
@@ -59,20 +63,22 @@ struct AuditRel {
     int ncols;
     AttrNumber *attnums;  // per position (0-based here): attribute number in relid
     char *kind;           // StorageKind per position
-    int16 *typlen;
+    int16 *typlen;        // of the column
     bool *typbyval;
+    int16 *stored_len;    // of the stored form (text for kText)
+    bool *stored_byval;
     FmgrInfo *out;  // output functions (kText positions)
     TupleDesc image_desc;
     int nkeys;
     int16 *key_positions;  // 1-based, in key order
     int16 *key_sorted;     // 1-based, ascending
-    TupleDesc key_desc;
     int soft_delete_position;  // 1-based, 0: none
 };
 
 HTAB *g_rels = nullptr;
 
 void InvalidateRel(Datum, Oid relid) {
+    WriterRelcacheInvalidated(relid);
     if (g_rels == nullptr) return;
     HASH_SEQ_STATUS status;
     hash_seq_init(&status, g_rels);
@@ -98,11 +104,11 @@ void OnSubXact(SubXactEvent event, SubTransactionId sub, SubTransactionId, void 
 }
 
 void OnXact(XactEvent event, void *) {
-    if (g_rels == nullptr) return;
     bool abort = event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT;
     bool commit = event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT ||
                   event == XACT_EVENT_PREPARE;
-    if (!abort && !commit) return;
+    if (abort) ResetWriter();
+    if (g_rels == nullptr || (!abort && !commit)) return;
     HASH_SEQ_STATUS status;
     hash_seq_init(&status, g_rels);
     AuditRel *ar;
@@ -190,6 +196,8 @@ void Build(AuditRel *ar, Relation rel) {
     ar->kind = static_cast<char *>(palloc(n + 1));
     ar->typlen = static_cast<int16 *>(palloc(sizeof(int16) * (n + 1)));
     ar->typbyval = static_cast<bool *>(palloc(n + 1));
+    ar->stored_len = static_cast<int16 *>(palloc(sizeof(int16) * (n + 1)));
+    ar->stored_byval = static_cast<bool *>(palloc(n + 1));
     ar->out = static_cast<FmgrInfo *>(palloc0(sizeof(FmgrInfo) * (n + 1)));
     ar->image_desc = CreateTemplateTupleDesc(n);
     TupleDesc desc = RelationGetDescr(rel);
@@ -215,19 +223,18 @@ void Build(AuditRel *ar, Relation rel) {
             getTypeOutputInfo(att->atttypid, &out, &varlena);
             fmgr_info_cxt(out, &ar->out[i], ar->cxt);
         }
+        ar->stored_len[i] = ar->kind[i] == kBinary ? att->attlen : -1;
+        ar->stored_byval[i] = ar->kind[i] == kBinary ? att->attbyval : false;
         TupleDescInitEntry(ar->image_desc, static_cast<AttrNumber>(i + 1), nullptr, stored, -1, 0);
     }
     ar->key_positions = Int16Array(v[8], &ar->nkeys, ar->cxt);
     ar->key_sorted = static_cast<int16 *>(palloc(sizeof(int16) * (ar->nkeys + 1)));
-    ar->key_desc = CreateTemplateTupleDesc(ar->nkeys);
     for (int k = 0; k < ar->nkeys; ++k) {
         int p = ar->key_positions[k];
         if (p < 1 || p > n || ar->kind[p - 1] == kRedacted)
             elog(ERROR, "invalid key position %d for relation \"%s\"", p,
                  RelationGetRelationName(rel));
         ar->key_sorted[k] = static_cast<int16>(p);
-        TupleDescInitEntry(ar->key_desc, static_cast<AttrNumber>(k + 1), nullptr,
-                           TupleDescAttr(ar->image_desc, p - 1)->atttypid, -1, 0);
     }
     for (int i = 1; i < ar->nkeys; ++i)  // insertion sort: keys are short
         for (int j = i; j > 0 && ar->key_sorted[j - 1] > ar->key_sorted[j]; --j)
@@ -298,16 +305,20 @@ Datum Image(const AuditRel *ar, TupleTableSlot *slot, const int16 *positions, in
     return FormImage(ar->image_desc, values, nulls);
 }
 
-Datum KeyImage(const AuditRel *ar, TupleTableSlot *slot) {
+int64 KeyHashOf(const AuditRel *ar, TupleTableSlot *slot) {
     Datum values[INDEX_MAX_KEYS];
-    bool nulls[INDEX_MAX_KEYS];
-    for (int k = 0; k < ar->nkeys && k < INDEX_MAX_KEYS; ++k) {
+    int16 typlen[INDEX_MAX_KEYS];
+    bool typbyval[INDEX_MAX_KEYS];
+    int n = ar->nkeys < INDEX_MAX_KEYS ? ar->nkeys : INDEX_MAX_KEYS;
+    for (int k = 0; k < n; ++k) {
         int p = ar->key_positions[k] - 1;
-        values[k] = StoredValue(ar, p, slot, &nulls[k]);
-        if (!nulls[k] && ar->kind[p] == kBinary && ar->typlen[p] == -1)
-            values[k] = CanonicalVarlena(values[k]);
+        bool isnull;
+        values[k] = StoredValue(ar, p, slot, &isnull);
+        if (isnull) values[k] = PointerGetDatum(cstring_to_text(""));  // keys are NOT NULL
+        typlen[k] = isnull ? -1 : ar->stored_len[p];
+        typbyval[k] = isnull ? false : ar->stored_byval[p];
     }
-    return FormImage(ar->key_desc, values, nulls);
+    return KeyHash(ar->table_id, n, values, typlen, typbyval);
 }
 
 // Did position p (0-based) change between old and new?
@@ -363,13 +374,17 @@ void AuditUpdate(const AuditRel *ar, TupleTableSlot *old_slot, TupleTableSlot *n
     Entry e = NewEntry(ar, action);
     e.changed = changed;
     e.nchanged = nchanged;
-    e.row_key = KeyImage(ar, new_slot);
+    e.has_key = true;
+    e.row_hash = KeyHashOf(ar, new_slot);
     bool key_changed = false;
     for (int k = 0, i = 0; k < ar->nkeys && !key_changed; ++k) {
         while (i < nchanged && changed[i] < ar->key_sorted[k]) ++i;
         key_changed = i < nchanged && changed[i] == ar->key_sorted[k];
     }
-    if (key_changed) e.old_key = KeyImage(ar, old_slot);
+    if (key_changed) {
+        e.key_changed = true;
+        e.old_hash = KeyHashOf(ar, old_slot);
+    }
     if (ar->full_row) {
         e.old_image = Image(ar, old_slot, nullptr, 0);
         e.new_image = Image(ar, new_slot, nullptr, 0);
@@ -381,7 +396,60 @@ void AuditUpdate(const AuditRel *ar, TupleTableSlot *old_slot, TupleTableSlot *n
         e.old_image = Image(ar, old_slot, stored, nstored);
         e.new_image = Image(ar, new_slot, stored, nstored);
     }
-    WriteEntry(e);
+    AddEntry(e);
+}
+
+// Read the next row of a transition table into slot; false at its end.
+inline bool NextRow(Tuplestorestate *store, TupleTableSlot *slot) {
+    if (!tuplestore_gettupleslot(store, true, false, slot)) return false;
+    slot_getallattrs(slot);
+    return true;
+}
+
+// Log every row of the statement's transition table(s).
+void AuditStatement(const AuditRel *ar, TriggerData *td, char action) {
+    Relation rel = td->tg_relation;
+    Tuplestorestate *olds = td->tg_oldtable;
+    Tuplestorestate *news = td->tg_newtable;
+    if ((action != 'I' && olds == nullptr) || (action != 'D' && news == nullptr))
+        ProtocolError("must be created with REFERENCING OLD TABLE / NEW TABLE");
+    TupleTableSlot *old_slot =
+        olds != nullptr ? MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsMinimalTuple) : nullptr;
+    TupleTableSlot *new_slot =
+        news != nullptr ? MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsMinimalTuple) : nullptr;
+    if (olds != nullptr) tuplestore_rescan(olds);
+    if (news != nullptr) tuplestore_rescan(news);
+    MemoryContext row_cxt =
+        AllocSetContextCreate(CurrentMemoryContext, "steward audit row", ALLOCSET_DEFAULT_SIZES);
+    BeginBatch();
+    for (;;) {
+        bool have_old = old_slot != nullptr && NextRow(olds, old_slot);
+        bool have_new = new_slot != nullptr && NextRow(news, new_slot);
+        if (!have_old && !have_new) break;
+        MemoryContext old = MemoryContextSwitchTo(row_cxt);
+        if (action == 'I') {
+            Entry e = NewEntry(ar, 'I');
+            e.has_key = true;
+            e.row_hash = KeyHashOf(ar, new_slot);
+            e.new_image = Image(ar, new_slot, nullptr, 0);
+            AddEntry(e);
+        } else if (action == 'D') {
+            Entry e = NewEntry(ar, 'D');
+            e.has_key = true;
+            e.row_hash = KeyHashOf(ar, old_slot);
+            e.old_image = Image(ar, old_slot, nullptr, 0);
+            AddEntry(e);
+        } else {
+            if (!have_old || !have_new) elog(ERROR, "transition tables of an UPDATE differ in length");
+            AuditUpdate(ar, old_slot, new_slot);
+        }
+        MemoryContextSwitchTo(old);
+        MemoryContextReset(row_cxt);
+    }
+    EndBatch();
+    MemoryContextDelete(row_cxt);
+    if (old_slot != nullptr) ExecDropSingleTupleTableSlot(old_slot);
+    if (new_slot != nullptr) ExecDropSingleTupleTableSlot(new_slot);
 }
 
 }  // namespace
@@ -400,34 +468,23 @@ STEWARD_FUNCTION(steward_audit_trigger) {
     auto *td = reinterpret_cast<TriggerData *>(fcinfo->context);
     TriggerEvent event = td->tg_event;
     if (!TRIGGER_FIRED_AFTER(event)) ProtocolError("must be fired AFTER the event");
-    if (TRIGGER_FIRED_FOR_STATEMENT(event)) {
-        if (!TRIGGER_FIRED_BY_TRUNCATE(event))
-            ProtocolError("must be fired FOR EACH ROW, or FOR EACH STATEMENT on TRUNCATE");
-        AuditRel *ar = Lookup(fcinfo, td->tg_relation);
-        WriteEntry(NewEntry(ar, 'T'));
-        return PointerGetDatum(nullptr);
-    }
+    if (!TRIGGER_FIRED_FOR_STATEMENT(event)) ProtocolError("must be fired FOR EACH STATEMENT");
+    char action;
+    if (TRIGGER_FIRED_BY_INSERT(event))
+        action = 'I';
+    else if (TRIGGER_FIRED_BY_UPDATE(event))
+        action = 'U';
+    else if (TRIGGER_FIRED_BY_DELETE(event))
+        action = 'D';
+    else
+        action = 'T';
     AuditRel *ar = Lookup(fcinfo, td->tg_relation);
-    if (TRIGGER_FIRED_BY_INSERT(event)) {
-        TupleTableSlot *slot = td->tg_trigslot;
-        slot_getallattrs(slot);
-        Entry e = NewEntry(ar, 'I');
-        e.row_key = KeyImage(ar, slot);
-        e.new_image = Image(ar, slot, nullptr, 0);
-        WriteEntry(e);
-    } else if (TRIGGER_FIRED_BY_DELETE(event)) {
-        TupleTableSlot *slot = td->tg_trigslot;
-        slot_getallattrs(slot);
-        Entry e = NewEntry(ar, 'D');
-        e.row_key = KeyImage(ar, slot);
-        e.old_image = Image(ar, slot, nullptr, 0);
-        WriteEntry(e);
-    } else if (TRIGGER_FIRED_BY_UPDATE(event)) {
-        slot_getallattrs(td->tg_trigslot);
-        slot_getallattrs(td->tg_newslot);
-        AuditUpdate(ar, td->tg_trigslot, td->tg_newslot);
+    if (action == 'T') {
+        BeginBatch();
+        AddEntry(NewEntry(ar, 'T'));
+        EndBatch();
     } else {
-        ProtocolError("must be fired for INSERT, UPDATE, DELETE or TRUNCATE");
+        AuditStatement(ar, td, action);
     }
     return PointerGetDatum(nullptr);
 }
