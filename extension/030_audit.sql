@@ -110,13 +110,6 @@ CREATE TABLE steward.audit_records (
     client_addr      inet,
     statement        text
 ) PARTITION BY RANGE (logged_at);
--- One record's entries: by the hash of its key (cheap to maintain: an int8
--- btree); key moves and TRUNCATE entries in small partial indexes. No index
--- on id: the latest entries are at the end of the newest partition.
-CREATE INDEX audit_records_key ON steward.audit_records (row_hash);
-CREATE INDEX audit_records_old_key ON steward.audit_records (old_hash) WHERE old_hash IS NOT NULL;
-CREATE INDEX audit_records_truncate ON steward.audit_records (table_id) WHERE action = 'T';
-
 REVOKE ALL ON steward.audit_records FROM PUBLIC;
 GRANT SELECT ON steward.audit_records TO steward_auditor;
 
@@ -150,6 +143,17 @@ BEGIN
     EXECUTE pg_catalog.format(
         'CREATE TABLE steward.%I PARTITION OF steward.audit_records FOR VALUES FROM (%L) TO (%L)',
         part, (d::timestamp AT TIME ZONE 'UTC'), ((d + 1)::timestamp AT TIME ZONE 'UTC'));
+    -- Indexes per partition, not on the partitioned table: a restored
+    -- partition is attached before its indexes are created (pg_dump order),
+    -- which an index on the parent would break. One record's entries: by
+    -- the hash of its key (an int8 btree, cheap to maintain); key moves and
+    -- TRUNCATE entries in small partial indexes. No index on id: the latest
+    -- entries are at the end of the newest partition.
+    EXECUTE pg_catalog.format('CREATE INDEX %I ON steward.%I (row_hash)', part || '_key', part);
+    EXECUTE pg_catalog.format('CREATE INDEX %I ON steward.%I (old_hash) WHERE old_hash IS NOT NULL',
+                              part || '_old_key', part);
+    EXECUTE pg_catalog.format('CREATE INDEX %I ON steward.%I (table_id) WHERE action = ''T''',
+                              part || '_truncate', part);
     EXECUTE pg_catalog.format('REVOKE ALL ON steward.%I FROM PUBLIC', part);
     RETURN pg_catalog.format('steward.%I', part)::regclass;
 END
