@@ -300,6 +300,8 @@ DECLARE
     cur record;
     key name[];
     sd name;
+    renamed_excluded name[];
+    renamed_redacted name[];
 BEGIN
     SELECT * INTO cfg FROM steward.audit_tables t WHERE t.tbl = root AND t.enabled;
     IF NOT FOUND THEN
@@ -310,23 +312,26 @@ BEGIN
     END IF;
     SELECT * INTO last FROM steward.audit_versions v
      WHERE v.table_id = cfg.table_id ORDER BY v.version_id DESC LIMIT 1;
-    -- A column renamed since the last version keeps its exclusion/redaction.
+    -- A column renamed since the last version keeps its exclusion/redaction
+    -- (matched by attnum; only within the same table, not across a restore).
+    -- Updated only when a name changed: the row is shared by all writers.
     IF last.relid = root THEN
-        UPDATE steward.audit_tables t
-           SET excluded = (SELECT COALESCE(pg_catalog.array_agg(
-                                  COALESCE(a.attname, x.n)), '{}')
-                             FROM pg_catalog.unnest(t.excluded) x(n)
-                             LEFT JOIN pg_catalog.pg_attribute a
-                               ON a.attrelid = root AND NOT a.attisdropped
-                              AND a.attnum = last.attnums[pg_catalog.array_position(last.columns, x.n::text)]),
-               redacted = (SELECT COALESCE(pg_catalog.array_agg(
-                                  COALESCE(a.attname, x.n)), '{}')
-                             FROM pg_catalog.unnest(t.redacted) x(n)
-                             LEFT JOIN pg_catalog.pg_attribute a
-                               ON a.attrelid = root AND NOT a.attisdropped
-                              AND a.attnum = last.attnums[pg_catalog.array_position(last.columns, x.n::text)])
-         WHERE t.table_id = cfg.table_id
-         RETURNING * INTO cfg;
+        SELECT (SELECT COALESCE(pg_catalog.array_agg(COALESCE(a.attname, x.n) ORDER BY x.o), '{}')
+                  FROM pg_catalog.unnest(cfg.excluded) WITH ORDINALITY x(n, o)
+                  LEFT JOIN pg_catalog.pg_attribute a
+                    ON a.attrelid = root AND NOT a.attisdropped
+                   AND a.attnum = last.attnums[pg_catalog.array_position(last.columns, x.n::text)]),
+               (SELECT COALESCE(pg_catalog.array_agg(COALESCE(a.attname, x.n) ORDER BY x.o), '{}')
+                  FROM pg_catalog.unnest(cfg.redacted) WITH ORDINALITY x(n, o)
+                  LEFT JOIN pg_catalog.pg_attribute a
+                    ON a.attrelid = root AND NOT a.attisdropped
+                   AND a.attnum = last.attnums[pg_catalog.array_position(last.columns, x.n::text)])
+          INTO renamed_excluded, renamed_redacted;
+        IF renamed_excluded IS DISTINCT FROM cfg.excluded OR renamed_redacted IS DISTINCT FROM cfg.redacted THEN
+            UPDATE steward.audit_tables t SET excluded = renamed_excluded, redacted = renamed_redacted
+             WHERE t.table_id = cfg.table_id
+            RETURNING * INTO cfg;
+        END IF;
     END IF;
     key := steward._audit_key_columns(root);
     IF key IS NULL THEN
