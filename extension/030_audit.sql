@@ -118,6 +118,40 @@ CREATE FUNCTION steward._audit_partition_name(d date)
 RETURNS name LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 AS $$ SELECT ('audit_records_p' || pg_catalog.to_char(d, 'YYYYMMDD'))::name $$;
 
+-- steward.audit_key_index: 'immediate' (default: new partitions get their
+-- key index at once) or 'deferred' (built by audit_create_partitions() once
+-- the day is over: cheaper writes, history() of today's entries reads
+-- today's partition in full).
+CREATE FUNCTION steward._audit_key_index_deferred()
+RETURNS boolean
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    mode text := COALESCE(NULLIF(pg_catalog.current_setting('steward.audit_key_index', true), ''), 'immediate');
+BEGIN
+    IF mode NOT IN ('immediate', 'deferred') THEN
+        RAISE EXCEPTION 'invalid value for parameter "steward.audit_key_index": "%"', mode
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Available values: immediate, deferred.';
+    END IF;
+    RETURN mode = 'deferred';
+END
+$$;
+
+-- The key index of a log partition (idempotent).
+CREATE FUNCTION steward._audit_create_key_index(part name)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    EXECUTE pg_catalog.format('CREATE INDEX IF NOT EXISTS %I ON steward.%I USING hash (row_hash)',
+                              part || '_key', part);
+END
+$$;
+REVOKE ALL ON FUNCTION steward._audit_create_key_index(name) FROM PUBLIC;
+
 -- Create the partition of day d (UTC) unless it exists; returns it.
 -- SECURITY DEFINER: partitions belong to the extension owner like the log.
 CREATE FUNCTION steward._audit_partition_for(d date)
@@ -145,11 +179,15 @@ BEGIN
         part, (d::timestamp AT TIME ZONE 'UTC'), ((d + 1)::timestamp AT TIME ZONE 'UTC'));
     -- Indexes per partition, not on the partitioned table: a restored
     -- partition is attached before its indexes are created (pg_dump order),
-    -- which an index on the parent would break. One record's entries: by
-    -- the hash of its key (an int8 btree, cheap to maintain); key moves and
-    -- TRUNCATE entries in small partial indexes. No index on id: the latest
-    -- entries are at the end of the newest partition.
-    EXECUTE pg_catalog.format('CREATE INDEX %I ON steward.%I (row_hash)', part || '_key', part);
+    -- which an index on the parent would break. One record's entries are
+    -- found by the hash of its key (a hash index: the cheapest to maintain
+    -- for equality lookups), unless steward.audit_key_index = 'deferred'
+    -- (then steward.audit_create_partitions() builds it once the day is
+    -- over). Key moves and TRUNCATE entries: small partial indexes. No index
+    -- on id: the latest entries are at the end of the newest partition.
+    IF NOT steward._audit_key_index_deferred() THEN
+        PERFORM steward._audit_create_key_index(part);
+    END IF;
     EXECUTE pg_catalog.format('CREATE INDEX %I ON steward.%I (old_hash) WHERE old_hash IS NOT NULL',
                               part || '_old_key', part);
     EXECUTE pg_catalog.format('CREATE INDEX %I ON steward.%I (table_id) WHERE action = ''T''',
@@ -183,11 +221,18 @@ BEGIN
             created := created + 1;
         END IF;
     END LOOP;
+    -- Key indexes deferred (steward.audit_key_index) on days that are over.
+    PERFORM steward._audit_create_key_index(c.relname)
+       FROM pg_catalog.pg_inherits inh JOIN pg_catalog.pg_class c ON c.oid = inh.inhrelid
+      WHERE inh.inhparent = 'steward.audit_records'::regclass
+        AND c.relname ~ '^audit_records_p[0-9]{8}$'
+        AND c.relname < steward._audit_partition_name(today)
+        AND pg_catalog.to_regclass(pg_catalog.format('steward.%I', c.relname || '_key')) IS NULL;
     RETURN created;
 END
 $$;
 COMMENT ON FUNCTION steward.audit_create_partitions(integer) IS
-'Creates the audit log partitions of today and the next days_ahead days (UTC); returns how many were new';
+'Creates the audit log partitions of today and the next days_ahead days (UTC), and deferred key indexes of past days; returns how many partitions were new';
 REVOKE ALL ON FUNCTION steward.audit_create_partitions(integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION steward.audit_create_partitions(integer) TO PUBLIC;
 

@@ -247,6 +247,13 @@ DROP TRIGGER t ON plain;
 CREATE TRIGGER t AFTER INSERT ON plain FOR EACH ROW EXECUTE FUNCTION steward.audit_trigger();
 INSERT INTO plain VALUES (1);
 DROP TRIGGER t ON plain;
+CREATE TRIGGER t AFTER INSERT ON accounts FOR EACH STATEMENT EXECUTE FUNCTION steward.audit_trigger();
+INSERT INTO accounts VALUES (99, 'nobody', 0);
+DROP TRIGGER t ON accounts;
+
+-- the indexed key hash, for queries of your own on steward.audit_records
+SELECT count(*) = (SELECT count(*) FROM steward.history('accounts', 1)) AS same_entries
+  FROM steward.audit_records WHERE row_hash = steward.audit_key_hash('accounts', 1);
 
 -- disable: history stays; idempotent
 SELECT steward.disable_audit('scratch2');
@@ -268,6 +275,16 @@ SELECT steward._audit_partition_for('2001-02-03')::text;
 SELECT steward._audit_partition_for('2001-02-03')::text;
 SELECT steward.audit_create_partitions(3) >= 0 AS ok;
 SELECT steward.audit_create_partitions(-1);
+-- steward.audit_key_index = deferred: a new partition gets its key index
+-- once its day is over (audit_create_partitions builds it)
+SET steward.audit_key_index = 'deferred';
+SELECT steward._audit_partition_for('2001-02-04')::text;
+SELECT to_regclass('steward.audit_records_p20010204_key') IS NULL AS no_key_index_yet;
+SELECT steward.audit_create_partitions(0) >= 0 AS ok;
+SELECT to_regclass('steward.audit_records_p20010204_key') IS NOT NULL AS key_index_built;
+SET steward.audit_key_index = 'sometimes';
+SELECT steward._audit_partition_for('2001-02-05');
+RESET steward.audit_key_index;
 SELECT steward.purge_audit('-1 day');
 SELECT steward.purge_audit(NULL);
 SELECT steward.purge_audit('1000 days');

@@ -59,7 +59,7 @@ struct Entry {
 // multi-inserts of up to a few hundred rows), EndBatch() writes the rest and
 // closes. No SPI per row, no table privileges used. Entries of one batch get
 // consecutive ids after every earlier statement's.
-void BeginBatch();
+void BeginBatch(int64 expected_rows);
 void AddEntry(const Entry &entry);
 void EndBatch();
 
@@ -67,5 +67,6 @@ void EndBatch();
 // rolled back its creation), or when one of its relations is invalidated.
 void ResetWriter();
 void WriterRelcacheInvalidated(Oid relid);
+void WriterRolesInvalidated();
 
 }  // namespace steward::audit

@@ -89,6 +89,8 @@ void InvalidateRel(Datum, Oid relid) {
 
 void InvalidateAll(Datum arg, int, uint32) { InvalidateRel(arg, InvalidOid); }
 
+void InvalidateRoles(Datum, int, uint32) { WriterRolesInvalidated(); }
+
 // A cache entry built in a (sub)transaction that aborts may name a version
 // row that was rolled back; the writer's per-transaction state may name a
 // partition that was. Forget both.
@@ -130,6 +132,7 @@ void Init() {
         &g_context, "", PGC_USERSET, 0, nullptr, nullptr, nullptr);
     CacheRegisterRelcacheCallback(InvalidateRel, 0);
     CacheRegisterSyscacheCallback(NAMESPACEOID, InvalidateAll, 0);
+    CacheRegisterSyscacheCallback(AUTHOID, InvalidateRoles, 0);
     RegisterXactCallback(OnXact, nullptr);
     RegisterSubXactCallback(OnSubXact, nullptr);
 }
@@ -421,7 +424,7 @@ void AuditStatement(const AuditRel *ar, TriggerData *td, char action) {
     if (news != nullptr) tuplestore_rescan(news);
     MemoryContext row_cxt =
         AllocSetContextCreate(CurrentMemoryContext, "steward audit row", ALLOCSET_DEFAULT_SIZES);
-    BeginBatch();
+    BeginBatch(tuplestore_tuple_count(olds != nullptr ? olds : news));
     for (;;) {
         bool have_old = old_slot != nullptr && NextRow(olds, old_slot);
         bool have_new = new_slot != nullptr && NextRow(news, new_slot);
@@ -480,7 +483,7 @@ STEWARD_FUNCTION(steward_audit_trigger) {
         action = 'T';
     AuditRel *ar = Lookup(fcinfo, td->tg_relation);
     if (action == 'T') {
-        BeginBatch();
+        BeginBatch(1);
         AddEntry(NewEntry(ar, 'T'));
         EndBatch();
     } else {

@@ -81,7 +81,8 @@ struct WriterState {
     TupleDesc desc;
     TupleTableSlot *slots[kBatchRows];
     MemoryContext batch_cxt;  // the formed tuples of the current batch
-    // per transaction (role names live in TopTransactionContext)
+    // per transaction; role names per backend (TopMemoryContext, dropped
+    // when pg_authid changes)
     LocalTransactionId lxid;
     TimestampTz logged_at;
     Oid role;
@@ -107,6 +108,7 @@ struct Batch {
 
 WriterState g_xact;
 Batch g_batch;
+bool g_roles_valid = false;
 
 // Per backend: client address, and the last parsed steward.audit_context.
 bool g_client_addr_done = false;
@@ -257,6 +259,8 @@ void Flush() {
             Datum values[INDEX_MAX_KEYS];
             bool nulls[INDEX_MAX_KEYS];
             FormIndexDatum(info, slot, g_xact.estate, values, nulls);
+            if (g_batch.indexes[i] == nullptr)  // opened when first needed (partial indexes)
+                g_batch.indexes[i] = index_open(g_xact.index_oids[i], RowExclusiveLock);
             index_insert(g_batch.indexes[i], values, nulls, &slot->tts_tid, g_batch.rel,
                          info->ii_Unique ? UNIQUE_CHECK_YES : UNIQUE_CHECK_NO, false, info);
         }
@@ -273,6 +277,8 @@ void ResetWriter() {
     g_xact.valid = false;
     g_batch.open = false;
 }
+
+void WriterRolesInvalidated() { g_roles_valid = false; }
 
 void WriterRelcacheInvalidated(Oid relid) {
     if (!g_xact.valid) return;
@@ -320,8 +326,6 @@ void ReadStatementContext() {
     if (g_xact.lxid != MyProc->lxid) {
         g_xact.lxid = MyProc->lxid;
         g_xact.logged_at = GetCurrentTransactionStartTimestamp();
-        g_xact.role = InvalidOid;
-        g_xact.session_role = InvalidOid;
     }
     g_batch.txid = FullTransactionIdGetDatum(GetTopFullTransactionId());
     const char *actor = g_actor;
@@ -340,8 +344,11 @@ void ReadStatementContext() {
     g_batch.has_context = CurrentContext(&g_batch.context);
     Oid role = GetUserId();
     Oid session_role = GetSessionUserId();
-    if (role != g_xact.role || session_role != g_xact.session_role) {
-        MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
+    if (!g_roles_valid || role != g_xact.role || session_role != g_xact.session_role) {
+        if (g_xact.role_name != 0) pfree(DatumGetPointer(g_xact.role_name));
+        if (g_xact.session_role_name != 0) pfree(DatumGetPointer(g_xact.session_role_name));
+        g_roles_valid = true;
+        MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
         g_xact.role_name = RoleName(role);
         g_xact.role = role;
         g_xact.session_role_name = RoleName(session_role);
@@ -354,7 +361,7 @@ void ReadStatementContext() {
     g_batch.has_client_addr = ClientAddr(&g_batch.client_addr);
 }
 
-void BeginBatch() {
+void BeginBatch(int64 expected_rows) {
     int64 day = audit_plan::DayOf(GetCurrentTransactionStartTimestamp());
     if (!g_xact.valid || g_xact.day != day) PrepareWriter(day);
     g_batch.open = false;
@@ -364,8 +371,9 @@ void BeginBatch() {
                         errmsg("audit log partition was dropped during the transaction"),
                         errhint("Do not purge the current day's audit partition.")));
     for (int i = 0; i < g_xact.nindexes; ++i)
-        g_batch.indexes[i] = index_open(g_xact.index_oids[i], RowExclusiveLock);
-    g_batch.bistate = GetBulkInsertState();
+        g_batch.indexes[i] = nullptr;
+    // A bulk-insert state (buffer ring) pays off for many rows only.
+    g_batch.bistate = expected_rows > 1 ? GetBulkInsertState() : nullptr;
     g_batch.id_block = -1;
     g_batch.next_row = 0;
     g_batch.nslots = 0;
@@ -377,8 +385,9 @@ void BeginBatch() {
 void EndBatch() {
     if (!g_batch.open) return;
     Flush();
-    FreeBulkInsertState(g_batch.bistate);
-    for (int i = 0; i < g_xact.nindexes; ++i) index_close(g_batch.indexes[i], NoLock);
+    if (g_batch.bistate != nullptr) FreeBulkInsertState(g_batch.bistate);
+    for (int i = 0; i < g_xact.nindexes; ++i)
+        if (g_batch.indexes[i] != nullptr) index_close(g_batch.indexes[i], NoLock);
     relation_close(g_batch.rel, NoLock);
     g_batch.open = false;
 }

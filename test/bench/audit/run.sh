@@ -3,6 +3,8 @@
 # of bulk UPDATE / INSERT / DELETE of ROWS rows on a 10-column table, each
 #   bare                 no trigger
 #   pg_steward           steward.enable_audit()
+#   deferred             the same with steward.audit_key_index = deferred (today's
+#                        partition has no key index until the day is over)
 #   plpgsql              AFTER ROW trigger inserting to_jsonb(OLD), to_jsonb(NEW)
 #   cte                  the best one-statement SQL: a data-modifying CTE logging
 #                        the changed column (UPDATE) or the full row (INSERT, DELETE)
@@ -64,20 +66,22 @@ declare -A STMT=(
   [delete_plpgsql]="DELETE FROM t_plpgsql"
   [delete_cte]="WITH d AS (DELETE FROM t_bare RETURNING *) INSERT INTO bench_log (action, tbl, old_row) SELECT 'DELETE', 't_bare', to_jsonb(d) FROM d"
 )
+PART=$(spsql -At -c "SELECT steward._audit_partition_name((now() AT TIME ZONE 'UTC')::date)")
 declare -A CPU
 for op in update insert delete; do
   for v in bare steward plpgsql cte; do
     CPU[${op}_$v]=$(callgrind_instructions "SELECT 1;" "${STMT[${op}_$v]};")
   done
+  CPU[${op}_deferred]=$(callgrind_instructions "DROP INDEX steward.${PART}_key;" "${STMT[${op}_steward]};")
 done
 
 echo
 echo "CPU instructions, $ROWS rows (callgrind, postgres --single; deterministic)"
-printf '%-8s %14s %14s %14s %14s   %s\n' op bare pg_steward plpgsql cte "ratios"
+printf '%-7s %12s %12s %12s %12s %12s   %s\n' op bare pg_steward deferred plpgsql cte "ratios"
 for op in update insert delete; do
-  b=${CPU[${op}_bare]} s=${CPU[${op}_steward]} p=${CPU[${op}_plpgsql]} c=${CPU[${op}_cte]}
-  printf '%-8s %14d %14d %14d %14d   steward/bare %.2fx  plpgsql/bare %.2fx  cte/bare %.2fx  steward/cte %.2fx\n' \
-    "$op" "$b" "$s" "$p" "$c" "$(bc -l <<<"$s/$b")" "$(bc -l <<<"$p/$b")" "$(bc -l <<<"$c/$b")" "$(bc -l <<<"$s/$c")"
+  b=${CPU[${op}_bare]} s=${CPU[${op}_steward]} d=${CPU[${op}_deferred]} p=${CPU[${op}_plpgsql]} c=${CPU[${op}_cte]}
+  printf '%-7s %12d %12d %12d %12d %12d   steward/bare %.2fx (deferred %.2fx)  plpgsql/bare %.2fx  cte/bare %.2fx  steward/cte %.2fx (deferred %.2fx)\n' \
+    "$op" "$b" "$s" "$d" "$p" "$c" "$(bc -l <<<"$s/$b")" "$(bc -l <<<"$d/$b")" "$(bc -l <<<"$p/$b")" "$(bc -l <<<"$c/$b")" "$(bc -l <<<"$s/$c")" "$(bc -l <<<"$d/$c")"
 done
 echo "targets: UPDATE steward/bare <= 2.0x; INSERT and DELETE steward/cte <= 0.5x"
 
