@@ -102,6 +102,17 @@ SELECT format('log bytes per row (INSERT of a 10-column row): pg_steward %s, plp
   (SELECT round(avg(pg_column_size(l.*))) FROM bench_log l WHERE action = 'INSERT'));
 SQL
 
+# -- single-row transactions: CPU per transaction (callgrind, 500 single-row UPDATEs,
+# each its own transaction; the first includes the per-backend cache build) --------------
+one_row() { local t=$1 i out=""; for i in $(seq 1 500); do out+="UPDATE $t SET a = a + 1 WHERE id = $i;"$'\n'; done; printf '%s' "$out"; }
+c_bare=$(callgrind_instructions "SELECT 1;" "$(one_row t_bare)")
+c_steward=$(callgrind_instructions "SELECT 1;" "$(one_row t_steward)")
+# the same with the cache already built (a long-lived connection)
+c_warm=$(callgrind_instructions "SELECT 1;" "UPDATE t_steward SET a = a WHERE id = 0;"$'\n'"$(one_row t_steward)")
+c_warm_base=$(callgrind_instructions "SELECT 1;" "UPDATE t_steward SET a = a WHERE id = 0;")
+printf 'single-row UPDATE transactions, CPU per transaction: bare %d, pg_steward %d (%d once the backend cache is built): %.2fx\n' \
+  $((c_bare / 500)) $((c_steward / 500)) $(((c_warm - c_warm_base) / 500)) "$(bc -l <<<"($c_warm - $c_warm_base) / $c_bare")"
+
 # -- single-row transactions (wall time, pgbench, 2 clients) ------------------------------
 cat >"$STEWARD_SERVER_DIR/bare.sql" <<SQL
 \set id random(1, $ROWS)
@@ -116,4 +127,16 @@ for r in $(seq 1 "$ROUNDS"); do
   printf 'round %d: bare %.0f tps, pg_steward %.0f tps, ratio %.3f\n' "$r" "$tb" "$ts" "${RATIOS[-1]}"
 done
 median=$(printf '%s\n' "${RATIOS[@]}" | sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}')
-printf 'single-row UPDATE transactions, 2 clients: pg_steward/bare TPS median %.3f (target >= 0.9; shared 2-core machine, wall time is noisy)\n' "$median"
+printf 'single-row UPDATE transactions, 2 clients, fsync=off: pg_steward/bare TPS median %.3f (target >= 0.9; shared 2-core machine, wall time is noisy)\n' "$median"
+
+# The same with durable commits (fsync=on, synchronous_commit=on), as in production.
+_as_test_user pg_ctl -D "$PGDATA" -w restart -m fast -o "-p $PGPORT -k $PGHOST -c listen_addresses='' -c fsync=on -c synchronous_commit=on" >/dev/null
+RATIOS=()
+for r in $(seq 1 "$ROUNDS"); do
+  tb=$(pgbench -n -c 2 -j 2 -T "$SECONDS_PER_RUN" -f "$STEWARD_SERVER_DIR/bare.sql" 2>/dev/null | grep -oP 'tps = \K[0-9.]+' | head -1)
+  ts=$(pgbench -n -c 2 -j 2 -T "$SECONDS_PER_RUN" -f "$STEWARD_SERVER_DIR/steward.sql" 2>/dev/null | grep -oP 'tps = \K[0-9.]+' | head -1)
+  RATIOS+=("$(bc -l <<<"$ts/$tb")")
+  printf 'durable round %d: bare %.0f tps, pg_steward %.0f tps, ratio %.3f\n' "$r" "$tb" "$ts" "${RATIOS[-1]}"
+done
+median=$(printf '%s\n' "${RATIOS[@]}" | sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}')
+printf 'single-row UPDATE transactions, 2 clients, fsync=on: pg_steward/bare TPS median %.3f\n' "$median"
