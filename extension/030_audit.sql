@@ -163,7 +163,16 @@ AS $$
 DECLARE
     part name := steward._audit_partition_name(d);
     found regclass;
+    today date := (pg_catalog.now() AT TIME ZONE 'UTC')::date;
 BEGIN
+    -- Anyone may cause today's partition to exist (the trigger path runs as
+    -- the writing role); other days only superusers (retention tooling).
+    IF (d < today - 1 OR d > today + 366)
+       AND NOT (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = SESSION_USER) THEN
+        RAISE EXCEPTION 'cannot create the audit log partition of %', d
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'Only partitions from yesterday to a year ahead are created on demand.';
+    END IF;
     found := pg_catalog.to_regclass(pg_catalog.format('steward.%I', part));
     IF found IS NOT NULL THEN
         RETURN found;
@@ -659,7 +668,7 @@ SELECT r.id, r.logged_at, r.txid, steward._audit_action_name(r.action) AS action
        (SELECT pg_catalog.array_agg(v.columns[c] ORDER BY c) FROM pg_catalog.unnest(r.changed) c)
            AS changed_columns,
        r.actor, r.context, r.role_name, r.session_role, r.application_name, r.client_addr,
-       r.statement, r.version_id
+       r.statement, r.version_id, r.row_hash, r.old_hash
   FROM steward.audit_records r
   JOIN steward.audit_versions v ON v.version_id = r.version_id;
 COMMENT ON VIEW steward.audit_log IS 'The audit log, row images decoded to jsonb';
@@ -681,11 +690,7 @@ LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT l.* FROM steward.audit_log l
-     WHERE l.id IN (SELECT r.id FROM steward.audit_records r
-                     WHERE r.row_hash = hash
-                    UNION ALL
-                    SELECT r.id FROM steward.audit_records r
-                     WHERE r.old_hash = hash)
+     WHERE (l.row_hash = hash OR l.old_hash = hash)
        AND l.table_id = (SELECT t.table_id FROM steward.audit_tables t WHERE t.tbl = _history.tbl)
      ORDER BY l.id
 $$;
@@ -739,13 +744,11 @@ DECLARE
     tid integer := (SELECT t.table_id FROM steward.audit_tables t WHERE t.tbl = _row_as_of.tbl);
 BEGIN
     FOR e IN
-        SELECT r.id, r.version_id, r.row_hash = hash AS here, r.old_hash, l.action, l.new_values
-          FROM steward.audit_records r JOIN steward.audit_log l ON l.id = r.id AND l.logged_at = r.logged_at
-         WHERE r.id IN (SELECT x.id FROM steward.audit_records x WHERE x.row_hash = hash
-                        UNION ALL
-                        SELECT x.id FROM steward.audit_records x WHERE x.old_hash = hash
-                        UNION ALL
-                        SELECT x.id FROM steward.audit_records x WHERE x.table_id = tid AND x.action = 'T')
+        SELECT r.id, r.version_id, r.row_hash = hash AS here, r.old_hash,
+               steward._audit_action_name(r.action) AS action,
+               steward._audit_decode(r.version_id, r.new_image, r.stored) AS new_values
+          FROM steward.audit_records r
+         WHERE (r.row_hash = hash OR r.old_hash = hash OR (r.table_id = tid AND r.action = 'T'))
            AND r.table_id = tid AND r.logged_at <= at AND (before_id IS NULL OR r.id < before_id)
          ORDER BY r.id
     LOOP
