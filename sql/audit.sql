@@ -264,6 +264,16 @@ SELECT count(*) AS tables FROM steward.audited_tables WHERE table_name = 'scratc
 -- re-enabling continues the same history
 SELECT steward.enable_audit('scratch2');
 SELECT count(DISTINCT table_id) FROM steward.audit_log WHERE table_name LIKE 'scratch%';
+-- a new table shape first seen inside a rolled-back subtransaction: its
+-- version row is rolled back, and the next write records a valid one
+ALTER TABLE scratch2 ADD COLUMN extra int;
+BEGIN;
+SAVEPOINT a;
+INSERT INTO scratch2 VALUES ('sp1', 1);
+ROLLBACK TO a;
+INSERT INTO scratch2 VALUES ('sp2', 2);
+COMMIT;
+SELECT action, new_values FROM steward.audit_log WHERE new_values->>'k' LIKE 'sp%';
 -- dropping an audited table keeps its history
 SELECT last_id() AS before \gset
 DROP TABLE lines;
