@@ -334,9 +334,9 @@ AS $$
 $$;
 
 -- Called by the trigger (once per backend and table shape): the version of
--- the audited table that relid (the table, or a partition of it) maps to,
--- creating it when the table's shape changed, and what the trigger needs.
--- attnums are relid's own attribute numbers of the version's columns.
+-- the audited table relid, created when the table's shape changed, and what
+-- the trigger needs (attnums: the table's attribute numbers of the
+-- version's columns).
 CREATE FUNCTION steward._audit_prepare(relid oid,
     OUT table_id integer, OUT version_id integer, OUT full_row boolean,
     OUT log_noop boolean, OUT log_statement boolean, OUT attnums int2[],
@@ -348,7 +348,9 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
 DECLARE
-    root regclass := COALESCE(pg_catalog.pg_partition_root(relid), relid);
+    -- Statement triggers fire on the table they belong to (a partitioned
+    -- table's on itself, with its partitions' rows in its own row format).
+    root regclass := relid;
     cfg steward.audit_tables;
     last steward.audit_versions;
     cur record;
