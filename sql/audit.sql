@@ -211,6 +211,14 @@ UPDATE events SET region = 'us' WHERE id = 1;
 SELECT table_name, action, row_key, old_row_key, new_values FROM steward.audit_log
  WHERE table_name = 'events' ORDER BY id;
 
+-- a table audited before it became a partition keeps recording direct writes
+CREATE TABLE events_old (id int NOT NULL, region text NOT NULL, payload text, PRIMARY KEY (id, region));
+SELECT steward.enable_audit('events_old');
+ALTER TABLE events ATTACH PARTITION events_old FOR VALUES IN ('old');
+INSERT INTO events_old VALUES (7, 'old', 'direct');
+INSERT INTO events VALUES (8, 'old', 'through the parent');
+SELECT table_name, action, row_key FROM steward.audit_log WHERE row_key->>'region' = 'old' ORDER BY id;
+
 -- tables without a primary key: the replica identity index, else a clear refusal
 CREATE TABLE nokey (a int NOT NULL, b text);
 SELECT steward.enable_audit('nokey');
