@@ -1,0 +1,355 @@
+-- Audit trail (docs/audit.md): enable/disable, what each action records,
+-- options, actor and context, types, schema changes, errors.
+SET client_min_messages = warning;
+\set SHOW_CONTEXT never
+CREATE SCHEMA regress_audit;
+SET search_path = regress_audit, public;
+
+CREATE TABLE accounts (
+    id integer PRIMARY KEY,
+    owner text NOT NULL,
+    balance numeric(12,2) NOT NULL DEFAULT 0,
+    password text,
+    note text
+);
+-- enable: true when something changed, false when called again the same way
+SELECT steward.enable_audit('accounts');
+SELECT steward.enable_audit('accounts');
+SELECT table_name, full_row, log_noop, log_statement, excluded, redacted, trigger_enabled
+  FROM steward.audited_tables;
+SELECT tgname, tgtype FROM pg_trigger WHERE tgrelid = 'accounts'::regclass ORDER BY tgname;
+
+-- a helper to show the log without ids and times
+CREATE FUNCTION show_log(after bigint DEFAULT 0)
+RETURNS TABLE(action text, row_key jsonb, old_row_key jsonb, old_values jsonb, new_values jsonb,
+              changed_columns text[], actor text, context jsonb)
+LANGUAGE sql AS $$
+    SELECT l.action, l.row_key, l.old_row_key, l.old_values, l.new_values, l.changed_columns,
+           l.actor, l.context
+      FROM steward.audit_log l WHERE l.id > after ORDER BY l.id $$;
+CREATE FUNCTION last_id() RETURNS bigint LANGUAGE sql
+AS $$ SELECT COALESCE(max(id), 0) FROM steward.audit_records $$;
+
+-- INSERT stores the new row, UPDATE the key and the changed columns, DELETE the old row
+BEGIN;
+SET LOCAL steward.actor = 'user-42';
+SET LOCAL steward.audit_context = '{"request": "r-1"}';
+INSERT INTO accounts VALUES (1, 'ann', 10, 'secret', NULL), (2, 'bob', 20, NULL, 'x');
+UPDATE accounts SET balance = balance + 5 WHERE id = 1;
+DELETE FROM accounts WHERE id = 2;
+COMMIT;
+SELECT * FROM show_log();
+-- the actor is transaction scoped; other columns of the record
+SELECT txid = lead(txid) OVER (ORDER BY id) AS same_txid, role_name = current_user AS role_ok,
+       session_role = session_user AS session_ok, application_name, statement IS NULL AS no_statement,
+       table_oid = 'accounts'::regclass::oid AS oid_ok, schema_name, table_name
+  FROM steward.audit_log ORDER BY id LIMIT 1;
+SELECT last_id() AS before \gset
+-- no-op UPDATE: not recorded
+UPDATE accounts SET owner = owner WHERE id = 1;
+UPDATE accounts SET id = id;
+SELECT count(*) AS logged FROM show_log(:before);
+-- ... unless asked; options change with another call (nothing else changes)
+SELECT steward.enable_audit('accounts', log_noop => true);
+SELECT steward.enable_audit('accounts', log_noop => true);
+UPDATE accounts SET owner = owner WHERE id = 1;
+SELECT * FROM show_log(:before);
+SELECT last_id() AS before \gset
+-- full rows on UPDATE
+SELECT steward.enable_audit('accounts', full_row => true, log_noop => false);
+UPDATE accounts SET note = 'full' WHERE id = 1;
+SELECT * FROM show_log(:before);
+SELECT last_id() AS before \gset
+-- excluded columns are never stored; redacted ones show that they changed
+SELECT steward.enable_audit('accounts', full_row => false, excluded => '{note}', redacted => '{password}');
+SELECT excluded, redacted FROM steward.audited_tables WHERE table_name = 'accounts'::regclass;
+UPDATE accounts SET note = 'invisible' WHERE id = 1;
+UPDATE accounts SET password = 'hunter2' WHERE id = 1;
+INSERT INTO accounts VALUES (3, 'cy', 0, 'pw', 'hidden');
+SELECT * FROM show_log(:before);
+SELECT count(*) AS leaks FROM steward.audit_log
+ WHERE (COALESCE(old_values, '{}') || COALESCE(new_values, '{}'))::text ~ 'hunter2|hidden|invisible|secret|"pw"';
+SELECT last_id() AS before \gset
+-- statement text only when asked per table
+SELECT steward.enable_audit('accounts', log_statement => true);
+UPDATE accounts SET balance = 1 WHERE id = 3;
+SELECT statement FROM steward.audit_log WHERE id > :before;
+SELECT steward.enable_audit('accounts', log_statement => false);
+SELECT last_id() AS before \gset
+
+-- the actor: too long is a clear error and nothing is written
+BEGIN;
+SELECT set_config('steward.actor', repeat('x', 257), true) IS NOT NULL AS set;
+UPDATE accounts SET balance = 2 WHERE id = 3;
+ROLLBACK;
+SELECT balance FROM accounts WHERE id = 3;
+BEGIN;
+SET LOCAL steward.audit_context = 'not json';
+UPDATE accounts SET balance = 2 WHERE id = 3;
+ROLLBACK;
+SELECT count(*) AS logged FROM show_log(:before);
+-- 256 bytes is fine, and so is an empty actor (not recorded)
+BEGIN;
+SELECT set_config('steward.actor', repeat('y', 256), true) IS NOT NULL AS set;
+UPDATE accounts SET balance = 3 WHERE id = 3;
+SET LOCAL steward.actor = '';
+UPDATE accounts SET balance = 4 WHERE id = 3;
+COMMIT;
+SELECT length(actor), new_values FROM steward.audit_log WHERE id > :before ORDER BY id;
+SELECT last_id() AS before \gset
+
+-- TRUNCATE is recorded (as one entry, no row data)
+CREATE TABLE scratch (k text PRIMARY KEY);
+SELECT steward.enable_audit('scratch');
+INSERT INTO scratch VALUES ('a'), ('b');
+TRUNCATE scratch;
+SELECT * FROM show_log(:before);
+SELECT last_id() AS before \gset
+
+-- soft delete (contract with the soft-delete feature): a trigger named
+-- steward_soft_delete whose first argument is the column
+CREATE TABLE docs (id int PRIMARY KEY, title text, deleted_at timestamptz);
+CREATE FUNCTION noop_trigger() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
+CREATE TRIGGER steward_soft_delete BEFORE UPDATE ON docs FOR EACH ROW EXECUTE FUNCTION noop_trigger('deleted_at');
+SELECT steward.enable_audit('docs');
+INSERT INTO docs VALUES (1, 'one', NULL);
+UPDATE docs SET deleted_at = '2024-05-01 12:00+00' WHERE id = 1;
+UPDATE docs SET title = 'uno' WHERE id = 1;
+UPDATE docs SET deleted_at = NULL WHERE id = 1;
+SELECT action, changed_columns FROM show_log(:before);
+SELECT last_id() AS before \gset
+
+-- types: numeric, arrays, json/jsonb, bytea, enums, domains, composites,
+-- timestamps, NULLs, TOASTed values; quoted and unicode names
+CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
+CREATE DOMAIN posint AS integer CHECK (VALUE > 0);
+CREATE TYPE pair AS (a int, b text);
+CREATE TABLE "Typed ünï" (
+    "Key Col" text,
+    n2 int2, n8 int8, num numeric, f float8, flag boolean,
+    arr int[], tarr text[], js json, jb jsonb, raw bytea,
+    m mood, marr mood[], d posint, p pair, ts timestamptz, tsz timestamp, dt date,
+    iv interval, u uuid, big text,
+    PRIMARY KEY ("Key Col")
+);
+SELECT steward.enable_audit('"Typed ünï"');
+INSERT INTO "Typed ünï" VALUES
+    ('ключ 1', 1, 9007199254740993, 1.50, 'NaN', true, '{1,NULL,3}', '{"a b",c}', '{"x": [1, 2]}',
+     '{"y": {"z": null}}', '\x00ff', 'happy', '{sad,ok}', 7, '(1,"two")', '2024-01-02 03:04:05+00',
+     '2024-01-02 03:04:05', '2024-02-29', '1 day 2 hours', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11',
+     NULL),
+    ('nulls', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+     NULL, NULL, NULL, NULL, NULL, NULL);
+SELECT row_key, new_values FROM show_log(:before);
+-- a TOASTed value (compressed and out of line) is stored in full
+UPDATE "Typed ünï" SET big = (SELECT string_agg(md5(i::text), '') FROM generate_series(1, 2000) i)
+ WHERE "Key Col" = 'nulls';
+UPDATE "Typed ünï" SET m = 'sad' WHERE "Key Col" = 'nulls';
+SELECT changed_columns, length(new_values->>'big') AS big_length,
+       new_values->>'big' = (SELECT big FROM "Typed ünï" WHERE "Key Col" = 'nulls') AS big_equal
+  FROM show_log(:before) WHERE action = 'UPDATE';
+-- the log replays into exactly the table's rows (types round trip through jsonb)
+SELECT k, jsonb_populate_record(NULL::"Typed ünï", steward.row_as_of('"Typed ünï"', k, now()))::text
+           = (SELECT t::text FROM "Typed ünï" t WHERE "Key Col" = k) AS same
+  FROM unnest(ARRAY['ключ 1', 'nulls']) k;
+SELECT last_id() AS before \gset
+
+-- composite keys, a key that changes, history and row_as_of
+CREATE TABLE lines (order_id int, line int, qty int, PRIMARY KEY (order_id, line));
+SELECT steward.enable_audit('lines');
+INSERT INTO lines VALUES (1, 1, 5), (1, 2, 6);
+UPDATE lines SET qty = 7 WHERE (order_id, line) = (1, 1);
+UPDATE lines SET line = 3 WHERE (order_id, line) = (1, 2);
+SELECT action, row_key, old_row_key, new_values, changed_columns FROM steward.history('lines', 1, 1);
+SELECT action, row_key, old_row_key FROM steward.history('lines', 1, 2);
+SELECT action, row_key, old_row_key FROM steward.history('lines', '1', '3');
+SELECT steward.row_as_of('lines', 1, 3, now()) AS moved_row,
+       steward.row_as_of('lines', 1, 2, now()) AS gone,
+       steward.row_as_of('lines', 1, 1, '-infinity'::timestamptz) AS before_it_existed;
+-- key errors
+SELECT * FROM steward.history('lines', 1);
+SELECT * FROM steward.history('lines', 1, 'x');
+SELECT * FROM steward.history('lines', 1, '2024-01-01'::date);
+SELECT * FROM steward.history('lines', 1, NULL::int);
+SELECT * FROM steward.history(NULL, 1);
+SELECT * FROM steward.history('pg_class', 1);
+SELECT steward.row_as_of('lines', 1, 1);
+SELECT steward.row_as_of('lines', 1, 1, 42);
+SELECT steward.row_as_of('lines', 1, 1, '2024-01-01');
+
+-- schema changes keep auditing working and old history readable
+ALTER TABLE lines ADD COLUMN price numeric;
+UPDATE lines SET price = 9.5 WHERE (order_id, line) = (1, 1);
+ALTER TABLE lines RENAME COLUMN qty TO quantity;
+UPDATE lines SET quantity = 8 WHERE (order_id, line) = (1, 1);
+ALTER TABLE lines ALTER COLUMN price TYPE text;
+UPDATE lines SET price = 'ten' WHERE (order_id, line) = (1, 1);
+ALTER TABLE lines DROP COLUMN price;
+UPDATE lines SET quantity = 9 WHERE (order_id, line) = (1, 1);
+SELECT action, old_values, new_values, changed_columns FROM steward.history('lines', 1, 1);
+SELECT steward.row_as_of('lines', 1, 1, now());
+-- a renamed redacted column stays redacted
+ALTER TABLE accounts RENAME COLUMN password TO pw;
+UPDATE accounts SET pw = 'renamed-secret' WHERE id = 1;
+SELECT new_values FROM steward.audit_log WHERE table_name = 'accounts' ORDER BY id DESC LIMIT 1;
+SELECT redacted FROM steward.audited_tables WHERE table_name = 'accounts'::regclass;
+-- renaming the table: the log keeps the names as they were
+ALTER TABLE scratch RENAME TO scratch2;
+INSERT INTO scratch2 VALUES ('c');
+SELECT table_name, action FROM steward.audit_log WHERE table_name LIKE 'scratch%' ORDER BY id;
+
+-- partitioned tables: audited through the partitioned table
+CREATE TABLE events (id int, region text, payload text, PRIMARY KEY (id, region)) PARTITION BY LIST (region);
+CREATE TABLE events_eu PARTITION OF events FOR VALUES IN ('eu');
+CREATE TABLE events_us (payload text, region text NOT NULL, id int NOT NULL);
+ALTER TABLE events ATTACH PARTITION events_us FOR VALUES IN ('us');
+SELECT steward.enable_audit('events');
+SELECT steward.enable_audit('events_eu');
+INSERT INTO events VALUES (1, 'eu', 'a'), (2, 'us', 'b');
+UPDATE events SET payload = 'c' WHERE id = 2;
+UPDATE events SET region = 'us' WHERE id = 1;
+SELECT table_name, action, row_key, old_row_key, new_values FROM steward.audit_log
+ WHERE table_name = 'events' ORDER BY id;
+
+-- a table audited before it became a partition keeps recording direct writes
+CREATE TABLE events_old (id int NOT NULL, region text NOT NULL, payload text, PRIMARY KEY (id, region));
+SELECT steward.enable_audit('events_old');
+ALTER TABLE events ATTACH PARTITION events_old FOR VALUES IN ('old');
+INSERT INTO events_old VALUES (7, 'old', 'direct');
+INSERT INTO events VALUES (8, 'old', 'through the parent');
+SELECT table_name, action, row_key FROM steward.audit_log WHERE row_key->>'region' = 'old' ORDER BY id;
+
+-- tables without a primary key: the replica identity index, else a clear refusal
+CREATE TABLE nokey (a int NOT NULL, b text);
+SELECT steward.enable_audit('nokey');
+CREATE UNIQUE INDEX nokey_a ON nokey (a);
+ALTER TABLE nokey REPLICA IDENTITY USING INDEX nokey_a;
+SELECT steward.enable_audit('nokey');
+INSERT INTO nokey VALUES (1, 'x');
+SELECT row_key FROM steward.history('nokey', 1);
+
+-- bad input
+SELECT steward.enable_audit(NULL);
+CREATE VIEW v AS SELECT 1 AS x;
+SELECT steward.enable_audit('v');
+CREATE FOREIGN DATA WRAPPER regress_audit_fdw;
+CREATE SERVER regress_audit_server FOREIGN DATA WRAPPER regress_audit_fdw;
+CREATE FOREIGN TABLE ft (a int) SERVER regress_audit_server;
+SELECT steward.enable_audit('ft');
+SELECT steward.enable_audit('steward.audit_records');
+SELECT steward.enable_audit('steward.audit_tables');
+SELECT steward.enable_audit('accounts', excluded => '{nope}');
+SELECT steward.enable_audit('accounts', redacted => '{id}');
+SELECT steward.enable_audit('accounts', excluded => '{note}', redacted => '{note}');
+-- nothing half-done: options unchanged
+SELECT excluded, redacted FROM steward.audited_tables WHERE table_name = 'accounts'::regclass;
+-- the trigger outside its protocol
+SELECT steward.audit_trigger();
+CREATE TABLE plain (id int PRIMARY KEY);
+CREATE TRIGGER t BEFORE INSERT ON plain FOR EACH ROW EXECUTE FUNCTION steward.audit_trigger();
+INSERT INTO plain VALUES (1);
+DROP TRIGGER t ON plain;
+CREATE TRIGGER t AFTER INSERT ON plain FOR EACH STATEMENT EXECUTE FUNCTION steward.audit_trigger();
+INSERT INTO plain VALUES (1);
+DROP TRIGGER t ON plain;
+CREATE TRIGGER t AFTER INSERT ON plain FOR EACH ROW EXECUTE FUNCTION steward.audit_trigger();
+INSERT INTO plain VALUES (1);
+DROP TRIGGER t ON plain;
+CREATE TRIGGER t AFTER INSERT ON accounts FOR EACH STATEMENT EXECUTE FUNCTION steward.audit_trigger();
+INSERT INTO accounts VALUES (99, 'nobody', 0);
+DROP TRIGGER t ON accounts;
+
+-- the indexed key hash, for queries of your own on steward.audit_records
+SELECT count(*) = (SELECT count(*) FROM steward.history('accounts', 1)) AS same_entries
+  FROM steward.audit_records WHERE row_hash = steward.audit_key_hash('accounts', 1);
+
+-- disable: history stays; idempotent
+SELECT steward.disable_audit('scratch2');
+SELECT steward.disable_audit('scratch2');
+INSERT INTO scratch2 VALUES ('not logged');
+SELECT count(*) FROM steward.audit_log WHERE new_values->>'k' = 'not logged';
+SELECT count(*) AS tables FROM steward.audited_tables WHERE table_name = 'scratch2'::regclass;
+-- re-enabling continues the same history
+SELECT steward.enable_audit('scratch2');
+SELECT count(DISTINCT table_id) FROM steward.audit_log WHERE table_name LIKE 'scratch%';
+-- a new table shape first seen inside a rolled-back subtransaction: its
+-- version row is rolled back, and the next write records a valid one
+ALTER TABLE scratch2 ADD COLUMN extra int;
+BEGIN;
+SAVEPOINT a;
+INSERT INTO scratch2 VALUES ('sp1', 1);
+ROLLBACK TO a;
+INSERT INTO scratch2 VALUES ('sp2', 2);
+COMMIT;
+SELECT action, new_values FROM steward.audit_log WHERE new_values->>'k' LIKE 'sp%';
+-- dropping an audited table keeps its history
+SELECT last_id() AS before \gset
+DROP TABLE lines;
+SELECT count(*) AS lines_history FROM steward.audit_log WHERE table_name = 'lines';
+SELECT tbl, dropped_at IS NOT NULL AS dropped FROM steward.audit_tables WHERE table_name = 'lines';
+
+-- retention: whole partitions; the creation function is idempotent
+SELECT steward._audit_partition_for('2001-02-03')::text;
+SELECT steward._audit_partition_for('2001-02-03')::text;
+SELECT steward.audit_create_partitions(3) >= 0 AS ok;
+SELECT steward.audit_create_partitions(-1);
+-- steward.audit_key_index = deferred: a new partition gets its key index
+-- once its day is over (audit_create_partitions builds it)
+SET steward.audit_key_index = 'deferred';
+SELECT steward._audit_partition_for('2001-02-04')::text;
+SELECT to_regclass('steward.audit_records_p20010204_key') IS NULL AS no_key_index_yet;
+SELECT steward.audit_create_partitions(0) >= 0 AS ok;
+SELECT to_regclass('steward.audit_records_p20010204_key') IS NOT NULL AS key_index_built;
+SET steward.audit_key_index = 'sometimes';
+SELECT steward._audit_partition_for('2001-02-05');
+RESET steward.audit_key_index;
+SELECT steward.purge_audit('-1 day');
+SELECT steward.purge_audit(NULL);
+SELECT steward.purge_audit('1000 days');
+SELECT to_regclass('steward.audit_records_p20010203') IS NULL AS purged;
+SELECT steward.purge_audit('1 day') AS purged_recent;
+
+-- monitoring: summaries and health checks
+SELECT action, count(*) > 0 AS seen FROM steward.recent_activity GROUP BY action ORDER BY action;
+SELECT table_name, action, sum(changes) FROM steward.audit_summary
+ WHERE table_name = 'accounts' GROUP BY 1, 2 ORDER BY 1, 2;
+SELECT check_name, value, warning, critical, status FROM steward._health_checks_audit();
+ALTER TABLE accounts DISABLE TRIGGER steward_audit_update;
+SELECT check_name, status, detail FROM steward._health_checks_audit() WHERE check_name = 'audit_triggers_missing';
+ALTER TABLE accounts ENABLE TRIGGER steward_audit_update;
+
+-- privileges: application roles write audited tables but cannot touch the log
+CREATE ROLE regress_audit_app;
+CREATE ROLE regress_audit_reader IN ROLE steward_auditor;
+CREATE ROLE regress_audit_monitor IN ROLE steward_monitor;
+GRANT USAGE ON SCHEMA regress_audit TO regress_audit_app, regress_audit_reader;
+GRANT SELECT, INSERT, UPDATE, DELETE ON accounts TO regress_audit_app;
+SET ROLE regress_audit_app;
+INSERT INTO accounts VALUES (10, 'app', 1);
+UPDATE accounts SET balance = 2 WHERE id = 10;
+INSERT INTO steward.audit_records (id) VALUES (1);
+UPDATE steward.audit_records SET actor = 'x';
+DELETE FROM steward.audit_records;
+TRUNCATE steward.audit_records;
+SELECT count(*) FROM steward.audit_log;
+SELECT * FROM steward.history('accounts', 10);
+SELECT steward.enable_audit('accounts', full_row => true);
+SELECT steward.disable_audit('accounts');
+UPDATE steward.audit_tables SET excluded = '{balance}';
+SELECT count(*) AS rows_changed FROM steward.audit_tables WHERE excluded = '{balance}';
+SELECT steward.purge_audit('0');
+RESET ROLE;
+SET ROLE regress_audit_reader;
+SELECT action, role_name, new_values FROM steward.history('accounts', 10);
+INSERT INTO steward.audit_records (id) VALUES (1);
+RESET ROLE;
+SET ROLE regress_audit_monitor;
+SELECT count(*) > 0 AS reads_activity FROM steward.recent_activity;
+SELECT count(*) AS checks FROM steward._health_checks_audit();
+RESET ROLE;
+
+DROP SCHEMA regress_audit CASCADE;
+DROP SERVER regress_audit_server;
+DROP FOREIGN DATA WRAPPER regress_audit_fdw;
+DROP OWNED BY regress_audit_app, regress_audit_reader, regress_audit_monitor;
+DROP ROLE regress_audit_app, regress_audit_reader, regress_audit_monitor;

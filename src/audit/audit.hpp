@@ -1,0 +1,72 @@
+// Audit trail: declarations shared by the trigger (trigger.cpp), the log
+// writer (writer.cpp) and the readers (reader.cpp). docs/audit.md has the
+// design; extension/030_audit.sql the tables.
+#pragma once
+#include "boundary/postgres.hpp"
+
+extern "C" {
+#include "access/htup_details.h"
+#include "access/tupdesc.h"
+}
+
+namespace steward::audit {
+
+// How a row image stores one column (see steward._audit_storage_type()).
+enum StorageKind : char {
+    kBinary = 'b',    // the base type's own datum (built-in, oid-free types)
+    kText = 't',      // the type's text output (enums, composites, user types)
+    kRedacted = 'r',  // a fixed marker instead of the value
+};
+
+inline constexpr const char *kRedactedMarker = "[redacted]";
+
+// A row image: a heap tuple of the image descriptor, its header doubling as
+// a bytea (heap_form_tuple sets the varlena length). Plain memory only.
+inline Datum FormImage(TupleDesc desc, Datum *values, bool *nulls) {
+    HeapTuple tuple = heap_form_tuple(desc, values, nulls);
+    return PointerGetDatum(tuple->t_data);
+}
+
+// The indexed identity of a record: a 64-bit hash of its key values (in
+// their stored form: the base type's binary value, or text), seeded with the
+// table id. Independent of byte order and of TOAST/compression, so the
+// trigger and the readers compute the same value for the same key.
+int64 KeyHash(int32 table_id, int n, const Datum *values, const int16 *typlen,
+              const bool *typbyval);
+
+// One audit log entry as the trigger hands it to the writer. Position
+// arrays are 1-based positions of the version's columns; a count of -1
+// writes SQL NULL.
+struct Entry {
+    char action;
+    int32 table_id;
+    int32 version_id;
+    bool log_statement;
+    bool has_key;       // false for TRUNCATE
+    int64 row_hash;
+    bool key_changed;   // UPDATE that changed the key: old_hash is the old one
+    int64 old_hash;
+    Datum old_image;
+    Datum new_image;
+    const int16 *stored;
+    int nstored;
+    const int16 *changed;
+    int nchanged;
+};
+
+// Writing the entries of one statement (writer.cpp): BeginBatch() opens the
+// day's partition and its indexes, AddEntry() forms a log tuple (written in
+// multi-inserts of up to a few hundred rows), EndBatch() writes the rest and
+// closes. No SPI per row, no table privileges used. Entries of one batch get
+// consecutive ids after every earlier statement's.
+void BeginBatch(int64 expected_rows);
+void AddEntry(const Entry &entry);
+void EndBatch();
+
+// Forget the writer's cached partition (after an abort, which may have
+// rolled back its creation), or when one of its relations is invalidated.
+void ResetWriter();
+void WriterRelcacheInvalidated(Oid relid);
+void WriterRolesInvalidated();
+
+}  // namespace steward::audit

@@ -1,0 +1,493 @@
+// steward.audit_trigger(): the AFTER ... FOR EACH STATEMENT triggers that
+// feed the audit log: INSERT, UPDATE and DELETE with transition tables (one
+// call per statement reads every changed row; no per-row trigger event), and
+// TRUNCATE.
+//
+// Per backend and audited relation it caches what it needs to turn a row
+// into row images (the table's current version in steward.audit_versions,
+// the attribute number, length and storage kind of each audited column,
+// output functions for columns stored as text, the image descriptors). The
+// cache is built once through steward._audit_prepare() (SPI) and dropped on
+// relcache invalidation of the relation (ALTER TABLE, enable_audit() with
+// other options, a soft-delete trigger added, ...). Per row there is no
+// catalog lookup and no SPI: compare old and new values, form one or two
+// tuples of the changed columns, hand them to the writer (writer.cpp), which
+// writes them with multi-inserts.
+//
+// Hot path: plain data and direct PostgreSQL calls only (see
+// src/boundary/boundary.hpp).
+#include "audit/audit.hpp"
+#include "boundary/boundary.hpp"
+#include "core/audit_plan.hpp"
+#include "module.hpp"
+
+extern "C" {
+#include "access/detoast.h"
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "executor/tuptable.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/guc.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/syscache.h"
+#include "utils/tuplestore.h"
+}
+
+namespace steward::audit {
+
+char *g_actor = nullptr;
+char *g_context = nullptr;
+
+namespace {
+
+// What the trigger knows about one audited relation (a hash entry: stable
+// address, the key first).
+struct AuditRel {
+    Oid relid;
+    bool valid;
+    SubTransactionId built_in;  // subtransaction that built it (its version row may roll back)
+    MemoryContext cxt;
+    int32 table_id;
+    int32 version_id;
+    bool full_row;
+    bool log_noop;
+    bool log_statement;
+    int ncols;
+    AttrNumber *attnums;  // per position (0-based here): attribute number in relid
+    char *kind;           // StorageKind per position
+    int16 *typlen;        // of the column
+    bool *typbyval;
+    int16 *stored_len;    // of the stored form (text for kText)
+    bool *stored_byval;
+    FmgrInfo *out;  // output functions (kText positions)
+    TupleDesc image_desc;
+    int nkeys;
+    int16 *key_positions;  // 1-based, in key order
+    int16 *key_sorted;     // 1-based, ascending
+    int soft_delete_position;  // 1-based, 0: none
+};
+
+HTAB *g_rels = nullptr;
+
+void InvalidateRel(Datum, Oid relid) {
+    WriterRelcacheInvalidated(relid);
+    if (g_rels == nullptr) return;
+    HASH_SEQ_STATUS status;
+    hash_seq_init(&status, g_rels);
+    AuditRel *ar;
+    while ((ar = static_cast<AuditRel *>(hash_seq_search(&status))) != nullptr)
+        if (relid == InvalidOid || ar->relid == relid) ar->valid = false;
+}
+
+void InvalidateAll(Datum arg, int, uint32) { InvalidateRel(arg, InvalidOid); }
+
+void InvalidateRoles(Datum, int, uint32) { WriterRolesInvalidated(); }
+
+// A cache entry built in a (sub)transaction that aborts may name a version
+// row that was rolled back; the writer's per-transaction state may name a
+// partition that was. Forget both.
+void OnSubXact(SubXactEvent event, SubTransactionId sub, SubTransactionId, void *) {
+    if (event != SUBXACT_EVENT_ABORT_SUB) return;
+    ResetWriter();
+    if (g_rels == nullptr) return;
+    HASH_SEQ_STATUS status;
+    hash_seq_init(&status, g_rels);
+    AuditRel *ar;
+    while ((ar = static_cast<AuditRel *>(hash_seq_search(&status))) != nullptr)
+        if (ar->built_in != InvalidSubTransactionId && ar->built_in >= sub) ar->valid = false;
+}
+
+void OnXact(XactEvent event, void *) {
+    bool abort = event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT;
+    bool commit = event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT ||
+                  event == XACT_EVENT_PREPARE;
+    if (abort) ResetWriter();
+    if (g_rels == nullptr || (!abort && !commit)) return;
+    HASH_SEQ_STATUS status;
+    hash_seq_init(&status, g_rels);
+    AuditRel *ar;
+    while ((ar = static_cast<AuditRel *>(hash_seq_search(&status))) != nullptr) {
+        if (ar->built_in == InvalidSubTransactionId) continue;
+        if (abort) ar->valid = false;
+        ar->built_in = InvalidSubTransactionId;
+    }
+}
+
+void Init() {
+    DefineCustomStringVariable(
+        "steward.actor", "Who acts, as the application knows it; recorded in the audit log.",
+        "Set it per transaction: SET LOCAL steward.actor = 'user-42'.", &g_actor, "",
+        PGC_USERSET, 0, nullptr, nullptr, nullptr);
+    DefineCustomStringVariable(
+        "steward.audit_context", "Extra context (jsonb) recorded in the audit log.",
+        "Set it per transaction: SET LOCAL steward.audit_context = '{\"request\": \"r-1\"}'.",
+        &g_context, "", PGC_USERSET, 0, nullptr, nullptr, nullptr);
+    CacheRegisterRelcacheCallback(InvalidateRel, 0);
+    CacheRegisterSyscacheCallback(NAMESPACEOID, InvalidateAll, 0);
+    CacheRegisterSyscacheCallback(AUTHOID, InvalidateRoles, 0);
+    RegisterXactCallback(OnXact, nullptr);
+    RegisterSubXactCallback(OnSubXact, nullptr);
+}
+
+int16 *Int16Array(Datum array, int *n, MemoryContext cxt) {
+    Datum *elems;
+    bool *nulls;
+    deconstruct_array(DatumGetArrayTypeP(array), INT2OID, 2, true, TYPALIGN_SHORT, &elems, &nulls,
+                      n);
+    auto *out = static_cast<int16 *>(MemoryContextAlloc(cxt, sizeof(int16) * (*n + 1)));
+    for (int i = 0; i < *n; ++i) out[i] = nulls[i] ? 0 : DatumGetInt16(elems[i]);
+    return out;
+}
+
+// Fill ar from steward._audit_prepare(relid).
+void Build(AuditRel *ar, Relation rel) {
+    ar->valid = false;
+    if (ar->cxt == nullptr)
+        ar->cxt = AllocSetContextCreate(CacheMemoryContext, "steward audit relation",
+                                        ALLOCSET_SMALL_SIZES);
+    else
+        MemoryContextReset(ar->cxt);
+    Oid relid = RelationGetRelid(rel);
+    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
+    Oid argtypes[1] = {OIDOID};
+    Datum args[1] = {ObjectIdGetDatum(relid)};
+    int rc = SPI_execute_with_args(
+        "SELECT table_id, version_id, full_row, log_noop, log_statement, attnums, storage, "
+        "redacted, key_positions, soft_delete_position FROM steward._audit_prepare($1)",
+        1, argtypes, args, nullptr, false, 1);
+    if (rc != SPI_OK_SELECT || SPI_processed != 1) elog(ERROR, "steward._audit_prepare failed");
+    HeapTuple row = SPI_tuptable->vals[0];
+    TupleDesc rowdesc = SPI_tuptable->tupdesc;
+    bool isnull[10];
+    Datum v[10];
+    for (int i = 0; i < 10; ++i) v[i] = SPI_getbinval(row, rowdesc, i + 1, &isnull[i]);
+    if (isnull[5] || isnull[6] || isnull[7] || isnull[8])
+        elog(ERROR, "steward._audit_prepare returned no column list");
+
+    MemoryContext old = MemoryContextSwitchTo(ar->cxt);
+    ar->table_id = DatumGetInt32(v[0]);
+    ar->version_id = DatumGetInt32(v[1]);
+    ar->full_row = DatumGetBool(v[2]);
+    ar->log_noop = DatumGetBool(v[3]);
+    ar->log_statement = DatumGetBool(v[4]);
+    int n;
+    int16 *attnums = Int16Array(v[5], &n, ar->cxt);
+    Datum *storage;
+    bool *storage_nulls;
+    int nstorage;
+    deconstruct_array(DatumGetArrayTypeP(v[6]), OIDOID, 4, true, TYPALIGN_INT, &storage,
+                      &storage_nulls, &nstorage);
+    Datum *redacted;
+    bool *redacted_nulls;
+    int nredacted;
+    deconstruct_array(DatumGetArrayTypeP(v[7]), BOOLOID, 1, true, TYPALIGN_CHAR, &redacted,
+                      &redacted_nulls, &nredacted);
+    if (nstorage != n || nredacted != n)
+        ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                        errmsg("audited columns of relation \"%s\" do not match its audit version",
+                               RelationGetRelationName(rel))));
+    ar->ncols = n;
+    ar->attnums = attnums;
+    ar->kind = static_cast<char *>(palloc(n + 1));
+    ar->typlen = static_cast<int16 *>(palloc(sizeof(int16) * (n + 1)));
+    ar->typbyval = static_cast<bool *>(palloc(n + 1));
+    ar->stored_len = static_cast<int16 *>(palloc(sizeof(int16) * (n + 1)));
+    ar->stored_byval = static_cast<bool *>(palloc(n + 1));
+    ar->out = static_cast<FmgrInfo *>(palloc0(sizeof(FmgrInfo) * (n + 1)));
+    ar->image_desc = CreateTemplateTupleDesc(n);
+    TupleDesc desc = RelationGetDescr(rel);
+    for (int i = 0; i < n; ++i) {
+        AttrNumber attnum = attnums[i];
+        if (attnum <= 0 || attnum > desc->natts || TupleDescAttr(desc, attnum - 1)->attisdropped)
+            ereport(ERROR,
+                    (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                     errmsg("audited columns of relation \"%s\" do not match its audit version",
+                            RelationGetRelationName(rel))));
+        Form_pg_attribute att = TupleDescAttr(desc, attnum - 1);
+        Oid stored = DatumGetObjectId(storage[i]);
+        ar->typlen[i] = att->attlen;
+        ar->typbyval[i] = att->attbyval;
+        if (DatumGetBool(redacted[i]))
+            ar->kind[i] = kRedacted;
+        else if (stored == getBaseType(att->atttypid))
+            ar->kind[i] = kBinary;
+        else {
+            ar->kind[i] = kText;
+            Oid out;
+            bool varlena;
+            getTypeOutputInfo(att->atttypid, &out, &varlena);
+            fmgr_info_cxt(out, &ar->out[i], ar->cxt);
+        }
+        ar->stored_len[i] = ar->kind[i] == kBinary ? att->attlen : -1;
+        ar->stored_byval[i] = ar->kind[i] == kBinary ? att->attbyval : false;
+        TupleDescInitEntry(ar->image_desc, static_cast<AttrNumber>(i + 1), nullptr, stored, -1, 0);
+    }
+    ar->key_positions = Int16Array(v[8], &ar->nkeys, ar->cxt);
+    ar->key_sorted = static_cast<int16 *>(palloc(sizeof(int16) * (ar->nkeys + 1)));
+    for (int k = 0; k < ar->nkeys; ++k) {
+        int p = ar->key_positions[k];
+        if (p < 1 || p > n || ar->kind[p - 1] == kRedacted)
+            elog(ERROR, "invalid key position %d for relation \"%s\"", p,
+                 RelationGetRelationName(rel));
+        ar->key_sorted[k] = static_cast<int16>(p);
+    }
+    for (int i = 1; i < ar->nkeys; ++i)  // insertion sort: keys are short
+        for (int j = i; j > 0 && ar->key_sorted[j - 1] > ar->key_sorted[j]; --j)
+            std::swap(ar->key_sorted[j - 1], ar->key_sorted[j]);
+    ar->soft_delete_position = isnull[9] ? 0 : DatumGetInt16(v[9]);
+    MemoryContextSwitchTo(old);
+    SPI_finish();
+    ar->built_in = GetCurrentSubTransactionId();
+    ar->valid = true;
+}
+
+AuditRel *Lookup(FunctionCallInfo fcinfo, Relation rel) {
+    Oid relid = RelationGetRelid(rel);
+    auto *ar = static_cast<AuditRel *>(fcinfo->flinfo->fn_extra);
+    if (ar == nullptr || ar->relid != relid) {
+        if (g_rels == nullptr) {
+            HASHCTL ctl;
+            memset(&ctl, 0, sizeof ctl);
+            ctl.keysize = sizeof(Oid);
+            ctl.entrysize = sizeof(AuditRel);
+            g_rels = hash_create("steward audit relations", 64, &ctl, HASH_ELEM | HASH_BLOBS);
+        }
+        bool found;
+        ar = static_cast<AuditRel *>(hash_search(g_rels, &relid, HASH_ENTER, &found));
+        if (!found) {
+            ar->valid = false;
+            ar->cxt = nullptr;
+            ar->built_in = InvalidSubTransactionId;
+        }
+        fcinfo->flinfo->fn_extra = ar;
+    }
+    if (!ar->valid) Build(ar, rel);
+    return ar;
+}
+
+// The value of position p (0-based) from slot as the image stores it.
+inline Datum StoredValue(const AuditRel *ar, int p, TupleTableSlot *slot, bool *isnull) {
+    int a = ar->attnums[p] - 1;
+    *isnull = slot->tts_isnull[a];
+    if (*isnull) return 0;
+    Datum value = slot->tts_values[a];
+    switch (ar->kind[p]) {
+        case kBinary:
+            if (ar->typlen[p] == -1 && VARATT_IS_EXTERNAL(DatumGetPointer(value)))
+                value = PointerGetDatum(
+                    detoast_external_attr(reinterpret_cast<struct varlena *>(DatumGetPointer(value))));
+            return value;
+        case kText:
+            return PointerGetDatum(cstring_to_text(OutputFunctionCall(&ar->out[p], value)));
+        default:
+            return PointerGetDatum(cstring_to_text(kRedactedMarker));
+    }
+}
+
+// Image of the positions listed (1-based; all when positions is null).
+Datum Image(const AuditRel *ar, TupleTableSlot *slot, const int16 *positions, int n) {
+    Datum *values = static_cast<Datum *>(palloc(sizeof(Datum) * ar->ncols));
+    bool *nulls = static_cast<bool *>(palloc(sizeof(bool) * ar->ncols));
+    if (positions == nullptr) {
+        for (int p = 0; p < ar->ncols; ++p) values[p] = StoredValue(ar, p, slot, &nulls[p]);
+    } else {
+        for (int p = 0; p < ar->ncols; ++p) nulls[p] = true;
+        for (int i = 0; i < n; ++i) {
+            int p = positions[i] - 1;
+            values[p] = StoredValue(ar, p, slot, &nulls[p]);
+        }
+    }
+    return FormImage(ar->image_desc, values, nulls);
+}
+
+int64 KeyHashOf(const AuditRel *ar, TupleTableSlot *slot) {
+    Datum values[INDEX_MAX_KEYS];
+    int16 typlen[INDEX_MAX_KEYS];
+    bool typbyval[INDEX_MAX_KEYS];
+    int n = ar->nkeys < INDEX_MAX_KEYS ? ar->nkeys : INDEX_MAX_KEYS;
+    for (int k = 0; k < n; ++k) {
+        int p = ar->key_positions[k] - 1;
+        bool isnull;
+        values[k] = StoredValue(ar, p, slot, &isnull);
+        if (isnull) values[k] = PointerGetDatum(cstring_to_text(""));  // keys are NOT NULL
+        typlen[k] = isnull ? -1 : ar->stored_len[p];
+        typbyval[k] = isnull ? false : ar->stored_byval[p];
+    }
+    return KeyHash(ar->table_id, n, values, typlen, typbyval);
+}
+
+// Did position p (0-based) change between old and new?
+bool Changed(const AuditRel *ar, int p, TupleTableSlot *old_slot, TupleTableSlot *new_slot) {
+    int a = ar->attnums[p] - 1;
+    bool old_null = old_slot->tts_isnull[a], new_null = new_slot->tts_isnull[a];
+    if (old_null || new_null) return old_null != new_null;
+    Datum o = old_slot->tts_values[a], n = new_slot->tts_values[a];
+    if (datumIsEqual(o, n, ar->typbyval[p], ar->typlen[p])) return false;
+    if (ar->typlen[p] != -1) return true;
+    // Same value, other representation (compressed, TOASTed)?
+    auto *ov = reinterpret_cast<struct varlena *>(DatumGetPointer(o));
+    auto *nv = reinterpret_cast<struct varlena *>(DatumGetPointer(n));
+    if (!VARATT_IS_EXTENDED(ov) && !VARATT_IS_EXTENDED(nv)) return true;
+    if (toast_raw_datum_size(o) != toast_raw_datum_size(n)) return true;
+    return !datumIsEqual(PointerGetDatum(detoast_attr(ov)), PointerGetDatum(detoast_attr(nv)),
+                         false, -1);
+}
+
+[[noreturn]] void ProtocolError(const char *what) {
+    ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+                    errmsg("steward.audit_trigger() %s", what),
+                    errhint("Install it with steward.enable_audit().")));
+    pg_unreachable();
+}
+
+Entry NewEntry(const AuditRel *ar, char action) {
+    Entry e;
+    memset(&e, 0, sizeof e);
+    e.action = action;
+    e.table_id = ar->table_id;
+    e.version_id = ar->version_id;
+    e.log_statement = ar->log_statement;
+    e.nstored = -1;
+    e.nchanged = -1;
+    return e;
+}
+
+void AuditUpdate(const AuditRel *ar, TupleTableSlot *old_slot, TupleTableSlot *new_slot) {
+    int16 *changed = static_cast<int16 *>(palloc(sizeof(int16) * (ar->ncols + 1)));
+    int nchanged = 0;
+    for (int p = 0; p < ar->ncols; ++p)
+        if (Changed(ar, p, old_slot, new_slot)) changed[nchanged++] = static_cast<int16>(p + 1);
+    if (nchanged == 0 && !ar->log_noop) return;
+
+    char action = 'U';
+    if (ar->soft_delete_position > 0) {
+        int a = ar->attnums[ar->soft_delete_position - 1] - 1;
+        bool was_null = old_slot->tts_isnull[a], is_null = new_slot->tts_isnull[a];
+        if (was_null && !is_null) action = 'S';
+        if (!was_null && is_null) action = 'R';
+    }
+    Entry e = NewEntry(ar, action);
+    e.changed = changed;
+    e.nchanged = nchanged;
+    e.has_key = true;
+    e.row_hash = KeyHashOf(ar, new_slot);
+    bool key_changed = false;
+    for (int k = 0, i = 0; k < ar->nkeys && !key_changed; ++k) {
+        while (i < nchanged && changed[i] < ar->key_sorted[k]) ++i;
+        key_changed = i < nchanged && changed[i] == ar->key_sorted[k];
+    }
+    if (key_changed) {
+        e.key_changed = true;
+        e.old_hash = KeyHashOf(ar, old_slot);
+    }
+    if (ar->full_row) {
+        e.old_image = Image(ar, old_slot, nullptr, 0);
+        e.new_image = Image(ar, new_slot, nullptr, 0);
+    } else {
+        int16 *stored = static_cast<int16 *>(palloc(sizeof(int16) * (ar->ncols + ar->nkeys + 1)));
+        int nstored = audit_plan::MergePositions(ar->key_sorted, ar->nkeys, changed, nchanged, stored);
+        e.stored = stored;
+        e.nstored = nstored;
+        e.old_image = Image(ar, old_slot, stored, nstored);
+        e.new_image = Image(ar, new_slot, stored, nstored);
+    }
+    AddEntry(e);
+}
+
+// Read the next row of a transition table into slot; false at its end.
+inline bool NextRow(Tuplestorestate *store, TupleTableSlot *slot) {
+    if (!tuplestore_gettupleslot(store, true, false, slot)) return false;
+    slot_getallattrs(slot);
+    return true;
+}
+
+// Log every row of the statement's transition table(s).
+void AuditStatement(const AuditRel *ar, TriggerData *td, char action) {
+    Relation rel = td->tg_relation;
+    Tuplestorestate *olds = td->tg_oldtable;
+    Tuplestorestate *news = td->tg_newtable;
+    if ((action != 'I' && olds == nullptr) || (action != 'D' && news == nullptr))
+        ProtocolError("must be created with REFERENCING OLD TABLE / NEW TABLE");
+    TupleTableSlot *old_slot =
+        olds != nullptr ? MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsMinimalTuple) : nullptr;
+    TupleTableSlot *new_slot =
+        news != nullptr ? MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsMinimalTuple) : nullptr;
+    if (olds != nullptr) tuplestore_rescan(olds);
+    if (news != nullptr) tuplestore_rescan(news);
+    MemoryContext row_cxt =
+        AllocSetContextCreate(CurrentMemoryContext, "steward audit row", ALLOCSET_DEFAULT_SIZES);
+    BeginBatch(tuplestore_tuple_count(olds != nullptr ? olds : news));
+    for (;;) {
+        bool have_old = old_slot != nullptr && NextRow(olds, old_slot);
+        bool have_new = new_slot != nullptr && NextRow(news, new_slot);
+        if (!have_old && !have_new) break;
+        MemoryContext old = MemoryContextSwitchTo(row_cxt);
+        if (action == 'I') {
+            Entry e = NewEntry(ar, 'I');
+            e.has_key = true;
+            e.row_hash = KeyHashOf(ar, new_slot);
+            e.new_image = Image(ar, new_slot, nullptr, 0);
+            AddEntry(e);
+        } else if (action == 'D') {
+            Entry e = NewEntry(ar, 'D');
+            e.has_key = true;
+            e.row_hash = KeyHashOf(ar, old_slot);
+            e.old_image = Image(ar, old_slot, nullptr, 0);
+            AddEntry(e);
+        } else {
+            if (!have_old || !have_new) elog(ERROR, "transition tables of an UPDATE differ in length");
+            AuditUpdate(ar, old_slot, new_slot);
+        }
+        MemoryContextSwitchTo(old);
+        MemoryContextReset(row_cxt);
+    }
+    EndBatch();
+    MemoryContextDelete(row_cxt);
+    if (old_slot != nullptr) ExecDropSingleTupleTableSlot(old_slot);
+    if (new_slot != nullptr) ExecDropSingleTupleTableSlot(new_slot);
+}
+
+}  // namespace
+
+STEWARD_MODULE_INIT(audit, Init);
+
+}  // namespace steward::audit
+
+using namespace steward::audit;
+
+STEWARD_FUNCTION(steward_audit_trigger) {
+    if (!CALLED_AS_TRIGGER(fcinfo))
+        ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+                        errmsg("steward.audit_trigger() was not called by the trigger manager"),
+                        errhint("Use steward.enable_audit() to audit a table.")));
+    auto *td = reinterpret_cast<TriggerData *>(fcinfo->context);
+    TriggerEvent event = td->tg_event;
+    if (!TRIGGER_FIRED_AFTER(event)) ProtocolError("must be fired AFTER the event");
+    if (!TRIGGER_FIRED_FOR_STATEMENT(event)) ProtocolError("must be fired FOR EACH STATEMENT");
+    char action;
+    if (TRIGGER_FIRED_BY_INSERT(event))
+        action = 'I';
+    else if (TRIGGER_FIRED_BY_UPDATE(event))
+        action = 'U';
+    else if (TRIGGER_FIRED_BY_DELETE(event))
+        action = 'D';
+    else
+        action = 'T';
+    AuditRel *ar = Lookup(fcinfo, td->tg_relation);
+    if (action == 'T') {
+        BeginBatch(1);
+        AddEntry(NewEntry(ar, 'T'));
+        EndBatch();
+    } else {
+        AuditStatement(ar, td, action);
+    }
+    return PointerGetDatum(nullptr);
+}

@@ -1,0 +1,440 @@
+// The audit log writer: appends the log rows of one statement without SPI
+// and without table privileges (tamper protection: only this path writes).
+//
+// It resolves the day's partition (the log is partitioned by the transaction
+// start time, so a transaction writes one partition) and builds the IndexInfo
+// of its indexes once, and keeps them while the day lasts (dropped on relcache
+// invalidation of the partition, its indexes or the sequence, and after an
+// abort, which may have rolled the partition back). Per statement it opens
+// the partition and its indexes once, takes one value of the id sequence
+// (ids are value << 20 | row number: ordered like the statements, which for
+// one record is the order of its changes, since a second writer waits for the
+// first one's commit), and writes the rows with heap_multi_insert in batches,
+// then the index entries of each row. Partitions missing at write time are
+// created through the SECURITY DEFINER function steward._audit_partition_for()
+// (rare: they are created ahead).
+//
+// Hot path: plain data and direct PostgreSQL calls only.
+#include "audit/audit.hpp"
+#include "core/audit_plan.hpp"
+
+extern "C" {
+#include "access/detoast.h"
+#include "access/genam.h"
+#include "access/heapam.h"
+#include "access/relation.h"
+#include "access/table.h"
+#include "access/xact.h"
+#include "catalog/index.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "commands/sequence.h"
+#include "common/hashfn.h"
+#include "executor/executor.h"
+#include "executor/spi.h"
+#include "storage/proc.h"
+#include "tcop/tcopprot.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/date.h"
+#include "utils/fmgrprotos.h"
+#include "utils/guc.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/timestamp.h"
+#include "utils/xid8.h"
+}
+
+namespace steward::audit {
+
+// Settings (defined in trigger.cpp's module init).
+extern char *g_actor;
+extern char *g_context;
+
+namespace {
+
+constexpr int kLogColumns = 19;
+constexpr int kMaxIndexes = 8;
+constexpr int kBatchRows = 500;
+constexpr int kRowBits = 20;  // rows per id block: 2^20
+
+enum LogColumn {
+    kId, kLoggedAt, kTxid, kAction, kTableId, kVersionId, kRowHash, kOldHash, kStored, kChanged, kOldImage, kNewImage, kActor, kContext, kRoleName, kSessionRole,
+    kApplicationName, kClientAddr, kStatement
+};
+
+// What the writer resolves once per day's partition.
+struct WriterState {
+    bool valid;
+    int64 day;
+    MemoryContext cxt;  // child of CacheMemoryContext
+    Oid seq;
+    Oid part;
+    int nindexes;
+    Oid index_oids[kMaxIndexes];
+    IndexInfo *index_info[kMaxIndexes];
+    ExprState *index_pred[kMaxIndexes];
+    EState *estate;
+    int nslots_made;
+    TupleDesc desc;
+    TupleTableSlot *slots[kBatchRows];
+    MemoryContext batch_cxt;  // the formed tuples of the current batch
+    // per transaction; role names per backend (TopMemoryContext, dropped
+    // when pg_authid changes)
+    LocalTransactionId lxid;
+    TimestampTz logged_at;
+    Oid role;
+    Datum role_name;
+    Oid session_role;
+    Datum session_role_name;
+};
+
+// The statement being written.
+struct Batch {
+    bool open;
+    Relation rel;
+    Relation indexes[kMaxIndexes];
+    BulkInsertState bistate;
+    int64 id_block;
+    int64 next_row;
+    int nslots;
+    // the same for every row of the statement (read when its trigger fires)
+    Datum txid;
+    bool has_actor, has_context, has_application_name, has_client_addr;
+    Datum actor, context, application_name, client_addr;
+};
+
+WriterState g_xact;
+Batch g_batch;
+bool g_roles_valid = false;
+
+// Per backend: client address, and the last parsed steward.audit_context.
+bool g_client_addr_done = false;
+bool g_client_addr_null = true;
+Datum g_client_addr;
+char *g_context_source = nullptr;
+Datum g_context_value;
+
+void ContextErrorCallback(void *) {
+    errcontext("while reading setting \"steward.audit_context\"");
+}
+
+// steward.audit_context as jsonb; parsed again only when the text changes.
+bool CurrentContext(Datum *out) {
+    const char *src = g_context;
+    if (src == nullptr || src[0] == '\0') return false;
+    if (g_context_source == nullptr || strcmp(g_context_source, src) != 0) {
+        ErrorContextCallback cb;
+        cb.callback = ContextErrorCallback;
+        cb.arg = nullptr;
+        cb.previous = error_context_stack;
+        error_context_stack = &cb;
+        Datum parsed = DirectFunctionCall1(jsonb_in, CStringGetDatum(src));
+        error_context_stack = cb.previous;
+        MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+        Datum copy = PointerGetDatum(PG_DETOAST_DATUM_COPY(parsed));
+        char *source = pstrdup(src);
+        MemoryContextSwitchTo(old);
+        if (g_context_source != nullptr) {
+            pfree(g_context_source);
+            pfree(DatumGetPointer(g_context_value));
+        }
+        g_context_source = source;
+        g_context_value = copy;
+    }
+    *out = g_context_value;
+    return true;
+}
+
+bool ClientAddr(Datum *out) {
+    if (!g_client_addr_done) {
+        LOCAL_FCINFO(call, 0);
+        InitFunctionCallInfoData(*call, nullptr, 0, InvalidOid, nullptr, nullptr);
+        MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+        Datum value = inet_client_addr(call);
+        MemoryContextSwitchTo(old);
+        g_client_addr_null = call->isnull;
+        g_client_addr = value;
+        g_client_addr_done = true;
+    }
+    *out = g_client_addr;
+    return !g_client_addr_null;
+}
+
+Datum RoleName(Oid role) {
+    char *name = GetUserNameFromId(role, true);
+    return PointerGetDatum(cstring_to_text(name != nullptr ? name : "?"));
+}
+
+// The partition of the day of the transaction start, created if missing.
+Oid PartitionOfDay(int64 day, Oid ns) {
+    char name[NAMEDATALEN];
+    if (!audit_plan::PartitionName(day, name, sizeof name))
+        ereport(ERROR, (errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+                        errmsg("transaction timestamp is out of the range the audit log covers"),
+                        errdetail("Audit log partitions cover the years 1000 to 9999.")));
+    Oid part = get_relname_relid(name, ns);
+    if (OidIsValid(part)) return part;
+    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
+    Oid argtypes[1] = {DATEOID};
+    Datum args[1] = {DateADTGetDatum(static_cast<DateADT>(day))};
+    int rc = SPI_execute_with_args("SELECT steward._audit_partition_for($1)::oid", 1, argtypes,
+                                   args, nullptr, false, 1);
+    if (rc != SPI_OK_SELECT || SPI_processed != 1) elog(ERROR, "could not create audit partition");
+    bool isnull;
+    part = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+    SPI_finish();
+    return part;
+}
+
+void PrepareWriter(int64 day) {
+    g_xact.valid = false;
+    if (g_xact.cxt != nullptr) MemoryContextDelete(g_xact.cxt);
+    g_xact.cxt = nullptr;
+    Oid ns = get_namespace_oid("steward", false);
+    Oid seq = get_relname_relid("audit_records_id_seq", ns);
+    if (!OidIsValid(seq)) elog(ERROR, "sequence steward.audit_records_id_seq is missing");
+    Oid part = PartitionOfDay(day, ns);
+    g_xact.cxt = AllocSetContextCreate(CacheMemoryContext, "steward audit writer",
+                                       ALLOCSET_SMALL_SIZES);
+    g_xact.seq = seq;
+    g_xact.part = part;
+    g_xact.day = day;
+
+    Relation rel = relation_open(g_xact.part, RowExclusiveLock);
+    if (RelationGetDescr(rel)->natts != kLogColumns)
+        elog(ERROR, "audit log partition \"%s\" does not have the expected columns",
+             RelationGetRelationName(rel));
+    MemoryContext old = MemoryContextSwitchTo(g_xact.cxt);
+    g_xact.estate = CreateExecutorState();
+    g_xact.desc = CreateTupleDescCopy(RelationGetDescr(rel));
+    g_xact.nslots_made = 0;
+    g_xact.batch_cxt = AllocSetContextCreate(g_xact.cxt, "steward audit batch",
+                                             ALLOCSET_DEFAULT_SIZES);
+    List *indexes = RelationGetIndexList(rel);
+    if (list_length(indexes) > kMaxIndexes)
+        elog(ERROR, "audit log partition \"%s\" has more than %d indexes",
+             RelationGetRelationName(rel), kMaxIndexes);
+    g_xact.nindexes = 0;
+    ListCell *lc;
+    foreach (lc, indexes) {
+        Oid index_oid = lfirst_oid(lc);
+        Relation index = index_open(index_oid, RowExclusiveLock);
+        int i = g_xact.nindexes++;
+        g_xact.index_oids[i] = index_oid;
+        g_xact.index_info[i] = BuildIndexInfo(index);
+        g_xact.index_pred[i] =
+            g_xact.index_info[i]->ii_Predicate != NIL
+                ? ExecPrepareQual(g_xact.index_info[i]->ii_Predicate, g_xact.estate)
+                : nullptr;
+        index_close(index, NoLock);
+    }
+    MemoryContextSwitchTo(old);
+    relation_close(rel, NoLock);
+    g_xact.lxid = InvalidLocalTransactionId;
+    g_xact.valid = true;
+}
+
+Datum PositionsArray(const int16 *positions, int n) {
+    Datum *elems = static_cast<Datum *>(palloc(sizeof(Datum) * (n > 0 ? n : 1)));
+    for (int i = 0; i < n; ++i) elems[i] = Int16GetDatum(positions[i]);
+    return PointerGetDatum(construct_array(elems, n, INT2OID, 2, true, TYPALIGN_SHORT));
+}
+
+// Write the formed tuples of the batch, then their index entries.
+void Flush() {
+    int n = g_batch.nslots;
+    if (n == 0) return;
+    heap_multi_insert(g_batch.rel, g_xact.slots, n, GetCurrentCommandId(true), 0, g_batch.bistate);
+    ExprContext *econtext = GetPerTupleExprContext(g_xact.estate);
+    for (int r = 0; r < n; ++r) {
+        TupleTableSlot *slot = g_xact.slots[r];
+        econtext->ecxt_scantuple = slot;
+        for (int i = 0; i < g_xact.nindexes; ++i) {
+            if (g_xact.index_pred[i] != nullptr && !ExecQual(g_xact.index_pred[i], econtext))
+                continue;
+            IndexInfo *info = g_xact.index_info[i];
+            Datum values[INDEX_MAX_KEYS];
+            bool nulls[INDEX_MAX_KEYS];
+            FormIndexDatum(info, slot, g_xact.estate, values, nulls);
+            if (g_batch.indexes[i] == nullptr)  // opened when first needed (partial indexes)
+                g_batch.indexes[i] = index_open(g_xact.index_oids[i], RowExclusiveLock);
+            index_insert(g_batch.indexes[i], values, nulls, &slot->tts_tid, g_batch.rel,
+                         info->ii_Unique ? UNIQUE_CHECK_YES : UNIQUE_CHECK_NO, false, info);
+        }
+        ResetExprContext(econtext);
+        ExecClearTuple(slot);
+    }
+    g_batch.nslots = 0;
+    MemoryContextReset(g_xact.batch_cxt);
+}
+
+}  // namespace
+
+void ResetWriter() {
+    g_xact.valid = false;
+    g_batch.open = false;
+}
+
+void WriterRolesInvalidated() { g_roles_valid = false; }
+
+void WriterRelcacheInvalidated(Oid relid) {
+    if (!g_xact.valid) return;
+    bool ours = relid == InvalidOid || relid == g_xact.part || relid == g_xact.seq;
+    for (int i = 0; i < g_xact.nindexes && !ours; ++i) ours = relid == g_xact.index_oids[i];
+    if (ours) g_xact.valid = false;
+}
+
+int64 KeyHash(int32 table_id, int n, const Datum *values, const int16 *typlen,
+              const bool *typbyval) {
+    uint64 h = hash_bytes_uint32_extended(static_cast<uint32>(table_id), 0x73746577);
+    for (int k = 0; k < n; ++k) {
+        uint64 part;
+        if (typbyval[k]) {
+            int64 x;
+            switch (typlen[k]) {
+                case 1: x = static_cast<int64>(DatumGetChar(values[k])); break;
+                case 2: x = DatumGetInt16(values[k]); break;
+                case 4: x = DatumGetInt32(values[k]); break;
+                default: x = DatumGetInt64(values[k]); break;
+            }
+            unsigned char le[8];
+            for (int b = 0; b < 8; ++b) le[b] = static_cast<unsigned char>(static_cast<uint64>(x) >> (8 * b));
+            part = hash_bytes_extended(le, 8, 0);
+        } else if (typlen[k] == -1) {
+            struct varlena *v = PG_DETOAST_DATUM_PACKED(values[k]);
+            part = hash_bytes_extended(reinterpret_cast<const unsigned char *>(VARDATA_ANY(v)),
+                                       static_cast<int>(VARSIZE_ANY_EXHDR(v)), 0);
+        } else if (typlen[k] == -2) {
+            const char *c = DatumGetCString(values[k]);
+            part = hash_bytes_extended(reinterpret_cast<const unsigned char *>(c),
+                                       static_cast<int>(strlen(c)), 0);
+        } else {
+            part = hash_bytes_extended(reinterpret_cast<const unsigned char *>(DatumGetPointer(values[k])),
+                                       typlen[k], 0);
+        }
+        h = hash_combine64(h, part);
+    }
+    return static_cast<int64>(h);
+}
+
+// Who acts and where from, as of the statement's trigger: the same for each
+// of its rows.
+void ReadStatementContext() {
+    if (g_xact.lxid != MyProc->lxid) {
+        g_xact.lxid = MyProc->lxid;
+        g_xact.logged_at = GetCurrentTransactionStartTimestamp();
+    }
+    g_batch.txid = FullTransactionIdGetDatum(GetTopFullTransactionId());
+    const char *actor = g_actor;
+    g_batch.has_actor = actor != nullptr && actor[0] != '\0';
+    if (g_batch.has_actor) {
+        size_t len = strlen(actor);
+        if (len > audit_plan::kMaxActorBytes)
+            ereport(ERROR, (errcode(ERRCODE_STRING_DATA_RIGHT_TRUNCATION),
+                            errmsg("steward.actor is too long"),
+                            errdetail("The actor is %zu bytes long; at most %zu are allowed.", len,
+                                      audit_plan::kMaxActorBytes),
+                            errhint("Set steward.actor to a user id or name, and put further "
+                                    "details into steward.audit_context.")));
+        g_batch.actor = PointerGetDatum(cstring_to_text_with_len(actor, static_cast<int>(len)));
+    }
+    g_batch.has_context = CurrentContext(&g_batch.context);
+    Oid role = GetUserId();
+    Oid session_role = GetSessionUserId();
+    if (!g_roles_valid || role != g_xact.role || session_role != g_xact.session_role) {
+        if (g_xact.role_name != 0) pfree(DatumGetPointer(g_xact.role_name));
+        if (g_xact.session_role_name != 0) pfree(DatumGetPointer(g_xact.session_role_name));
+        g_roles_valid = true;
+        MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+        g_xact.role_name = RoleName(role);
+        g_xact.role = role;
+        g_xact.session_role_name = RoleName(session_role);
+        g_xact.session_role = session_role;
+        MemoryContextSwitchTo(old);
+    }
+    g_batch.has_application_name = application_name != nullptr && application_name[0] != '\0';
+    if (g_batch.has_application_name)
+        g_batch.application_name = PointerGetDatum(cstring_to_text(application_name));
+    g_batch.has_client_addr = ClientAddr(&g_batch.client_addr);
+}
+
+void BeginBatch(int64 expected_rows) {
+    int64 day = audit_plan::DayOf(GetCurrentTransactionStartTimestamp());
+    if (!g_xact.valid || g_xact.day != day) PrepareWriter(day);
+    g_batch.open = false;
+    g_batch.rel = try_relation_open(g_xact.part, RowExclusiveLock);
+    if (g_batch.rel == nullptr)
+        ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                        errmsg("audit log partition was dropped during the transaction"),
+                        errhint("Do not purge the current day's audit partition.")));
+    for (int i = 0; i < g_xact.nindexes; ++i)
+        g_batch.indexes[i] = nullptr;
+    // A bulk-insert state (buffer ring) pays off for many rows only.
+    g_batch.bistate = expected_rows > 1 ? GetBulkInsertState() : nullptr;
+    g_batch.id_block = -1;
+    g_batch.next_row = 0;
+    g_batch.nslots = 0;
+    MemoryContextReset(g_xact.batch_cxt);
+    ReadStatementContext();
+    g_batch.open = true;
+}
+
+void EndBatch() {
+    if (!g_batch.open) return;
+    Flush();
+    if (g_batch.bistate != nullptr) FreeBulkInsertState(g_batch.bistate);
+    for (int i = 0; i < g_xact.nindexes; ++i)
+        if (g_batch.indexes[i] != nullptr) index_close(g_batch.indexes[i], NoLock);
+    relation_close(g_batch.rel, NoLock);
+    g_batch.open = false;
+}
+
+void AddEntry(const Entry &e) {
+    if (g_batch.id_block < 0 || g_batch.next_row >= (int64{1} << kRowBits)) {
+        g_batch.id_block = nextval_internal(g_xact.seq, false);
+        g_batch.next_row = 0;
+    }
+    MemoryContext old = MemoryContextSwitchTo(g_xact.batch_cxt);
+    Datum values[kLogColumns];
+    bool nulls[kLogColumns];
+    for (int i = 0; i < kLogColumns; ++i) nulls[i] = true;
+    auto set = [&](int column, Datum value) {
+        values[column] = value;
+        nulls[column] = false;
+    };
+    set(kId, Int64GetDatum((g_batch.id_block << kRowBits) | g_batch.next_row++));
+    set(kLoggedAt, TimestampTzGetDatum(g_xact.logged_at));
+    set(kTxid, g_batch.txid);
+    set(kAction, CharGetDatum(e.action));
+    set(kTableId, Int32GetDatum(e.table_id));
+    set(kVersionId, Int32GetDatum(e.version_id));
+    if (e.has_key) set(kRowHash, Int64GetDatum(e.row_hash));
+    if (e.key_changed) set(kOldHash, Int64GetDatum(e.old_hash));
+    if (e.nstored >= 0) set(kStored, PositionsArray(e.stored, e.nstored));
+    if (e.nchanged >= 0) set(kChanged, PositionsArray(e.changed, e.nchanged));
+    if (e.old_image != 0) set(kOldImage, e.old_image);
+    if (e.new_image != 0) set(kNewImage, e.new_image);
+    if (g_batch.has_actor) set(kActor, g_batch.actor);
+    if (g_batch.has_context) set(kContext, g_batch.context);
+    set(kRoleName, g_xact.role_name);
+    set(kSessionRole, g_xact.session_role_name);
+    if (g_batch.has_application_name) set(kApplicationName, g_batch.application_name);
+    if (g_batch.has_client_addr) set(kClientAddr, g_batch.client_addr);
+    if (e.log_statement && debug_query_string != nullptr)
+        set(kStatement, PointerGetDatum(cstring_to_text(debug_query_string)));
+
+    if (g_batch.nslots == g_xact.nslots_made) {
+        MemoryContext prev = MemoryContextSwitchTo(g_xact.cxt);
+        g_xact.slots[g_xact.nslots_made++] = MakeSingleTupleTableSlot(g_xact.desc, &TTSOpsHeapTuple);
+        MemoryContextSwitchTo(prev);
+    }
+    TupleTableSlot *slot = g_xact.slots[g_batch.nslots++];
+    ExecStoreHeapTuple(heap_form_tuple(slot->tts_tupleDescriptor, values, nulls), slot, true);
+    MemoryContextSwitchTo(old);
+    if (g_batch.nslots == kBatchRows) Flush();
+}
+
+}  // namespace steward::audit

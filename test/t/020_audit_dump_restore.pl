@@ -1,0 +1,77 @@
+# The audit log, its partitions, versions, options and sequences survive
+# pg_dump/pg_restore; auditing continues afterwards with the same history.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $node = PostgreSQL::Test::Cluster->new('main');
+$node->init;
+$node->start;
+$node->safe_psql('postgres', 'CREATE DATABASE src');
+$node->safe_psql('src', q{
+    CREATE EXTENSION pg_steward;
+    CREATE TYPE mood AS ENUM ('sad', 'happy');
+    CREATE TABLE acct (id int PRIMARY KEY, owner text, m mood, secret text, note text);
+    SELECT steward.enable_audit('acct', full_row => true, redacted => '{secret}', excluded => '{note}');
+    BEGIN;
+    SET LOCAL steward.actor = 'user-1';
+    INSERT INTO acct VALUES (1, 'ann', 'sad', 's1', 'n'), (2, 'bob', 'happy', 's2', 'n');
+    UPDATE acct SET m = 'happy' WHERE id = 1;
+    DELETE FROM acct WHERE id = 2;
+    COMMIT;
+    CREATE TABLE gone (k text PRIMARY KEY);
+    SELECT steward.enable_audit('gone');
+    INSERT INTO gone VALUES ('x');
+    DROP TABLE gone;
+    SELECT steward._audit_partition_for('2001-02-03');
+});
+
+my $log_query = q{
+    SELECT id, action, schema_name, table_name, row_key, old_values, new_values, changed_columns, actor
+      FROM steward.audit_log ORDER BY id};
+my $before = $node->safe_psql('src', $log_query);
+my $partitions_q = q{SELECT string_agg(c.relname, ',' ORDER BY c.relname)
+      FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+     WHERE i.inhparent = 'steward.audit_records'::regclass};
+my $parts_before = $node->safe_psql('src', $partitions_q);
+my $seq_before = $node->safe_psql('src', 'SELECT last_value FROM steward.audit_records_id_seq');
+like($before, qr/INSERT/, 'source has a log');
+
+my $dump = $node->basedir . '/src.dump';
+$node->command_ok([ 'pg_dump', '-Fc', '-d', $node->connstr('src'), '-f', $dump ], 'pg_dump');
+$node->safe_psql('postgres', 'CREATE DATABASE dst');
+$node->command_ok([ 'pg_restore', '--exit-on-error', '-d', $node->connstr('dst'), $dump ], 'pg_restore');
+
+is($node->safe_psql('dst', $log_query), $before, 'log restored with the same content and order');
+is($node->safe_psql('dst', $partitions_q), $parts_before, 'partitions restored (incl. an empty old one)');
+is($node->safe_psql('dst', 'SELECT last_value FROM steward.audit_records_id_seq'), $seq_before,
+   'id sequence restored');
+is($node->safe_psql('dst', q{SELECT full_row, redacted::text, excluded::text FROM steward.audited_tables}),
+   't|{secret}|{note}', 'options restored');
+is($node->safe_psql('dst', q{SELECT count(*) FROM steward.audit_tables WHERE dropped_at IS NOT NULL AND table_name = 'gone'}),
+   '1', 'history of a dropped table restored');
+
+# Auditing continues in the restored database, in the same history.
+$node->safe_psql('dst', q{UPDATE acct SET owner = 'anna' WHERE id = 1});
+is($node->safe_psql('dst', q{SELECT string_agg(action, ',' ORDER BY id) FROM steward.history('acct', 1)}),
+   'INSERT,UPDATE,UPDATE', 'history continues after restore');
+is($node->safe_psql('dst', q{SELECT count(DISTINCT table_id) FROM steward.audit_log WHERE table_name = 'acct'}),
+   '1', 'same table id');
+is($node->safe_psql('dst', q{SELECT steward.row_as_of('acct', 1, now())->>'owner'}), 'anna', 'row_as_of after restore');
+is($node->safe_psql('dst', q{SELECT max(id) > } . $node->safe_psql('src', 'SELECT max(id) FROM steward.audit_records') . q{ FROM steward.audit_records}),
+   't', 'new ids after the old ones');
+# a new table gets a new table id (the identity sequence was restored too)
+$node->safe_psql('dst', q{CREATE TABLE fresh (id int PRIMARY KEY); SELECT steward.enable_audit('fresh')});
+is($node->safe_psql('dst', q{SELECT count(*) FROM (SELECT table_id FROM steward.audit_tables GROUP BY table_id HAVING count(*) > 1) d}),
+   '0', 'table ids stay unique');
+
+# A second round trip of the restored database gives the same log again.
+my $dump2 = $node->basedir . '/dst.dump';
+$node->command_ok([ 'pg_dump', '-Fc', '-d', $node->connstr('dst'), '-f', $dump2 ], 'pg_dump of the restored db');
+$node->safe_psql('postgres', 'CREATE DATABASE dst2');
+$node->command_ok([ 'pg_restore', '--exit-on-error', '-d', $node->connstr('dst2'), $dump2 ], 'pg_restore again');
+is($node->safe_psql('dst2', $log_query), $node->safe_psql('dst', $log_query), 'second round trip');
+
+done_testing();
