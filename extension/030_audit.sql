@@ -42,13 +42,36 @@ SELECT pg_catalog.pg_extension_config_dump('steward.audit_tables_table_id_seq', 
 -- Who may change a table's audit options: whoever may create triggers on it
 -- (its owner, or roles granted TRIGGER); enforced by row security, so
 -- steward.enable_audit() runs with the caller's rights.
-ALTER TABLE steward.audit_tables ENABLE ROW LEVEL SECURITY;
-CREATE POLICY audit_tables_read ON steward.audit_tables FOR SELECT USING (true);
-CREATE POLICY audit_tables_insert ON steward.audit_tables FOR INSERT
-    WITH CHECK (tbl IS NOT NULL AND pg_catalog.has_table_privilege(tbl, 'TRIGGER'));
-CREATE POLICY audit_tables_update ON steward.audit_tables FOR UPDATE
-    USING (tbl IS NOT NULL AND pg_catalog.has_table_privilege(tbl, 'TRIGGER'))
-    WITH CHECK (tbl IS NOT NULL AND pg_catalog.has_table_privilege(tbl, 'TRIGGER'));
+-- Who may write a table's options: whoever may create triggers on it. A
+-- guard trigger checks it as the writing role. (Row security would express
+-- the same, but pg_dump runs with row_security = off and refuses a table with
+-- policies in force, so a non-superuser backup role, e.g. one granted
+-- pg_read_all_data, could no longer dump the database.) The extension owner
+-- (the SECURITY DEFINER paths), superusers and BYPASSRLS roles pass, as they
+-- would past row security.
+CREATE FUNCTION steward._audit_tables_guard()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF pg_catalog.pg_has_role(CURRENT_USER,
+           (SELECT c.relowner FROM pg_catalog.pg_class c WHERE c.oid = TG_RELID), 'USAGE')
+       OR (SELECT r.rolsuper OR r.rolbypassrls FROM pg_catalog.pg_roles r WHERE r.rolname = CURRENT_USER) THEN
+        RETURN NEW;
+    END IF;
+    IF (TG_OP = 'UPDATE' AND NOT coalesce(OLD.tbl IS NOT NULL AND pg_catalog.has_table_privilege(OLD.tbl, 'TRIGGER'), false))
+       OR NOT coalesce(NEW.tbl IS NOT NULL AND pg_catalog.has_table_privilege(NEW.tbl, 'TRIGGER'), false) THEN
+        RAISE EXCEPTION 'permission denied to change the audit options of "%"', coalesce(OLD.tbl, NEW.tbl)
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'Audit options of a table may be changed by roles that may create triggers on it.',
+                  HINT = 'Use steward.enable_audit() or steward.disable_audit() as the table owner.';
+    END IF;
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER audit_tables_guard BEFORE INSERT OR UPDATE ON steward.audit_tables
+    FOR EACH ROW EXECUTE FUNCTION steward._audit_tables_guard();
 REVOKE ALL ON steward.audit_tables FROM PUBLIC;
 GRANT SELECT ON steward.audit_tables TO PUBLIC;
 GRANT INSERT (tbl, schema_name, table_name, enabled, full_row, log_noop, log_statement,
@@ -880,8 +903,11 @@ AS $$
                    AND g.tgenabled <> 'D') < 4
     )
     SELECT 'audit_partitions_ahead', a.days, th.w, th.c,
-           CASE WHEN a.days < th.c THEN 'critical' WHEN a.days < th.w THEN 'warning' ELSE 'ok' END,
-           'Days of audit log partitions that exist from today on; run steward.audit_create_partitions() daily.'
+           CASE WHEN NOT EXISTS (SELECT FROM steward.audit_tables t WHERE t.enabled) THEN 'ok'
+                WHEN a.days < th.c THEN 'critical' WHEN a.days < th.w THEN 'warning' ELSE 'ok' END,
+           CASE WHEN NOT EXISTS (SELECT FROM steward.audit_tables t WHERE t.enabled)
+                THEN 'No table is audited; partitions are created when auditing is enabled.'
+                ELSE 'Days of audit log partitions that exist from today on; run steward.audit_create_partitions() daily.' END
       FROM ahead a, thresholds th
     UNION ALL
     SELECT 'audit_triggers_missing', m.n, 1, 1,

@@ -35,7 +35,9 @@ DROP SCHEMA elsewhere;
 CREATE TABLE install_t (id int, updated_at timestamptz);
 SELECT steward.track_updated_at('install_t');
 INSERT INTO install_t VALUES (1, '2000-01-01');
+\set VERBOSITY terse
 DROP EXTENSION pg_steward;
+\set VERBOSITY default
 SET client_min_messages = warning;
 DROP EXTENSION pg_steward CASCADE;
 RESET client_min_messages;
