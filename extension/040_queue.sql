@@ -544,13 +544,15 @@ AS $$
     moved AS (
         DELETE FROM steward._job j USING args
          WHERE j.id = args.id AND j.state = 'running' AND j.lease_token = args.token
-        RETURNING j.*, args.n)
+        RETURNING j.*, args.n),
+    ins AS (
     INSERT INTO steward._job_history (id, queue_id, state, priority, run_at, payload, attempt, max_attempts, lease_token, worker,
                                       claimed_at, enqueued_at, finished_at, dedup_key, result, errors, progress, log)
     SELECT m.id, m.queue_id, new_state, -m.prio, m.run_at, m.payload, m.attempt, m.max_attempts, m.lease_token, m.worker,
            m.claimed_at, m.enqueued_at, pg_catalog.now(), m.dedup_key, results[m.n], m.errors, m.progress, m.log
       FROM moved m
-    RETURNING 1
+    RETURNING 1)
+    SELECT pg_catalog.count(*)::integer FROM ins
 $$;
 
 -- Mark a claimed job done. Only the holder of the current lease may: pass
@@ -853,12 +855,12 @@ AS 'MODULE_PATHNAME', 'steward_complete_and_dequeue';
 CREATE VIEW steward.jobs AS
 SELECT j.id, q.name AS queue,
        CASE WHEN j.state = 'scheduled' AND j.run_at <= pg_catalog.now() THEN 'ready' ELSE j.state END AS state,
-       j.payload, -j.prio AS priority, j.run_at, j.attempt, j.max_attempts, j.worker, j.claimed_at,
+       j.payload, -j.prio AS priority, j.run_at, j.attempt, j.max_attempts, j.lease_token, j.worker, j.claimed_at,
        j.lease_expires_at, j.enqueued_at, NULL::timestamptz AS finished_at, j.dedup_key,
        NULL::jsonb AS result, j.errors, j.progress, j.log
   FROM steward._job j JOIN steward._queue q ON q.id = j.queue_id
 UNION ALL
-SELECT h.id, q.name, h.state, h.payload, h.priority, h.run_at, h.attempt, h.max_attempts, h.worker, h.claimed_at,
+SELECT h.id, q.name, h.state, h.payload, h.priority, h.run_at, h.attempt, h.max_attempts, h.lease_token, h.worker, h.claimed_at,
        NULL, h.enqueued_at, h.finished_at, h.dedup_key, h.result, h.errors, h.progress, h.log
   FROM steward._job_history h JOIN steward._queue q ON q.id = h.queue_id
  WHERE h.finished_at >= pg_catalog.now() - q.retention;

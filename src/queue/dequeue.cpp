@@ -234,9 +234,8 @@ void ClaimReady(Call *call, TimestampTz now) {
     pg_unreachable();
 }
 
-// The whole dequeue; the caller is connected to SPI.
-void Dequeue(ReturnSetInfo *rsinfo, Datum queue_name, Datum worker, bool worker_null, int32 max_jobs,
-             Datum lease_arg, bool lease_null) {
+// Raise on a bad max_jobs or lease (before anything is changed).
+void CheckArguments(int32 max_jobs, Datum lease_arg, bool lease_null) {
     if (max_jobs < 1 || max_jobs > kMaxJobsLimit) {
         char detail[64];
         snprintf(detail, sizeof detail, "The value given was %d.", max_jobs);
@@ -250,6 +249,11 @@ void Dequeue(ReturnSetInfo *rsinfo, Datum queue_name, Datum worker, bool worker_
                         psprintf("The lease given was %s.", text));
         }
     }
+}
+
+// The whole dequeue; the caller is connected to SPI and checked the arguments.
+void Dequeue(ReturnSetInfo *rsinfo, Datum queue_name, Datum worker, bool worker_null, int32 max_jobs,
+             Datum lease_arg, bool lease_null) {
     PreparePlans();
     Datum name_arg[] = {queue_name};
     Run(g_plan_queue, name_arg, nullptr, SPI_OK_SELECT);
@@ -314,6 +318,7 @@ using namespace steward::queue;
 STEWARD_FUNCTION(steward_dequeue) {
     RequireNotNull(fcinfo, 0, "queue name");
     RequireNotNull(fcinfo, 2, "max_jobs");
+    CheckArguments(PG_GETARG_INT32(2), PG_ARGISNULL(3) ? 0 : PG_GETARG_DATUM(3), PG_ARGISNULL(3));
     InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
     auto *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
     if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "pg_steward: SPI_connect failed");
@@ -326,6 +331,7 @@ STEWARD_FUNCTION(steward_dequeue) {
 // complete(job_id, lease_token, result) then dequeue (same queue unless named).
 STEWARD_FUNCTION(steward_complete_and_dequeue) {
     RequireNotNull(fcinfo, 5, "max_jobs");
+    CheckArguments(PG_GETARG_INT32(5), PG_ARGISNULL(6) ? 0 : PG_GETARG_DATUM(6), PG_ARGISNULL(6));
     InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
     auto *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
     if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "pg_steward: SPI_connect failed");
