@@ -74,11 +74,27 @@ CREATE TABLE steward._job_history (
     progress         jsonb,
     log              jsonb
 ) PARTITION BY RANGE (finished_at);
-CREATE INDEX _job_history_id ON steward._job_history (id);
-CREATE INDEX _job_history_queue ON steward._job_history (queue_id, finished_at);
+-- Indexes are created on each partition, not on the parent: an index of the
+-- (extension-owned) parent would be re-created on a partition when pg_restore
+-- attaches it, and then collide with the partition's own dumped index.
+CREATE FUNCTION steward._job_history_indexes(part regclass)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    base text := (SELECT c.relname FROM pg_catalog.pg_class c WHERE c.oid = part);
+BEGIN
+    EXECUTE pg_catalog.format('CREATE INDEX IF NOT EXISTS %I ON %s (id)', base || '_id', part);
+    EXECUTE pg_catalog.format('CREATE INDEX IF NOT EXISTS %I ON %s (queue_id, finished_at)', base || '_queue', part);
+END
+$$;
+REVOKE ALL ON FUNCTION steward._job_history_indexes(regclass) FROM PUBLIC;
+
 -- Catches rows when no daily partition exists yet (steward.queue_maintenance()
 -- creates them ahead); its rows are purged row by row.
 CREATE TABLE steward._job_history_default PARTITION OF steward._job_history DEFAULT;
+SELECT steward._job_history_indexes('steward._job_history_default');
 
 -- Queue tables and sequences are data: pg_dump must keep them. Daily
 -- partitions created later are ordinary tables and are dumped as such.
@@ -894,6 +910,7 @@ BEGIN
                 EXECUTE format('CREATE TABLE %s PARTITION OF steward._job_history FOR VALUES FROM (%L) TO (%L)',
                                part, day::timestamptz, (day + 1)::timestamptz);
                 EXECUTE format('REVOKE ALL ON %s FROM PUBLIC', part);
+                PERFORM steward._job_history_indexes(part::regclass);
             END IF;
         END IF;
     END LOOP;
