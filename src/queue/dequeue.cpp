@@ -37,7 +37,7 @@ SPIPlanPtr g_plan_claim = nullptr;
 SPIPlanPtr g_plan_reclaim = nullptr;
 SPIPlanPtr g_plan_promote = nullptr;
 SPIPlanPtr g_plan_bury = nullptr;
-SPIPlanPtr g_plan_complete = nullptr;
+SPIPlanPtr g_plan_queue_by_id = nullptr;
 
 // Columns of steward.job, as every claim statement returns them.
 constexpr const char *kJobColumns =
@@ -108,7 +108,7 @@ SPIPlanPtr Prepare(const char *sql, int nargs, Oid *types) {
 }
 
 void PreparePlans() {
-    if (g_plan_complete != nullptr) return;
+    if (g_plan_queue_by_id != nullptr) return;
     Oid queue_types[] = {TEXTOID};
     g_plan_queue = Prepare("SELECT id, paused, lease FROM steward._queue WHERE name = $1", 1, queue_types);
     Oid claim_types[] = {INT4OID, INT4OID, TIMESTAMPTZOID, INT8OID, INT4OID, TEXTOID, INTERVALOID, TEXTOID};
@@ -118,10 +118,8 @@ void PreparePlans() {
     Oid id_types[] = {INT4OID};
     g_plan_promote = Prepare(kPromoteSql, 1, id_types);
     g_plan_bury = Prepare("SELECT steward._queue_bury_expired($1)", 1, id_types);
-    Oid complete_types[] = {INT8OID, INT4OID, JSONBOID};
-    g_plan_complete = Prepare(
-        "SELECT q.name FROM steward._queue q WHERE q.id = steward._complete($1, $2, $3)", 3,
-        complete_types);
+    g_plan_queue_by_id =
+        Prepare("SELECT id, paused, lease, name FROM steward._queue WHERE id = $1", 1, id_types);
 }
 
 void Run(SPIPlanPtr plan, Datum *values, const char *nulls, int expected) {
@@ -251,12 +249,21 @@ void CheckArguments(int32 max_jobs, Datum lease_arg, bool lease_null) {
     }
 }
 
-// The whole dequeue; the caller is connected to SPI and checked the arguments.
-void Dequeue(ReturnSetInfo *rsinfo, Datum queue_name, Datum worker, bool worker_null, int32 max_jobs,
-             Datum lease_arg, bool lease_null) {
+// The whole dequeue; the caller is connected to SPI and checked the
+// arguments. The queue is named, or given by id (queue_name 0).
+void Dequeue(ReturnSetInfo *rsinfo, Datum queue_name, int32 queue_id, Datum worker, bool worker_null,
+             int32 max_jobs, Datum lease_arg, bool lease_null) {
     PreparePlans();
-    Datum name_arg[] = {queue_name};
-    Run(g_plan_queue, name_arg, nullptr, SPI_OK_SELECT);
+    if (queue_name == 0) {
+        Datum id_arg[] = {Int32GetDatum(queue_id)};
+        Run(g_plan_queue_by_id, id_arg, nullptr, SPI_OK_SELECT);
+        if (SPI_processed == 0) elog(ERROR, "pg_steward: queue %d vanished", queue_id);
+        bool isnull;
+        queue_name = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4, &isnull);
+    } else {
+        Datum name_arg[] = {queue_name};
+        Run(g_plan_queue, name_arg, nullptr, SPI_OK_SELECT);
+    }
     if (SPI_processed == 0)
         ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT),
                         errmsg("queue \"%s\" does not exist", TextDatumGetCString(queue_name)),
@@ -322,7 +329,7 @@ STEWARD_FUNCTION(steward_dequeue) {
     InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
     auto *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
     if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "pg_steward: SPI_connect failed");
-    Dequeue(rsinfo, PG_GETARG_DATUM(0), PG_ARGISNULL(1) ? 0 : PG_GETARG_DATUM(1), PG_ARGISNULL(1),
+    Dequeue(rsinfo, PG_GETARG_DATUM(0), 0, PG_ARGISNULL(1) ? 0 : PG_GETARG_DATUM(1), PG_ARGISNULL(1),
             PG_GETARG_INT32(2), PG_ARGISNULL(3) ? 0 : PG_GETARG_DATUM(3), PG_ARGISNULL(3));
     SPI_finish();
     return (Datum)0;
@@ -335,23 +342,9 @@ STEWARD_FUNCTION(steward_complete_and_dequeue) {
     InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
     auto *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
     if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "pg_steward: SPI_connect failed");
-    PreparePlans();
-    Datum args[] = {PG_ARGISNULL(0) ? 0 : PG_GETARG_DATUM(0), PG_ARGISNULL(1) ? 0 : PG_GETARG_DATUM(1),
-                    PG_ARGISNULL(2) ? 0 : PG_GETARG_DATUM(2)};
-    const char nulls[] = {PG_ARGISNULL(0) ? 'n' : ' ', PG_ARGISNULL(1) ? 'n' : ' ',
-                          PG_ARGISNULL(2) ? 'n' : ' '};
-    Run(g_plan_complete, args, nulls, SPI_OK_SELECT);
-    Datum queue_name;
-    if (!PG_ARGISNULL(3)) {
-        queue_name = PG_GETARG_DATUM(3);
-    } else {
-        bool isnull;
-        // the completed job's queue (copied out of SPI memory)
-        Datum name = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-        queue_name = PointerGetDatum(SPI_palloc(VARSIZE_ANY(DatumGetPointer(name))));
-        memcpy(DatumGetPointer(queue_name), DatumGetPointer(name), VARSIZE_ANY(DatumGetPointer(name)));
-    }
-    Dequeue(rsinfo, queue_name, PG_ARGISNULL(4) ? 0 : PG_GETARG_DATUM(4), PG_ARGISNULL(4),
+    int32 queue_id = CompleteJob(fcinfo);
+    Datum queue_name = PG_ARGISNULL(3) ? 0 : PG_GETARG_DATUM(3);
+    Dequeue(rsinfo, queue_name, queue_id, PG_ARGISNULL(4) ? 0 : PG_GETARG_DATUM(4), PG_ARGISNULL(4),
             PG_GETARG_INT32(5), PG_ARGISNULL(6) ? 0 : PG_GETARG_DATUM(6), PG_ARGISNULL(6));
     SPI_finish();
     return (Datum)0;

@@ -41,6 +41,10 @@ void CursorLowerAtCommit(int32 queue_id, const ReadyKey &key);
 // (ready jobs it locked come back).
 void CursorResetOnAbort(int32 queue_id);
 
+// Complete the job of fcinfo's arguments 0-2 (job_id, lease_token, result);
+// returns its queue id or raises why it is not the caller's. SPI connected.
+int32 CompleteJob(FunctionCallInfo fcinfo);
+
 // Interval as microseconds (months as 30 days), saturating.
 int64 IntervalMicros(const Interval *iv);
 

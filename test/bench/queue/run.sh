@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# Job queue benchmark (issue 5): prints jobs/s medians and the target ratios.
+#
+#   bash test/bench/queue/run.sh                   # full run (~15 min)
+#   QUEUE_BENCH_QUICK=1 bash test/bench/queue/run.sh   # short run (~6 min)
+#
+# Knobs: QUEUE_BENCH_SECONDS (per pgbench run), QUEUE_BENCH_ROUNDS,
+# QUEUE_BENCH_SNAPSHOT_SECONDS (held-snapshot run), QUEUE_BENCH_MODES
+# ("on off": synchronous_commit settings), QUEUE_BENCH_PARTS ("ratios
+# snapshot backlog").
+#
+# 2 pgbench clients (-M prepared), library preloaded, fsync on. Variants are
+# interleaved round by round and each is topped up to the same backlog
+# before it runs; medians over rounds. Wall time on a shared machine is
+# noisy: read the ratios, not the absolute numbers.
+set -euo pipefail
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+export STEWARD_ROOT=$(cd "$HERE/../../.." && pwd)
+source "$STEWARD_ROOT/test/lib/server.sh"
+
+QUICK=${QUEUE_BENCH_QUICK:-0}
+if [ "$QUICK" = 1 ]; then d=5 r=2 s=40; else d=10 r=3 s=150; fi
+DUR=${QUEUE_BENCH_SECONDS:-$d}
+ROUNDS=${QUEUE_BENCH_ROUNDS:-$r}
+SNAP=${QUEUE_BENCH_SNAPSHOT_SECONDS:-$s}
+MODES=${QUEUE_BENCH_MODES:-on off}
+PARTS=${QUEUE_BENCH_PARTS:-ratios snapshot backlog}
+BACKLOG=300000
+SNAP_BACKLOG=600000
+
+steward_install >/dev/null
+trap steward_server_stop EXIT
+
+start() {  # start SYNC_COMMIT
+  steward_server_stop
+  steward_server_start queue_bench -c shared_preload_libraries=pg_steward -c fsync=on \
+    -c synchronous_commit="$1" -c max_wal_size=4GB -c shared_buffers=512MB
+  spsql -c 'CREATE EXTENSION pg_steward' -f "$HERE/setup.sql" >/dev/null
+}
+
+median() { sort -g | awk '{a[NR]=$1} END {if (NR==0) {print 0} else if (NR%2) {print a[(NR+1)/2]} else {printf "%.1f\n", (a[NR/2]+a[NR/2+1])/2}}'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+
+# run_variant SCRIPT JOBS_PER_TX [extra pgbench args]: jobs/s
+run_variant() {
+  local script=$1 per=$2; shift 2
+  local tps
+  tps=$(pgbench -n -M prepared -c 2 -j 2 -T "$DUR" -D id=0 -D tok=0 "$@" -f "$HERE/$script" 2>&1 |
+        grep -oP 'tps = \K[0-9.]+(?= \(without)' || echo 0)
+  awk -v t="$tps" -v p="$per" 'BEGIN { printf "%.1f", t * p }'
+}
+
+ratios_part() {
+  local mode=$1
+  declare -A res=()
+  local variants="raw_two_tx steward_two_tx steward_cad raw_cad steward_batch10"
+  for ((round = 1; round <= ROUNDS; round++)); do
+    for v in $variants; do
+      spsql -c "SELECT top_up($BACKLOG)" >/dev/null
+      per=1; [ "$v" = steward_batch10 ] && per=10
+      res[$v]+="$(run_variant "$v.sql" "$per") "
+    done
+  done
+  echo "-- synchronous_commit=$mode, 2 workers, ${BACKLOG} backlog, ${ROUNDS} rounds x ${DUR}s (jobs/s per round, median)"
+  declare -A med=()
+  for v in $variants; do
+    med[$v]=$(echo "${res[$v]}" | tr ' ' '\n' | grep . | median)
+    printf '   %-16s %-40s median %s\n' "$v" "${res[$v]}" "${med[$v]}"
+  done
+  echo "   (1) dequeue+complete, 2 tx: steward / raw SQL         = $(ratio "${med[steward_two_tx]}" "${med[raw_two_tx]}")  (target >= 1.0)"
+  echo "   (2) complete_and_dequeue / (1)                         = $(ratio "${med[steward_cad]}" "${med[steward_two_tx]}")  (target >= 1.8)"
+  echo "       (raw SQL doing the same in one statement / raw (1) = $(ratio "${med[raw_cad]}" "${med[raw_two_tx]}"))"
+  echo "   (3) batches of 10 / (1)                                = $(ratio "${med[steward_batch10]}" "${med[steward_two_tx]}")  (target >= 5)"
+}
+
+# progress_rates SECONDS SCRIPT [env]: per-5s jobs/s of one long run
+progress_rates() {
+  local secs=$1 script=$2
+  pgbench -n -M prepared -c 2 -j 2 -T "$secs" -P 5 -D id=0 -D tok=0 -f "$HERE/$script" 2>&1 |
+    grep -oP '^progress: [0-9.]+ s, \K[0-9.]+(?= tps)' | tr '\n' ' '
+}
+
+snapshot_part() {
+  echo "-- held REPEATABLE READ snapshot for the whole run, backlog ${SNAP_BACKLOG}, ${SNAP}s per variant, synchronous_commit=off"
+  for v in raw_two_tx steward_two_tx steward_two_tx_nocursor steward_cad; do
+    script=$v; opts=""
+    if [ $v = steward_two_tx_nocursor ]; then script=steward_two_tx; opts="-c steward.queue_cursor=off"; fi
+    spsql -c "SELECT top_up($SNAP_BACKLOG)" -c 'VACUUM ANALYZE' >/dev/null
+    # the snapshot holder
+    psql -X -q -c "BEGIN ISOLATION LEVEL REPEATABLE READ" -c "SELECT count(*) FROM steward._queue" \
+         -c "SELECT pg_sleep($SNAP + 10)" -c "COMMIT" >/dev/null 2>&1 &
+    holder=$!
+    sleep 1
+    held=$(spsql -At -c "SELECT count(*) FROM pg_stat_activity WHERE backend_xmin IS NOT NULL AND query LIKE '%pg_sleep%'")
+    rates=$(PGOPTIONS="$opts" progress_rates "$SNAP" "$script.sql")
+    kill "$holder" 2>/dev/null || true; wait "$holder" 2>/dev/null || true
+    spsql -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE '%pg_sleep%' AND pid <> pg_backend_pid()" >/dev/null
+    n=$(echo "$rates" | wc -w)
+    first=$(echo "$rates" | tr ' ' '\n' | grep . | sed -n '2,4p' | median)
+    last=$(echo "$rates" | tr ' ' '\n' | grep . | tail -n 3 | median)
+    printf '   %-24s snapshot held: %s  start %8s  end %8s  end/start %s  (%s intervals of 5s)\n' \
+      "$v" "$([ "$held" -ge 1 ] && echo yes || echo NO)" "$first" "$last" "$(ratio "$last" "$first")" "$n"
+    echo "      per 5s: $rates"
+  done
+  echo "   target: steward end/start >= 0.8"
+}
+
+# Cost of one dequeue + complete (single client, -t) at a small and a large backlog.
+backlog_part() {
+  echo "-- dequeue cost by backlog (1 client, synchronous_commit=off; ms per dequeue+complete, median of 3)"
+  local n=${QUEUE_BENCH_BACKLOG_TX:-3000}
+  for size in 10000 1000000; do
+    spsql -c "DELETE FROM steward._job" -c "DELETE FROM raw_job" -c "VACUUM" >/dev/null
+    spsql -c "SELECT top_up($size + 4 * $n)" -c 'VACUUM ANALYZE' >/dev/null
+    lat=""
+    for i in 1 2 3; do
+      l=$(pgbench -n -M prepared -c 1 -t "$n" -D id=0 -D tok=0 -f "$HERE/steward_two_tx.sql" 2>&1 |
+          grep -oP 'latency average = \K[0-9.]+')
+      lat+="$l "
+    done
+    m=$(echo "$lat" | tr ' ' '\n' | grep . | median)
+    printf '   backlog %8s: %s  median %s ms\n' "$size" "$lat" "$m"
+    eval "lat_$size=$m"
+  done
+  echo "   cost at 1M / cost at 10k = $(ratio "$lat_1000000" "$lat_10000")  (target <= 1.5)"
+}
+
+echo "pg_steward queue benchmark $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores shared with other work: wall-time figures are noisy, compare ratios"
+for mode in $MODES; do
+  if [[ " $PARTS " == *" ratios "* ]]; then
+    start "$mode"
+    ratios_part "$mode"
+  fi
+done
+if [[ " $PARTS " == *" snapshot "* ]]; then
+  start off
+  snapshot_part
+fi
+if [[ " $PARTS " == *" backlog "* ]]; then
+  start off
+  backlog_part
+fi
