@@ -156,10 +156,18 @@ RETURNS void
 LANGUAGE c VOLATILE STRICT
 AS 'MODULE_PATHNAME', 'steward_queue_reset_on_abort';
 
+-- The queue's dequeue cursor (floor) for diagnosis: NULLs when there is
+-- none (no preloading, or not set yet).
+CREATE FUNCTION steward._queue_cursor(queue_id integer, OUT priority integer, OUT run_at timestamptz,
+                                      OUT job_id bigint, OUT generation bigint)
+RETURNS record
+LANGUAGE c VOLATILE STRICT
+AS 'MODULE_PATHNAME', 'steward_queue_cursor';
+
 REVOKE ALL ON FUNCTION steward._queue_check_options(text, integer, interval, interval, interval, double precision, interval),
     steward._queue_backoff(integer, interval, interval, double precision),
     steward._queue_ready_hint(integer, integer, timestamptz, bigint),
-    steward._queue_reset_on_abort(integer) FROM PUBLIC;
+    steward._queue_reset_on_abort(integer), steward._queue_cursor(integer) FROM PUBLIC;
 
 -- Internal lookups ---------------------------------------------------------------
 

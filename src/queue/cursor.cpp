@@ -25,6 +25,7 @@
 #include "queue/queue.hpp"
 
 extern "C" {
+#include "access/htup_details.h"
 #include "access/xact.h"
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
@@ -290,4 +291,20 @@ STEWARD_FUNCTION(steward_queue_ready_hint) {
 STEWARD_FUNCTION(steward_queue_reset_on_abort) {
     CursorResetOnAbort(PG_GETARG_INT32(0));
     PG_RETURN_VOID();
+}
+
+// steward._queue_cursor(queue_id): the queue's floor for diagnosis (NULLs
+// when there is none, e.g. without preloading).
+STEWARD_FUNCTION(steward_queue_cursor) {
+    TupleDesc desc;
+    if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE)
+        elog(ERROR, "pg_steward: _queue_cursor must return a record");
+    desc = BlessTupleDesc(desc);
+    ReadyKey floor = KeyMin();
+    uint64 generation = 0;
+    bool valid = CursorRead(PG_GETARG_INT32(0), &floor, &generation);
+    Datum values[4] = {Int32GetDatum(-floor.prio), TimestampTzGetDatum(floor.run_at),
+                       Int64GetDatum(floor.id), Int64GetDatum(static_cast<int64>(generation))};
+    bool nulls[4] = {!valid, !valid, !valid, !CursorEnabled()};
+    PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
 }

@@ -142,7 +142,9 @@ QueueTimes *TimesFor(int32 queue_id) {
         if (t.queue_id == queue_id) return &t;
         if (t.probed_at < oldest->probed_at) oldest = &t;
     }
-    *oldest = QueueTimes{queue_id, 0, 0};
+    // probe at once (cheap); the first full rescan only after an interval,
+    // so that new sessions do not all walk the whole index
+    *oldest = QueueTimes{queue_id, 0, GetCurrentTimestamp()};
     return oldest;
 }
 
