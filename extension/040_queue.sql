@@ -27,6 +27,11 @@ ALTER SEQUENCE steward._queue_id_seq OWNED BY steward._queue.id;
 -- prio is minus the user's priority, so that one ascending index orders
 -- "highest priority, then run_at, then FIFO" and a row comparison
 -- (prio, run_at, id) >= (...) can start the scan anywhere in it.
+-- lease_token: positive while a claim runs (every claim hands out a new one:
+-- abs(token) + 1), zero or negative while the job waits (fail, release and
+-- retry negate it). So "lease_token = $t AND $t > 0" means "the running claim
+-- $t", and finishing statements need no state condition: with one, a saved
+-- plan may pick the partial lease index and walk its dead entries.
 CREATE TABLE steward._job (
     id               bigint PRIMARY KEY DEFAULT pg_catalog.nextval('steward._job_id_seq'),
     queue_id         integer NOT NULL REFERENCES steward._queue (id) ON DELETE CASCADE,
@@ -532,7 +537,7 @@ AS $$
          WHERE queue_id = qid AND state = 'running' AND lease_expires_at <= pg_catalog.now()
            AND attempt >= max_attempts
          LIMIT 1000 FOR UPDATE SKIP LOCKED),
-    moved AS (DELETE FROM steward._job j USING c WHERE j.id = c.id RETURNING j.*),
+    moved AS (DELETE FROM steward._job j WHERE j.id = ANY (ARRAY(SELECT id FROM c)) RETURNING j.*),
     ins AS (
         INSERT INTO steward._job_history (id, queue_id, state, priority, run_at, payload, attempt, max_attempts, lease_token, worker,
                                           claimed_at, enqueued_at, finished_at, dedup_key, errors, progress, log)
@@ -572,7 +577,7 @@ BEGIN
         SELECT a.id, a.token, a.n FROM unnest(job_ids, tokens) WITH ORDINALITY AS a(id, token, n)),
     moved AS (
         DELETE FROM steward._job j USING args
-         WHERE j.id = args.id AND j.state = 'running' AND j.lease_token = args.token
+         WHERE j.id = args.id AND j.lease_token = args.token AND args.token > 0
         RETURNING j.*, args.n),
     ins AS (
     INSERT INTO steward._job_history (id, queue_id, state, priority, run_at, payload, attempt, max_attempts, lease_token, worker,
@@ -621,7 +626,7 @@ BEGIN
     END IF;
     SELECT a.id, a.token INTO bad
       FROM unnest(job_ids, lease_tokens) AS a(id, token)
-     WHERE NOT EXISTS (SELECT FROM steward._job j WHERE j.id = a.id AND j.state = 'running' AND j.lease_token = a.token)
+     WHERE NOT EXISTS (SELECT FROM steward._job j WHERE j.id = a.id AND j.lease_token = a.token AND a.token > 0)
      LIMIT 1;
     IF FOUND THEN
         PERFORM steward._job_not_yours(bad.id, bad.token, 'complete');
@@ -654,7 +659,7 @@ BEGIN
         RAISE EXCEPTION 'retry_in must not be negative' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     SELECT * INTO j FROM steward._job x
-     WHERE x.id = job_id AND x.state = 'running' AND x.lease_token = fail.lease_token FOR UPDATE;
+     WHERE x.id = job_id AND x.lease_token = fail.lease_token AND fail.lease_token > 0 FOR UPDATE;
     IF NOT FOUND THEN
         PERFORM steward._job_not_yours(job_id, lease_token, 'fail');
     END IF;
@@ -669,7 +674,7 @@ BEGIN
     next_run := now() + coalesce(retry_in, steward._queue_backoff(j.attempt, q.backoff_base, q.backoff_max, q.backoff_jitter));
     UPDATE steward._job x
        SET state = CASE WHEN next_run <= now() THEN 'ready' ELSE 'scheduled' END, run_at = next_run,
-           worker = NULL, lease_expires_at = NULL,
+           worker = NULL, lease_expires_at = NULL, lease_token = -x.lease_token,
            errors = coalesce(x.errors, '[]') || entry
      WHERE x.id = j.id;
     PERFORM steward._queue_ready_hint(j.queue_id, j.prio, next_run, j.id);
@@ -698,7 +703,7 @@ BEGIN
         RAISE EXCEPTION 'lease must not exceed 7 days' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     UPDATE steward._job j SET lease_expires_at = now() + lease
-     WHERE j.id = job_id AND j.state = 'running' AND j.lease_token = extend_lease.lease_token
+     WHERE j.id = job_id AND j.lease_token = extend_lease.lease_token AND extend_lease.lease_token > 0
     RETURNING j.lease_expires_at INTO new_end;
     IF NOT FOUND THEN
         PERFORM steward._job_not_yours(job_id, lease_token, 'extend the lease of');
@@ -723,9 +728,9 @@ BEGIN
     END IF;
     UPDATE steward._job x
        SET state = CASE WHEN delay IS NULL OR delay = interval '0' THEN 'ready' ELSE 'scheduled' END,
-           attempt = x.attempt - 1, worker = NULL, lease_expires_at = NULL,
+           attempt = x.attempt - 1, worker = NULL, lease_expires_at = NULL, lease_token = -x.lease_token,
            run_at = CASE WHEN delay IS NULL THEN x.run_at ELSE now() + delay END
-     WHERE x.id = job_id AND x.state = 'running' AND x.lease_token = release.lease_token
+     WHERE x.id = job_id AND x.lease_token = release.lease_token AND release.lease_token > 0
     RETURNING x.queue_id, x.prio, x.run_at, x.id INTO j;
     IF NOT FOUND THEN
         PERFORM steward._job_not_yours(job_id, lease_token, 'release');
@@ -810,7 +815,7 @@ BEGIN
     INSERT INTO steward._job (id, queue_id, state, prio, run_at, payload, attempt, max_attempts, lease_token,
                               enqueued_at, dedup_key, errors, progress, log)
     VALUES (h.id, h.queue_id, 'ready', -h.priority, now(), h.payload, 0, h.max_attempts,
-            h.lease_token, h.enqueued_at, h.dedup_key, h.errors, h.progress, h.log);
+            -abs(h.lease_token), h.enqueued_at, h.dedup_key, h.errors, h.progress, h.log);
     PERFORM steward._queue_ready_hint(h.queue_id, -h.priority, now(), h.id);
     IF q.notify THEN
         PERFORM pg_catalog.pg_notify(steward._queue_channel(q.name), '');
@@ -839,7 +844,7 @@ BEGIN
                                  jsonb_build_object('at', clock_timestamp(), 'attempt', j.attempt, 'message', message))
                                  WITH ORDINALITY AS x(e, n)
                            ORDER BY n DESC LIMIT 100) last) END
-     WHERE j.id = job_id AND j.state = 'running' AND j.lease_token = log_job.lease_token;
+     WHERE j.id = job_id AND j.lease_token = log_job.lease_token AND log_job.lease_token > 0;
     IF NOT FOUND THEN
         PERFORM steward._job_not_yours(job_id, lease_token, 'log to');
     END IF;

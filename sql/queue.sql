@@ -192,3 +192,11 @@ SELECT steward.enqueue('mail', '{}');
 SELECT steward.drop_queue('mail');
 SELECT steward.drop_queue('once', force => true);
 SELECT count(*) AS jobs_left FROM steward.jobs;
+
+-- Retention: a queue that keeps nothing lets maintenance drop every past day
+SELECT steward.create_queue('short', retention => '0') > 0 AS created;
+SELECT to_regclass('steward._job_history_p' || to_char(current_date - 1, 'YYYYMMDD')) IS NULL AS yesterday_dropped,
+       to_regclass('steward._job_history_p' || to_char(current_date + 1, 'YYYYMMDD')) IS NOT NULL AS tomorrow_ready;
+-- the cursor introspection answers in both modes (NULL key without preloading)
+SELECT count(*) FROM steward._queue_cursor(1);
+SELECT steward.drop_queue('short');

@@ -19,7 +19,7 @@ SPIPlanPtr g_plan_diagnose = nullptr;
 constexpr const char *kCompleteSql =
     "WITH moved AS ("
     "  DELETE FROM steward._job j"
-    "   WHERE j.id = $1 AND j.state = 'running' AND j.lease_token = $2"
+    "   WHERE j.id = $1 AND j.lease_token = $2 AND $2 > 0"  // a running claim's token
     "  RETURNING j.*)"
     " INSERT INTO steward._job_history (id, queue_id, state, priority, run_at, payload, attempt,"
     "     max_attempts, lease_token, worker, claimed_at, enqueued_at, finished_at, dedup_key, result,"

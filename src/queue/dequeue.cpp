@@ -45,6 +45,10 @@ constexpr const char *kJobColumns =
     "u.worker, u.lease_expires_at, u.enqueued_at, u.dedup_key";
 constexpr int kColId = 1, kColPriority = 4, kColRunAt = 5;
 
+// The claim statements lock the ids in a CTE and update them through the
+// primary key with = ANY (ARRAY(...)): a saved (generic) plan estimates
+// "LIMIT $n" at a tenth of the table and would otherwise hash-join it with a
+// sequential scan of steward._job.
 constexpr const char *kClaimSql =
     "WITH c AS ("
     "  SELECT id FROM steward._job"
@@ -52,9 +56,9 @@ constexpr const char *kClaimSql =
     "   ORDER BY prio, run_at, id LIMIT $5 FOR UPDATE SKIP LOCKED),"
     " u AS ("
     "  UPDATE steward._job j"
-    "     SET state = 'running', attempt = j.attempt + 1, lease_token = j.lease_token + 1,"
+    "     SET state = 'running', attempt = j.attempt + 1, lease_token = pg_catalog.abs(j.lease_token) + 1,"
     "         worker = $6, claimed_at = pg_catalog.now(), lease_expires_at = pg_catalog.now() + $7"
-    "    FROM c WHERE j.id = c.id"
+    "   WHERE j.id = ANY (ARRAY(SELECT id FROM c))"
     "  RETURNING j.*)"
     " SELECT %s FROM u ORDER BY u.prio, u.run_at, u.id";
 
@@ -70,7 +74,7 @@ constexpr const char *kReclaimSql =
     "         claimed_at = pg_catalog.now(), lease_expires_at = pg_catalog.now() + $4,"
     "         errors = coalesce(j.errors, '[]') || pg_catalog.jsonb_build_object("
     "             'attempt', j.attempt, 'at', pg_catalog.now(), 'worker', j.worker, 'error', 'lease expired')"
-    "    FROM c WHERE j.id = c.id"
+    "   WHERE j.id = ANY (ARRAY(SELECT id FROM c))"
     "  RETURNING j.*)"
     " SELECT %s FROM u ORDER BY u.id";
 
@@ -79,7 +83,7 @@ constexpr const char *kPromoteSql =
     "  SELECT id FROM steward._job"
     "   WHERE queue_id = $1 AND state = 'scheduled' AND run_at <= pg_catalog.now()"
     "   ORDER BY run_at LIMIT 10000 FOR UPDATE SKIP LOCKED)"
-    " UPDATE steward._job j SET state = 'ready' FROM c WHERE j.id = c.id"
+    " UPDATE steward._job j SET state = 'ready' WHERE j.id = ANY (ARRAY(SELECT id FROM c))"
     " RETURNING j.prio, j.run_at, j.id";
 
 // Build a claim statement: kJobColumns with the queue name parameter number.
