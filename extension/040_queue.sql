@@ -161,6 +161,12 @@ RETURNS void
 LANGUAGE c VOLATILE STRICT
 AS 'MODULE_PATHNAME', 'steward_queue_reset_on_abort';
 
+-- Forget this database's dequeue cursors; run once below, at CREATE EXTENSION.
+CREATE FUNCTION steward._queue_cursor_forget()
+RETURNS void
+LANGUAGE c VOLATILE
+AS 'MODULE_PATHNAME', 'steward_queue_cursor_forget';
+
 -- The queue's dequeue cursor (floor) for diagnosis: NULLs when there is
 -- none (no preloading, or not set yet).
 CREATE FUNCTION steward._queue_cursor(queue_id integer, OUT priority integer, OUT run_at timestamptz,
@@ -172,7 +178,8 @@ AS 'MODULE_PATHNAME', 'steward_queue_cursor';
 REVOKE ALL ON FUNCTION steward._queue_check_options(text, integer, interval, interval, interval, double precision, interval),
     steward._queue_backoff(integer, interval, interval, double precision),
     steward._queue_ready_hint(integer, integer, timestamptz, bigint),
-    steward._queue_reset_on_abort(integer), steward._queue_cursor(integer) FROM PUBLIC;
+    steward._queue_reset_on_abort(integer), steward._queue_cursor(integer),
+    steward._queue_cursor_forget() FROM PUBLIC;
 
 -- Internal lookups ---------------------------------------------------------------
 
@@ -1098,3 +1105,7 @@ REVOKE ALL ON steward.queues, steward.jobs, steward.queue_stats, steward.queue_s
 GRANT SELECT ON steward.queues, steward.queue_stats, steward.queue_summary, steward.queue_error_summary
     TO steward_monitor;
 GRANT EXECUTE ON FUNCTION steward._health_checks_queue(), steward._queue_stats() TO steward_monitor;
+
+-- Queue ids restart after DROP EXTENSION and a restore fills the tables
+-- without enqueues: no dequeue cursor of this database may survive.
+SELECT steward._queue_cursor_forget();

@@ -40,7 +40,10 @@ namespace {
 
 constexpr int kSlots = 256;
 
+// Queue ids are per database; shared memory is per cluster: a slot belongs
+// to (database, queue id).
 struct Slot {
+    Oid dbid;
     int32 queue_id;  // 0: free
     bool valid;      // floor is meaningful
     ReadyKey floor;
@@ -72,14 +75,16 @@ int g_reset_count = 0;
 bool g_reset_overflow = false;
 bool g_callbacks_registered = false;
 
-// Find the queue's slot; with create, take a free one. Caller holds the lock.
+// Find the queue's slot in this database; with create, take a free one.
+// Caller holds the lock.
 Slot *FindSlot(int32 queue_id, bool create) {
     Slot *free_slot = nullptr;
     for (Slot &s : g_shmem->slots) {
-        if (s.queue_id == queue_id) return &s;
+        if (s.queue_id == queue_id && s.dbid == MyDatabaseId) return &s;
         if (s.queue_id == 0 && free_slot == nullptr) free_slot = &s;
     }
     if (!create || free_slot == nullptr) return nullptr;
+    free_slot->dbid = MyDatabaseId;
     free_slot->queue_id = queue_id;
     free_slot->valid = false;
     free_slot->generation = 1;
@@ -285,6 +290,22 @@ using namespace steward::queue;
 STEWARD_FUNCTION(steward_queue_ready_hint) {
     ReadyKey key{PG_GETARG_INT32(1), PG_GETARG_TIMESTAMPTZ(2), PG_GETARG_INT64(3)};
     CursorLowerAtCommit(PG_GETARG_INT32(0), key);
+    PG_RETURN_VOID();
+}
+
+// steward._queue_cursor_forget(): drop every cursor of this database (run
+// by CREATE EXTENSION: queue ids restart after DROP EXTENSION, and a
+// restore fills the tables without any enqueue).
+STEWARD_FUNCTION(steward_queue_cursor_forget) {
+    if (g_shmem != nullptr) {
+        SpinLockAcquire(&g_shmem->lock);
+        for (Slot &s : g_shmem->slots)
+            if (s.queue_id != 0 && s.dbid == MyDatabaseId) {
+                s.valid = false;
+                ++s.generation;
+            }
+        SpinLockRelease(&g_shmem->lock);
+    }
     PG_RETURN_VOID();
 }
 

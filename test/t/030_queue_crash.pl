@@ -94,6 +94,25 @@ for my $how ('terminate', 'kill9') {
        'transactional: work done exactly once');
 }
 
+# The cursors live in shared memory, queue ids per database: two databases
+# whose queues share id 1 must not share a cursor. Jobs of db_b are older
+# than those of db_a; draining db_a must not hide them.
+$node->safe_psql('postgres', 'CREATE DATABASE db_a');
+$node->safe_psql('postgres', 'CREATE DATABASE db_b');
+for my $db ('db_b', 'db_a') {
+    $node->safe_psql($db, q{CREATE EXTENSION pg_steward; SELECT steward.create_queue('same');
+        SELECT count(*) FROM steward.enqueue_batch('same', array_fill('{}'::jsonb, ARRAY[50]));});
+}
+is($node->safe_psql('db_a', q{SELECT count(*) FROM steward.dequeue('same', max_jobs => 100)}), '50', 'db_a drained');
+is($node->safe_psql('db_b', q{SELECT count(*) FROM steward.dequeue('same', max_jobs => 100)}), '50',
+   'db_b still sees all its jobs (cursors are per database)');
+# DROP and CREATE EXTENSION restarts queue ids: the old cursor must not hide new jobs
+$node->safe_psql('db_b', q{DROP EXTENSION pg_steward; CREATE EXTENSION pg_steward; SELECT steward.create_queue('same');
+    INSERT INTO steward._job (queue_id, state, prio, run_at, payload, max_attempts)
+    SELECT 1, 'ready', 0, now() - interval '1 day', '{}', 5 FROM generate_series(1, 5);});
+is($node->safe_psql('db_b', q{SELECT count(*) FROM steward.dequeue('same', max_jobs => 100)}), '5',
+   'rows that arrived without an enqueue (as in a restore) are found after CREATE EXTENSION');
+
 # Immediate shutdown during a load of 4 workers: two in transactional mode
 # (claim, work and complete in one transaction), two in lease mode (the
 # claim commits first).
