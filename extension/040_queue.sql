@@ -532,32 +532,6 @@ $$;
 
 -- Dequeue (C++) -------------------------------------------------------------------
 
--- Running jobs whose lease expired on their last attempt are dead. Called
--- by dequeue (src/queue/dequeue.cpp). Returns how many.
-CREATE FUNCTION steward._queue_bury_expired(qid integer)
-RETURNS integer
-LANGUAGE sql
-SET search_path = pg_catalog, pg_temp
-AS $$
-    WITH c AS (
-        SELECT id FROM steward._job
-         WHERE queue_id = qid AND state = 'running' AND lease_expires_at <= pg_catalog.now()
-           AND attempt >= max_attempts
-         LIMIT 1000 FOR UPDATE SKIP LOCKED),
-    moved AS (DELETE FROM steward._job j WHERE j.id = ANY (ARRAY(SELECT id FROM c)) RETURNING j.*),
-    ins AS (
-        INSERT INTO steward._job_history (id, queue_id, state, priority, run_at, payload, attempt, max_attempts, lease_token, worker,
-                                          claimed_at, enqueued_at, finished_at, dedup_key, errors, progress, log)
-        SELECT m.id, m.queue_id, 'dead', -m.prio, m.run_at, m.payload, m.attempt, m.max_attempts, m.lease_token, m.worker,
-               m.claimed_at, m.enqueued_at, pg_catalog.now(), m.dedup_key,
-               coalesce(m.errors, '[]') || pg_catalog.jsonb_build_object(
-                   'attempt', m.attempt, 'at', pg_catalog.now(), 'worker', m.worker, 'error', 'lease expired'),
-               m.progress, m.log
-          FROM moved m
-        RETURNING 1)
-    SELECT pg_catalog.count(*)::integer FROM ins
-$$;
-
 -- Claim up to max_jobs jobs: expired leases first (each counts an attempt),
 -- then ready jobs by priority, run_at, id. Locked rows are skipped.
 CREATE FUNCTION steward.dequeue(queue text, worker text DEFAULT NULL, max_jobs integer DEFAULT 1,
@@ -1086,8 +1060,7 @@ $$;
 REVOKE ALL ON FUNCTION steward._queue_get(text), steward._job_not_yours(bigint, integer, text),
     steward._queue_set_paused(text, boolean), steward._queue_for_enqueue(text),
     steward._job_finish(bigint[], integer[], text, jsonb[]), steward._capped_count(text, integer),
-    steward._queue_stats(), steward._health_checks_queue(), steward._queue_bury_expired(integer),
-    steward._job_not_yours(bigint, integer, text) FROM PUBLIC;
+    steward._queue_stats(), steward._health_checks_queue(),     steward._job_not_yours(bigint, integer, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION steward.create_queue(text, integer, interval, interval, interval, double precision, interval, boolean),
     steward.alter_queue(text, integer, interval, interval, interval, double precision, interval, boolean),
     steward.drop_queue(text, boolean), steward.pause_queue(text), steward.resume_queue(text),

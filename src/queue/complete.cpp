@@ -33,7 +33,8 @@ constexpr const char *kCompleteSql =
 void PreparePlans() {
     if (g_plan_diagnose != nullptr) return;
     Oid types[] = {INT8OID, INT4OID, JSONBOID};
-    SPIPlanPtr plan = SPI_prepare(kCompleteSql, 3, types);
+    // generic plan: a primary-key delete; custom plans would re-plan every call
+    SPIPlanPtr plan = SPI_prepare_cursor(kCompleteSql, 3, types, CURSOR_OPT_GENERIC_PLAN);
     if (plan == nullptr || SPI_keepplan(plan) != 0)
         elog(ERROR, "pg_steward: could not prepare complete: %s", SPI_result_code_string(SPI_result));
     g_plan_complete = plan;

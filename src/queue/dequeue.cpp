@@ -86,6 +86,24 @@ constexpr const char *kPromoteSql =
     " UPDATE steward._job j SET state = 'ready' WHERE j.id = ANY (ARRAY(SELECT id FROM c))"
     " RETURNING j.prio, j.run_at, j.id";
 
+// Running jobs whose lease expired on their last attempt are dead.
+constexpr const char *kBurySql =
+    "WITH c AS ("
+    "  SELECT id FROM steward._job"
+    "   WHERE queue_id = $1 AND state = 'running' AND lease_expires_at <= pg_catalog.now()"
+    "     AND attempt >= max_attempts"
+    "   LIMIT 1000 FOR UPDATE SKIP LOCKED),"
+    " moved AS (DELETE FROM steward._job j WHERE j.id = ANY (ARRAY(SELECT id FROM c)) RETURNING j.*)"
+    " INSERT INTO steward._job_history (id, queue_id, state, priority, run_at, payload, attempt,"
+    "     max_attempts, lease_token, worker, claimed_at, enqueued_at, finished_at, dedup_key, errors,"
+    "     progress, log)"
+    " SELECT m.id, m.queue_id, 'dead', -m.prio, m.run_at, m.payload, m.attempt, m.max_attempts,"
+    "        m.lease_token, m.worker, m.claimed_at, m.enqueued_at, pg_catalog.now(), m.dedup_key,"
+    "        coalesce(m.errors, '[]') || pg_catalog.jsonb_build_object('attempt', m.attempt,"
+    "            'at', pg_catalog.now(), 'worker', m.worker, 'error', 'lease expired'),"
+    "        m.progress, m.log"
+    "   FROM moved m";
+
 // Build a claim statement: kJobColumns with the queue name parameter number.
 char *ClaimSql(const char *shape, int queue_param) {
     char param[8];
@@ -102,8 +120,12 @@ char *ClaimSql(const char *shape, int queue_param) {
     return psprintf(shape, cols.data);
 }
 
+// Plans are generic on purpose: the plan cache would otherwise keep
+// re-planning the claim for every call (its generic cost looks high because
+// of "LIMIT $n"), which costs more than the claim itself. The statements are
+// written so that the generic plan is the right one (see kClaimSql).
 SPIPlanPtr Prepare(const char *sql, int nargs, Oid *types) {
-    SPIPlanPtr plan = SPI_prepare(sql, nargs, types);
+    SPIPlanPtr plan = SPI_prepare_cursor(sql, nargs, types, CURSOR_OPT_GENERIC_PLAN);
     if (plan == nullptr)
         elog(ERROR, "pg_steward: could not prepare queue statement: %s",
              SPI_result_code_string(SPI_result));
@@ -121,7 +143,7 @@ void PreparePlans() {
     g_plan_reclaim = Prepare(ClaimSql(kReclaimSql, 5), 5, reclaim_types);
     Oid id_types[] = {INT4OID};
     g_plan_promote = Prepare(kPromoteSql, 1, id_types);
-    g_plan_bury = Prepare("SELECT steward._queue_bury_expired($1)", 1, id_types);
+    g_plan_bury = Prepare(kBurySql, 1, id_types);
     g_plan_queue_by_id =
         Prepare("SELECT id, paused, lease, name FROM steward._queue WHERE id = $1", 1, id_types);
 }
@@ -183,7 +205,7 @@ void Emit(Call *call, ReadyKey *first) {
 // Bury, reclaim expired leases, promote due scheduled jobs.
 void Probe(Call *call) {
     Datum id_arg[] = {Int32GetDatum(call->queue_id)};
-    Run(g_plan_bury, id_arg, nullptr, SPI_OK_SELECT);
+    Run(g_plan_bury, id_arg, nullptr, SPI_OK_INSERT);
     if (call->wanted > 0) {
         Datum args[] = {Int32GetDatum(call->queue_id), Int32GetDatum(call->wanted), call->worker,
                         call->lease, call->queue_name};

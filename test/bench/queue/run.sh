@@ -24,7 +24,7 @@ DUR=${QUEUE_BENCH_SECONDS:-$d}
 ROUNDS=${QUEUE_BENCH_ROUNDS:-$r}
 SNAP=${QUEUE_BENCH_SNAPSHOT_SECONDS:-$s}
 MODES=${QUEUE_BENCH_MODES:-on off}
-PARTS=${QUEUE_BENCH_PARTS:-ratios snapshot backlog}
+PARTS=${QUEUE_BENCH_PARTS:-ratios cpu snapshot backlog}
 BACKLOG=300000
 SNAP_BACKLOG=600000
 
@@ -38,7 +38,7 @@ start() {  # start SYNC_COMMIT
   spsql -c 'CREATE EXTENSION pg_steward' -f "$HERE/setup.sql" >/dev/null
 }
 
-median() { sort -g | awk '{a[NR]=$1} END {if (NR==0) {print 0} else if (NR%2) {print a[(NR+1)/2]} else {printf "%.1f\n", (a[NR/2]+a[NR/2+1])/2}}'; }
+median() { sort -g | awk '{a[NR]=$1} END {if (NR==0) {print 0} else if (NR%2) {print a[(NR+1)/2]} else {printf "%.2f\n", (a[NR/2]+a[NR/2+1])/2}}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 
 # run_variant SCRIPT JOBS_PER_TX [extra pgbench args]: jobs/s
@@ -54,23 +54,30 @@ ratios_part() {
   local mode=$1
   declare -A res=()
   local variants="raw_two_tx steward_two_tx steward_cad raw_cad steward_batch10"
+  local r1="" r2="" r3="" rr=""
   for ((round = 1; round <= ROUNDS; round++)); do
+    declare -A now=()
     for v in $variants; do
       spsql -c "SELECT top_up($BACKLOG)" >/dev/null
       per=1; [ "$v" = steward_batch10 ] && per=10
-      res[$v]+="$(run_variant "$v.sql" "$per") "
+      now[$v]=$(run_variant "$v.sql" "$per")
+      res[$v]+="${now[$v]} "
     done
+    # ratios within the round (the variants ran back to back)
+    r1+="$(ratio "${now[steward_two_tx]}" "${now[raw_two_tx]}") "
+    r2+="$(ratio "${now[steward_cad]}" "${now[steward_two_tx]}") "
+    r3+="$(ratio "${now[steward_batch10]}" "${now[steward_two_tx]}") "
+    rr+="$(ratio "${now[raw_cad]}" "${now[raw_two_tx]}") "
   done
   echo "-- synchronous_commit=$mode, 2 workers, ${BACKLOG} backlog, ${ROUNDS} rounds x ${DUR}s (jobs/s per round, median)"
-  declare -A med=()
   for v in $variants; do
-    med[$v]=$(echo "${res[$v]}" | tr ' ' '\n' | grep . | median)
-    printf '   %-16s %-40s median %s\n' "$v" "${res[$v]}" "${med[$v]}"
+    printf '   %-16s %-48s median %s\n' "$v" "${res[$v]}" "$(echo "${res[$v]}" | tr ' ' '\n' | grep . | median)"
   done
-  echo "   (1) dequeue+complete, 2 tx: steward / raw SQL         = $(ratio "${med[steward_two_tx]}" "${med[raw_two_tx]}")  (target >= 1.0)"
-  echo "   (2) complete_and_dequeue / (1)                         = $(ratio "${med[steward_cad]}" "${med[steward_two_tx]}")  (target >= 1.8)"
-  echo "       (raw SQL doing the same in one statement / raw (1) = $(ratio "${med[raw_cad]}" "${med[raw_two_tx]}"))"
-  echo "   (3) batches of 10 / (1)                                = $(ratio "${med[steward_batch10]}" "${med[steward_two_tx]}")  (target >= 5)"
+  echo "   ratios per round, then their median:"
+  echo "   (1) dequeue+complete, 2 tx: steward / raw SQL   $r1 -> $(echo "$r1" | tr ' ' '\n' | grep . | median)  (target >= 1.0)"
+  echo "   (2) complete_and_dequeue / (1)                  $r2 -> $(echo "$r2" | tr ' ' '\n' | grep . | median)  (target >= 1.8)"
+  echo "       raw SQL in one statement / raw (1)          $rr -> $(echo "$rr" | tr ' ' '\n' | grep . | median)"
+  echo "   (3) batches of 10 / (1)                         $r3 -> $(echo "$r3" | tr ' ' '\n' | grep . | median)  (target >= 5)"
 }
 
 # progress_rates SECONDS SCRIPT [env]: per-5s jobs/s of one long run
@@ -144,6 +151,44 @@ backlog_part() {
   echo "   cost at 1M / cost at 10k = $(ratio "$lat_1000000" "$lat_10000")  (target <= 1.5)"
 }
 
+# CPU instructions per job (callgrind, single-user mode, deterministic):
+# jobs i = 1..n are claimed in id order, so every line knows its job id.
+cpu_lines() {  # cpu_lines VARIANT FROM TO
+  local v=$1 i
+  for ((i = $2; i <= $3; i++)); do
+    case $v in
+      raw_two_tx) echo "UPDATE raw_job SET state = 'running', attempt = attempt + 1, worker = 'w', lease_expires_at = now() + interval '5 minutes' WHERE id = (SELECT id FROM raw_job WHERE queue = 'bench' AND state = 'ready' AND run_at <= now() ORDER BY priority DESC, run_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING id"
+                  echo "DELETE FROM raw_job WHERE id = $i" ;;
+      steward_two_tx) echo "SELECT id FROM steward.dequeue('bench', 'w')"
+                      echo "SELECT steward.complete($i, 1)" ;;
+      steward_cad) echo "SELECT id FROM steward.complete_and_dequeue($i, 1, worker => 'w')" ;;
+      steward_batch10) if (( i % 10 == 0 )); then
+                         echo "SELECT count(*) FROM steward.dequeue('bench', 'w', 10)"
+                         echo "SELECT steward.complete_batch(ARRAY(SELECT generate_series($i - 9, $i))::bigint[], array_fill(1, ARRAY[10]))"
+                       fi ;;
+    esac
+  done
+}
+
+cpu_part() {
+  echo "-- CPU instructions per job (callgrind, single-user mode, 300 - 100 jobs, backlog 20000)"
+  start off
+  spsql -c "SELECT top_up(20000)" -c 'VACUUM ANALYZE' >/dev/null
+  declare -A per=()
+  for v in raw_two_tx steward_two_tx steward_cad steward_batch10; do
+    local pre=""; [ $v = steward_cad ] && pre="SELECT id FROM steward.dequeue('bench', 'w')"
+    local a b
+    a=$(CALLGRIND_PG_OPTS="-c shared_preload_libraries=pg_steward" callgrind_instructions "SELECT 1" "$pre
+$(cpu_lines $v 1 100)")
+    b=$(CALLGRIND_PG_OPTS="-c shared_preload_libraries=pg_steward" callgrind_instructions "SELECT 1" "$pre
+$(cpu_lines $v 1 300)")
+    per[$v]=$(( (b - a) / 200 ))
+    printf '   %-16s %10s instructions per job\n' "$v" "${per[$v]}"
+  done
+  echo "   steward (1) / raw (1) cost = $(ratio "${per[steward_two_tx]}" "${per[raw_two_tx]}") (lower is cheaper; throughput ratio ~ its inverse when CPU-bound)"
+  echo "   complete_and_dequeue / (1) = $(ratio "${per[steward_cad]}" "${per[steward_two_tx]}"), batches of 10 / (1) = $(ratio "${per[steward_batch10]}" "${per[steward_two_tx]}")"
+}
+
 echo "pg_steward queue benchmark $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores shared with other work: wall-time figures are noisy, compare ratios"
 for mode in $MODES; do
   if [[ " $PARTS " == *" ratios "* ]]; then
@@ -154,6 +199,9 @@ done
 if [[ " $PARTS " == *" snapshot "* ]]; then
   start off
   snapshot_part
+fi
+if [[ " $PARTS " == *" cpu "* ]]; then
+  cpu_part
 fi
 if [[ " $PARTS " == *" backlog "* ]]; then
   start off
