@@ -1,0 +1,1084 @@
+-- Job queue (docs/queue.md) ---------------------------------------------------
+--
+-- Live jobs (waiting or running) sit in steward._job; a finished job
+-- (completed, dead, cancelled) is moved in the same statement into
+-- steward._job_history, partitioned by day of finishing, so retention drops
+-- whole partitions instead of deleting rows. The claim (steward.dequeue) is
+-- C++ (src/queue/dequeue.cpp).
+
+CREATE SEQUENCE steward._queue_id_seq AS integer;
+CREATE SEQUENCE steward._job_id_seq AS bigint;
+
+CREATE TABLE steward._queue (
+    id            integer PRIMARY KEY DEFAULT pg_catalog.nextval('steward._queue_id_seq'),
+    name          text NOT NULL UNIQUE,
+    max_attempts  integer NOT NULL,
+    lease         interval NOT NULL,
+    backoff_base  interval NOT NULL,
+    backoff_max   interval NOT NULL,
+    backoff_jitter double precision NOT NULL,
+    retention     interval NOT NULL,
+    notify        boolean NOT NULL,
+    paused        boolean NOT NULL DEFAULT false,
+    created_at    timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+ALTER SEQUENCE steward._queue_id_seq OWNED BY steward._queue.id;
+
+-- prio is minus the user's priority, so that one ascending index orders
+-- "highest priority, then run_at, then FIFO" and a row comparison
+-- (prio, run_at, id) >= (...) can start the scan anywhere in it.
+-- lease_token: positive while a claim runs (every claim hands out a new one:
+-- abs(token) + 1), zero or negative while the job waits (fail, release and
+-- retry negate it). So "lease_token = $t AND $t > 0" means "the running claim
+-- $t", and finishing statements need no state condition: with one, a saved
+-- plan may pick the partial lease index and walk its dead entries.
+CREATE TABLE steward._job (
+    id               bigint PRIMARY KEY DEFAULT pg_catalog.nextval('steward._job_id_seq'),
+    queue_id         integer NOT NULL REFERENCES steward._queue (id) ON DELETE CASCADE,
+    state            text NOT NULL CHECK (state IN ('scheduled', 'ready', 'running')),
+    prio             integer NOT NULL,
+    run_at           timestamptz NOT NULL,
+    payload          jsonb NOT NULL,
+    attempt          integer NOT NULL DEFAULT 0,
+    max_attempts     integer NOT NULL,
+    lease_token      integer NOT NULL DEFAULT 0,
+    worker           text,
+    claimed_at       timestamptz,
+    lease_expires_at timestamptz,
+    enqueued_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    dedup_key        text,
+    errors           jsonb,
+    progress         jsonb,
+    log              jsonb
+);
+ALTER SEQUENCE steward._job_id_seq OWNED BY steward._job.id;
+CREATE INDEX _job_ready ON steward._job (queue_id, prio, run_at, id) WHERE state = 'ready';
+-- Jobs whose run_at is in the future wait as 'scheduled' and are moved to
+-- 'ready' by dequeue when due, so the ready index holds only runnable jobs.
+CREATE INDEX _job_scheduled ON steward._job (queue_id, run_at) WHERE state = 'scheduled';
+CREATE INDEX _job_lease ON steward._job (queue_id, lease_expires_at) WHERE state = 'running';
+CREATE UNIQUE INDEX _job_dedup ON steward._job (queue_id, dedup_key) WHERE dedup_key IS NOT NULL;
+
+CREATE TABLE steward._job_history (
+    id               bigint NOT NULL,
+    queue_id         integer NOT NULL,
+    state            text NOT NULL CHECK (state IN ('completed', 'dead', 'cancelled')),
+    priority         integer NOT NULL,
+    run_at           timestamptz NOT NULL,
+    payload          jsonb NOT NULL,
+    attempt          integer NOT NULL,
+    max_attempts     integer NOT NULL,
+    lease_token      integer NOT NULL,
+    worker           text,
+    claimed_at       timestamptz,
+    enqueued_at      timestamptz NOT NULL,
+    finished_at      timestamptz NOT NULL,
+    dedup_key        text,
+    result           jsonb,
+    errors           jsonb,
+    progress         jsonb,
+    log              jsonb
+) PARTITION BY RANGE (finished_at);
+-- Indexes are created on each partition, not on the parent: an index of the
+-- (extension-owned) parent would be re-created on a partition when pg_restore
+-- attaches it, and then collide with the partition's own dumped index.
+CREATE FUNCTION steward._job_history_indexes(part regclass)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    base text := (SELECT c.relname FROM pg_catalog.pg_class c WHERE c.oid = part);
+BEGIN
+    EXECUTE pg_catalog.format('CREATE INDEX IF NOT EXISTS %I ON %s (id)', base || '_id', part);
+    -- BRIN: rows arrive in finished_at order; nearly free to maintain on
+    -- every complete, and enough for "the last 5 minutes" in the stats views
+    EXECUTE pg_catalog.format('CREATE INDEX IF NOT EXISTS %I ON %s USING brin (finished_at)', base || '_finished', part);
+END
+$$;
+REVOKE ALL ON FUNCTION steward._job_history_indexes(regclass) FROM PUBLIC;
+
+-- Catches rows when no daily partition exists yet (steward.queue_maintenance()
+-- creates them ahead); its rows are purged row by row.
+CREATE TABLE steward._job_history_default PARTITION OF steward._job_history DEFAULT;
+SELECT steward._job_history_indexes('steward._job_history_default');
+
+-- Queue tables and sequences are data: pg_dump must keep them. Daily
+-- partitions created later are ordinary tables and are dumped as such.
+SELECT pg_catalog.pg_extension_config_dump('steward._queue', '');
+SELECT pg_catalog.pg_extension_config_dump('steward._job', '');
+SELECT pg_catalog.pg_extension_config_dump('steward._job_history', '');
+SELECT pg_catalog.pg_extension_config_dump('steward._job_history_default', '');
+SELECT pg_catalog.pg_extension_config_dump('steward._queue_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('steward._job_id_seq', '');
+
+REVOKE ALL ON steward._queue, steward._job, steward._job_history, steward._job_history_default FROM PUBLIC;
+REVOKE ALL ON SEQUENCE steward._queue_id_seq, steward._job_id_seq FROM PUBLIC;
+
+-- The row steward.dequeue returns.
+CREATE TYPE steward.job AS (
+    id               bigint,
+    queue            text,
+    payload          jsonb,
+    priority         integer,
+    run_at           timestamptz,
+    attempt          integer,
+    max_attempts     integer,
+    lease_token      integer,
+    worker           text,
+    lease_expires_at timestamptz,
+    enqueued_at      timestamptz,
+    dedup_key        text
+);
+
+-- C helpers --------------------------------------------------------------------
+
+-- Validate queue options (src/core/queue_policy.cpp); raises 22023.
+CREATE FUNCTION steward._queue_check_options(name text, max_attempts integer, lease interval,
+    backoff_base interval, backoff_max interval, backoff_jitter double precision, retention interval)
+RETURNS void
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'steward_queue_check_options';
+
+-- Retry delay after `attempt` failed runs: exponential with jitter.
+CREATE FUNCTION steward._queue_backoff(attempt integer, base interval, cap interval, jitter double precision)
+RETURNS interval
+LANGUAGE c VOLATILE STRICT
+AS 'MODULE_PATHNAME', 'steward_queue_backoff';
+
+-- Tell dequeue's scan cursor (shared memory, when preloaded) that a job
+-- became ready at key (prio, run_at, id) in this transaction: at commit the
+-- cursor moves back if it is past the key. A no-op without preloading.
+CREATE FUNCTION steward._queue_ready_hint(queue_id integer, prio integer, run_at timestamptz, job_id bigint)
+RETURNS void
+LANGUAGE c VOLATILE STRICT
+AS 'MODULE_PATHNAME', 'steward_queue_ready_hint';
+
+-- Forget the queue's scan cursor if this transaction (or the
+-- subtransaction) aborts: a locked ready job that comes back must be seen.
+CREATE FUNCTION steward._queue_reset_on_abort(queue_id integer)
+RETURNS void
+LANGUAGE c VOLATILE STRICT
+AS 'MODULE_PATHNAME', 'steward_queue_reset_on_abort';
+
+-- Forget this database's dequeue cursors; run once below, at CREATE EXTENSION.
+CREATE FUNCTION steward._queue_cursor_forget()
+RETURNS void
+LANGUAGE c VOLATILE
+AS 'MODULE_PATHNAME', 'steward_queue_cursor_forget';
+
+-- The queue's dequeue cursor (floor) for diagnosis: NULLs when there is
+-- none (no preloading, or not set yet).
+CREATE FUNCTION steward._queue_cursor(queue_id integer, OUT priority integer, OUT run_at timestamptz,
+                                      OUT job_id bigint, OUT generation bigint)
+RETURNS record
+LANGUAGE c VOLATILE STRICT
+AS 'MODULE_PATHNAME', 'steward_queue_cursor';
+
+REVOKE ALL ON FUNCTION steward._queue_check_options(text, integer, interval, interval, interval, double precision, interval),
+    steward._queue_backoff(integer, interval, interval, double precision),
+    steward._queue_ready_hint(integer, integer, timestamptz, bigint),
+    steward._queue_reset_on_abort(integer), steward._queue_cursor(integer),
+    steward._queue_cursor_forget() FROM PUBLIC;
+
+-- Internal lookups ---------------------------------------------------------------
+
+-- The queue row for a name, or a clean error. lock_mode: '' or 'share'
+-- (FOR KEY SHARE: keeps the queue from being dropped until commit).
+CREATE FUNCTION steward._queue_get(queue text)
+RETURNS steward._queue
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    q steward._queue;
+BEGIN
+    IF queue IS NULL THEN
+        RAISE EXCEPTION 'queue name must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    SELECT * INTO q FROM steward._queue WHERE name = queue;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'queue "%" does not exist', queue
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'Create it with steward.create_queue().';
+    END IF;
+    RETURN q;
+END
+$$;
+
+CREATE FUNCTION steward._queue_channel(queue text)
+RETURNS text LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+AS $$ SELECT 'steward_queue_' || queue $$;
+
+-- Explain why a job cannot be finished by this caller; always raises.
+CREATE FUNCTION steward._job_not_yours(job_id bigint, lease_token integer, action text)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    j record;
+    h record;
+BEGIN
+    IF job_id IS NULL THEN
+        RAISE EXCEPTION 'job id must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF lease_token IS NULL THEN
+        RAISE EXCEPTION 'lease token must not be null' USING ERRCODE = 'null_value_not_allowed',
+            HINT = 'Pass the lease_token column of the row steward.dequeue() returned.';
+    END IF;
+    SELECT x.state, x.lease_token AS token, x.worker INTO j FROM steward._job x WHERE x.id = job_id;
+    IF NOT FOUND THEN
+        SELECT x.state INTO h FROM steward._job_history x WHERE x.id = job_id LIMIT 1;
+        IF FOUND THEN
+            RAISE EXCEPTION 'cannot % job %: it is already %', action, job_id, h.state
+                USING ERRCODE = 'object_not_in_prerequisite_state';
+        END IF;
+        RAISE EXCEPTION 'job % does not exist', job_id USING ERRCODE = 'undefined_object';
+    END IF;
+    IF j.state <> 'running' THEN
+        RAISE EXCEPTION 'cannot % job %: it is not claimed', action, job_id
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = 'The job is waiting to run; its lease expired or it was released.';
+    END IF;
+    RAISE EXCEPTION 'cannot % job %: lease token % is not the current lease', action, job_id, lease_token
+        USING ERRCODE = 'object_not_in_prerequisite_state',
+              DETAIL = pg_catalog.format('The job was claimed again (lease %s, worker %s) after this lease expired or was released.',
+                                         j.token, coalesce(pg_catalog.quote_literal(j.worker), 'unnamed')),
+              HINT = 'Only the worker holding the current lease may finish the job; this worker should drop it.';
+END
+$$;
+
+-- Queues -------------------------------------------------------------------------
+
+CREATE FUNCTION steward.create_queue(
+    name text,
+    max_attempts integer DEFAULT 5,
+    lease interval DEFAULT '5 minutes',
+    backoff_base interval DEFAULT '10 seconds',
+    backoff_max interval DEFAULT '1 hour',
+    backoff_jitter double precision DEFAULT 0.2,
+    retention interval DEFAULT '7 days',
+    notify boolean DEFAULT true)
+RETURNS integer
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    new_id integer;
+BEGIN
+    PERFORM steward._queue_check_options(name, max_attempts, lease, backoff_base, backoff_max,
+                                         backoff_jitter, retention);
+    IF notify IS NULL THEN
+        RAISE EXCEPTION 'notify must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    INSERT INTO steward._queue AS q (name, max_attempts, lease, backoff_base, backoff_max, backoff_jitter, retention, notify)
+    VALUES (create_queue.name, create_queue.max_attempts, create_queue.lease, create_queue.backoff_base,
+            create_queue.backoff_max, create_queue.backoff_jitter, create_queue.retention, create_queue.notify)
+    ON CONFLICT ON CONSTRAINT _queue_name_key DO NOTHING
+    RETURNING q.id INTO new_id;
+    IF new_id IS NULL THEN
+        RAISE EXCEPTION 'queue "%" already exists', name USING ERRCODE = 'duplicate_object',
+            HINT = 'Change its options with steward.alter_queue().';
+    END IF;
+    PERFORM steward.queue_maintenance();
+    RETURN new_id;
+END
+$$;
+
+-- Change options of an existing queue (NULL keeps the current value). Jobs
+-- already enqueued keep their max_attempts.
+CREATE FUNCTION steward.alter_queue(
+    name text,
+    max_attempts integer DEFAULT NULL,
+    lease interval DEFAULT NULL,
+    backoff_base interval DEFAULT NULL,
+    backoff_max interval DEFAULT NULL,
+    backoff_jitter double precision DEFAULT NULL,
+    retention interval DEFAULT NULL,
+    notify boolean DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    q steward._queue := steward._queue_get(name);
+BEGIN
+    q.max_attempts := coalesce(max_attempts, q.max_attempts);
+    q.lease := coalesce(lease, q.lease);
+    q.backoff_base := coalesce(backoff_base, q.backoff_base);
+    q.backoff_max := coalesce(backoff_max, q.backoff_max);
+    q.backoff_jitter := coalesce(backoff_jitter, q.backoff_jitter);
+    q.retention := coalesce(retention, q.retention);
+    q.notify := coalesce(notify, q.notify);
+    PERFORM steward._queue_check_options(q.name, q.max_attempts, q.lease, q.backoff_base, q.backoff_max,
+                                         q.backoff_jitter, q.retention);
+    UPDATE steward._queue u SET max_attempts = q.max_attempts, lease = q.lease, backoff_base = q.backoff_base,
+           backoff_max = q.backoff_max, backoff_jitter = q.backoff_jitter, retention = q.retention,
+           notify = q.notify
+     WHERE u.id = q.id;
+END
+$$;
+
+-- Drop a queue with its waiting, running and finished jobs. Refused while
+-- jobs are waiting or running unless force is true.
+CREATE FUNCTION steward.drop_queue(name text, force boolean DEFAULT false)
+RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    q steward._queue := steward._queue_get(name);
+BEGIN
+    PERFORM 1 FROM steward._queue WHERE id = q.id FOR UPDATE;
+    IF NOT coalesce(force, false) AND EXISTS (SELECT FROM steward._job WHERE queue_id = q.id) THEN
+        RAISE EXCEPTION 'queue "%" still has unfinished jobs', name
+            USING ERRCODE = 'dependent_objects_still_exist',
+                  HINT = 'Wait for them to finish, cancel them, or pass force => true.';
+    END IF;
+    PERFORM steward._queue_reset_on_abort(q.id);
+    DELETE FROM steward._job_history WHERE queue_id = q.id;
+    DELETE FROM steward._queue WHERE id = q.id;   -- cascades to steward._job
+END
+$$;
+
+CREATE FUNCTION steward._queue_set_paused(name text, pause boolean)
+RETURNS boolean
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    q steward._queue := steward._queue_get(name);
+BEGIN
+    IF q.paused = pause THEN
+        RETURN false;
+    END IF;
+    UPDATE steward._queue SET paused = pause WHERE id = q.id;
+    IF NOT pause AND q.notify THEN
+        PERFORM pg_catalog.pg_notify(steward._queue_channel(q.name), '');
+    END IF;
+    RETURN true;
+END
+$$;
+
+-- Pause: dequeue returns nothing from the queue and enqueue is refused
+-- until resume_queue. Running jobs may still be finished. Returns false if
+-- the queue was already paused.
+CREATE FUNCTION steward.pause_queue(name text)
+RETURNS boolean LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT steward._queue_set_paused(name, true) $$;
+
+CREATE FUNCTION steward.resume_queue(name text)
+RETURNS boolean LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT steward._queue_set_paused(name, false) $$;
+
+CREATE VIEW steward.queues AS
+SELECT q.name, q.paused, q.max_attempts, q.lease, q.backoff_base, q.backoff_max, q.backoff_jitter,
+       q.retention, q.notify, steward._queue_channel(q.name) AS channel, q.created_at
+  FROM steward._queue q;
+
+-- Enqueue ------------------------------------------------------------------------------
+
+-- The queue for an enqueue: exists and is not paused. Locks it FOR KEY SHARE
+-- (through the foreign key as well) so a concurrent drop waits.
+CREATE FUNCTION steward._queue_for_enqueue(queue text)
+RETURNS steward._queue
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    q steward._queue := steward._queue_get(queue);
+BEGIN
+    IF q.paused THEN
+        RAISE EXCEPTION 'queue "%" is paused', queue
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Resume it with steward.resume_queue().';
+    END IF;
+    RETURN q;
+END
+$$;
+
+CREATE FUNCTION steward._check_priority(priority integer)
+RETURNS void LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF priority IS NULL THEN
+        RAISE EXCEPTION 'priority must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF priority NOT BETWEEN -32768 AND 32767 THEN
+        RAISE EXCEPTION 'priority must be between -32768 and 32767' USING ERRCODE = 'numeric_value_out_of_range',
+            DETAIL = pg_catalog.format('The priority given was %s.', priority);
+    END IF;
+END
+$$;
+
+-- Add a job. With a dedup_key, while an unfinished job with the same key is
+-- in the queue, its id is returned instead and nothing is added.
+CREATE FUNCTION steward.enqueue(
+    queue text,
+    payload jsonb,
+    run_at timestamptz DEFAULT NULL,
+    priority integer DEFAULT 0,
+    dedup_key text DEFAULT NULL,
+    max_attempts integer DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    q steward._queue := steward._queue_for_enqueue(queue);
+    at timestamptz := coalesce(enqueue.run_at, now());
+    new_id bigint;
+BEGIN
+    IF enqueue.payload IS NULL THEN
+        RAISE EXCEPTION 'payload must not be null' USING ERRCODE = 'null_value_not_allowed',
+            HINT = 'Pass ''{}''::jsonb or ''null''::jsonb for a job without data.';
+    END IF;
+    PERFORM steward._check_priority(enqueue.priority);
+    IF enqueue.max_attempts IS NOT NULL AND enqueue.max_attempts NOT BETWEEN 1 AND 1000 THEN
+        RAISE EXCEPTION 'max_attempts must be between 1 and 1000' USING ERRCODE = 'invalid_parameter_value',
+            DETAIL = pg_catalog.format('The value given was %s.', enqueue.max_attempts);
+    END IF;
+    IF at IN ('infinity', '-infinity') THEN
+        RAISE EXCEPTION 'run_at must be a finite time' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    LOOP
+        INSERT INTO steward._job (queue_id, state, prio, run_at, payload, max_attempts, dedup_key)
+        VALUES (q.id, CASE WHEN at <= now() THEN 'ready' ELSE 'scheduled' END, -enqueue.priority, at,
+                enqueue.payload, coalesce(enqueue.max_attempts, q.max_attempts), enqueue.dedup_key)
+        ON CONFLICT (queue_id, dedup_key) WHERE dedup_key IS NOT NULL DO NOTHING
+        RETURNING id INTO new_id;
+        IF new_id IS NOT NULL THEN
+            PERFORM steward._queue_ready_hint(q.id, -enqueue.priority, at, new_id);
+            IF q.notify AND at <= now() THEN
+                -- same channel and payload in one transaction: PostgreSQL
+                -- delivers one notification at commit
+                PERFORM pg_catalog.pg_notify(steward._queue_channel(q.name), '');
+            END IF;
+            RETURN new_id;
+        END IF;
+        SELECT j.id INTO new_id FROM steward._job j WHERE j.queue_id = q.id AND j.dedup_key = enqueue.dedup_key;
+        IF new_id IS NOT NULL THEN
+            RETURN new_id;                  -- the unfinished job with this key
+        END IF;
+        -- it finished between the two statements: try again
+    END LOOP;
+END
+$$;
+
+-- Many jobs with one call (one per payload, same options, no dedup keys).
+-- Returns their ids in payload order.
+CREATE FUNCTION steward.enqueue_batch(
+    queue text,
+    payloads jsonb[],
+    run_at timestamptz DEFAULT NULL,
+    priority integer DEFAULT 0,
+    max_attempts integer DEFAULT NULL)
+RETURNS SETOF bigint
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    q steward._queue := steward._queue_for_enqueue(queue);
+    at timestamptz := coalesce(run_at, now());
+    first_id bigint;
+BEGIN
+    IF payloads IS NULL THEN
+        RAISE EXCEPTION 'payloads must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF array_position(payloads, NULL) IS NOT NULL THEN
+        RAISE EXCEPTION 'payload must not be null'
+            USING ERRCODE = 'null_value_not_allowed',
+                  DETAIL = pg_catalog.format('Element %s of the array is null.', array_position(payloads, NULL));
+    END IF;
+    PERFORM steward._check_priority(priority);
+    IF max_attempts IS NOT NULL AND max_attempts NOT BETWEEN 1 AND 1000 THEN
+        RAISE EXCEPTION 'max_attempts must be between 1 and 1000' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF at IN ('infinity', '-infinity') THEN
+        RAISE EXCEPTION 'run_at must be a finite time' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF cardinality(payloads) = 0 THEN
+        RETURN;
+    END IF;
+    RETURN QUERY
+    WITH ins AS (
+        INSERT INTO steward._job (queue_id, state, prio, run_at, payload, max_attempts)
+        SELECT q.id, CASE WHEN at <= now() THEN 'ready' ELSE 'scheduled' END, -priority, at, p.payload,
+               coalesce(max_attempts, q.max_attempts)
+          FROM unnest(payloads) WITH ORDINALITY AS p(payload, n)
+         ORDER BY p.n
+        RETURNING id)
+    SELECT ins.id FROM ins ORDER BY ins.id;
+    IF at <= now() THEN
+        -- ids come from one sequence in order: the smallest is the first key
+        PERFORM steward._queue_ready_hint(q.id, -priority, at, 0);
+    END IF;
+    IF q.notify AND at <= now() THEN
+        PERFORM pg_catalog.pg_notify(steward._queue_channel(q.name), '');
+    END IF;
+END
+$$;
+
+-- Dequeue (C++) -------------------------------------------------------------------
+
+-- Claim up to max_jobs jobs: expired leases first (each counts an attempt),
+-- then ready jobs by priority, run_at, id. Locked rows are skipped.
+CREATE FUNCTION steward.dequeue(queue text, worker text DEFAULT NULL, max_jobs integer DEFAULT 1,
+                                lease interval DEFAULT NULL)
+RETURNS SETOF steward.job
+LANGUAGE c
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'steward_dequeue';
+
+-- Move finished jobs out (one statement each) ------------------------------------
+
+-- Move running job rows to the history as `state`. Internal: callers have
+-- checked the lease.
+CREATE FUNCTION steward._job_finish(job_ids bigint[], tokens integer[], new_state text, results jsonb[])
+RETURNS integer
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    n integer;
+BEGIN
+    WITH args AS (
+        SELECT a.id, a.token, a.n FROM unnest(job_ids, tokens) WITH ORDINALITY AS a(id, token, n)),
+    moved AS (
+        DELETE FROM steward._job j USING args
+         WHERE j.id = args.id AND j.lease_token = args.token AND args.token > 0
+        RETURNING j.*, args.n),
+    ins AS (
+    INSERT INTO steward._job_history (id, queue_id, state, priority, run_at, payload, attempt, max_attempts, lease_token, worker,
+                                      claimed_at, enqueued_at, finished_at, dedup_key, result, errors, progress, log)
+    SELECT m.id, m.queue_id, new_state, -m.prio, m.run_at, m.payload, m.attempt, m.max_attempts, m.lease_token, m.worker,
+           m.claimed_at, m.enqueued_at, pg_catalog.now(), m.dedup_key, results[m.n], m.errors, m.progress, m.log
+      FROM moved m
+    RETURNING 1)
+    SELECT pg_catalog.count(*)::integer INTO n FROM ins;
+    RETURN n;
+END
+$$;
+
+-- Mark a claimed job done. Only the holder of the current lease may: pass
+-- the lease_token dequeue returned. A lease that expired is still accepted
+-- as long as nobody claimed the job again. C (src/queue/complete.cpp): one
+-- saved DELETE ... RETURNING -> INSERT INTO history statement.
+CREATE FUNCTION steward.complete(job_id bigint, lease_token integer, result jsonb DEFAULT NULL)
+RETURNS void
+LANGUAGE c
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'steward_complete';
+
+-- Complete many claimed jobs at once (all or nothing). Returns how many.
+CREATE FUNCTION steward.complete_batch(job_ids bigint[], lease_tokens integer[], results jsonb[] DEFAULT NULL)
+RETURNS integer
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    done integer;
+    bad record;
+BEGIN
+    IF job_ids IS NULL OR lease_tokens IS NULL THEN
+        RAISE EXCEPTION 'job ids and lease tokens must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF cardinality(job_ids) <> cardinality(lease_tokens)
+       OR (results IS NOT NULL AND cardinality(results) <> cardinality(job_ids)) THEN
+        RAISE EXCEPTION 'job ids, lease tokens and results must have the same length'
+            USING ERRCODE = 'array_subscript_error';
+    END IF;
+    IF (SELECT count(DISTINCT x) FROM unnest(job_ids) x) <> cardinality(job_ids) THEN
+        RAISE EXCEPTION 'job ids must not repeat' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT a.id, a.token INTO bad
+      FROM unnest(job_ids, lease_tokens) AS a(id, token)
+     WHERE NOT EXISTS (SELECT FROM steward._job j WHERE j.id = a.id AND j.lease_token = a.token AND a.token > 0)
+     LIMIT 1;
+    IF FOUND THEN
+        PERFORM steward._job_not_yours(bad.id, bad.token, 'complete');
+    END IF;
+    done := steward._job_finish(job_ids, lease_tokens, 'completed', results);
+    IF done < cardinality(job_ids) THEN   -- lost a race with a cancel
+        RAISE EXCEPTION 'could not complete all jobs' USING ERRCODE = 'serialization_failure',
+            DETAIL = pg_catalog.format('%s of %s jobs were still claimed by this worker.', done, cardinality(job_ids));
+    END IF;
+    RETURN done;
+END
+$$;
+
+-- Record a failed run. The job is retried after retry_in (or the queue's
+-- exponential backoff with jitter) until it has run max_attempts times;
+-- then it is dead and keeps its errors. Returns the new state: 'ready' or 'dead'.
+CREATE FUNCTION steward.fail(job_id bigint, lease_token integer, error text, retry_in interval DEFAULT NULL)
+RETURNS text
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    j steward._job;
+    q steward._queue;
+    entry jsonb;
+    next_run timestamptz;
+BEGIN
+    IF retry_in IS NOT NULL AND retry_in < interval '0' THEN
+        RAISE EXCEPTION 'retry_in must not be negative' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT * INTO j FROM steward._job x
+     WHERE x.id = job_id AND x.lease_token = fail.lease_token AND fail.lease_token > 0 FOR UPDATE;
+    IF NOT FOUND THEN
+        PERFORM steward._job_not_yours(job_id, lease_token, 'fail');
+    END IF;
+    entry := jsonb_build_object('attempt', j.attempt, 'at', now(), 'worker', j.worker,
+                                'error', coalesce(error, 'unknown error'));
+    IF j.attempt >= j.max_attempts THEN
+        UPDATE steward._job x SET errors = coalesce(x.errors, '[]') || entry WHERE x.id = j.id;
+        PERFORM steward._job_finish(ARRAY[j.id], ARRAY[j.lease_token], 'dead', NULL);
+        RETURN 'dead';
+    END IF;
+    SELECT * INTO q FROM steward._queue WHERE id = j.queue_id;
+    next_run := now() + coalesce(retry_in, steward._queue_backoff(j.attempt, q.backoff_base, q.backoff_max, q.backoff_jitter));
+    UPDATE steward._job x
+       SET state = CASE WHEN next_run <= now() THEN 'ready' ELSE 'scheduled' END, run_at = next_run,
+           worker = NULL, lease_expires_at = NULL, lease_token = -x.lease_token,
+           errors = coalesce(x.errors, '[]') || entry
+     WHERE x.id = j.id;
+    PERFORM steward._queue_ready_hint(j.queue_id, j.prio, next_run, j.id);
+    IF q.notify AND next_run <= now() THEN
+        PERFORM pg_catalog.pg_notify(steward._queue_channel(q.name), '');
+    END IF;
+    RETURN 'ready';
+END
+$$;
+
+-- Heartbeat: the lease now ends `lease` from now. Returns the new end.
+CREATE FUNCTION steward.extend_lease(job_id bigint, lease_token integer, lease interval)
+RETURNS timestamptz
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    new_end timestamptz;
+BEGIN
+    IF lease IS NULL OR lease <= interval '0' THEN
+        RAISE EXCEPTION 'lease must be positive' USING ERRCODE = 'invalid_parameter_value',
+            DETAIL = pg_catalog.format('The lease given was %s.', coalesce(lease::text, 'null'));
+    END IF;
+    IF lease > interval '7 days' THEN
+        RAISE EXCEPTION 'lease must not exceed 7 days' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    UPDATE steward._job j SET lease_expires_at = now() + lease
+     WHERE j.id = job_id AND j.lease_token = extend_lease.lease_token AND extend_lease.lease_token > 0
+    RETURNING j.lease_expires_at INTO new_end;
+    IF NOT FOUND THEN
+        PERFORM steward._job_not_yours(job_id, lease_token, 'extend the lease of');
+    END IF;
+    RETURN new_end;
+END
+$$;
+
+-- Give a claimed job back without using up an attempt; it runs again at
+-- once (or after `delay`).
+CREATE FUNCTION steward.release(job_id bigint, lease_token integer, delay interval DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    j record;
+BEGIN
+    IF delay IS NOT NULL AND delay < interval '0' THEN
+        RAISE EXCEPTION 'delay must not be negative' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    UPDATE steward._job x
+       SET state = CASE WHEN delay IS NULL OR delay = interval '0' THEN 'ready' ELSE 'scheduled' END,
+           attempt = x.attempt - 1, worker = NULL, lease_expires_at = NULL, lease_token = -x.lease_token,
+           run_at = CASE WHEN delay IS NULL THEN x.run_at ELSE now() + delay END
+     WHERE x.id = job_id AND x.lease_token = release.lease_token AND release.lease_token > 0
+    RETURNING x.queue_id, x.prio, x.run_at, x.id INTO j;
+    IF NOT FOUND THEN
+        PERFORM steward._job_not_yours(job_id, lease_token, 'release');
+    END IF;
+    PERFORM steward._queue_ready_hint(j.queue_id, j.prio, j.run_at, j.id);
+    PERFORM pg_catalog.pg_notify(steward._queue_channel(q.name), '')
+       FROM steward._queue q WHERE q.id = j.queue_id AND q.notify AND j.run_at <= now();
+END
+$$;
+
+-- Cancel a waiting or running job (an administrative action: no lease
+-- needed; a running job's worker is then refused when it finishes).
+-- Returns false when the job is already finished.
+CREATE FUNCTION steward.cancel(job_id bigint)
+RETURNS boolean
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    j record;
+BEGIN
+    IF job_id IS NULL THEN
+        RAISE EXCEPTION 'job id must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    SELECT x.id, x.queue_id INTO j FROM steward._job x WHERE x.id = job_id FOR UPDATE;
+    IF NOT FOUND THEN
+        IF EXISTS (SELECT FROM steward._job_history h WHERE h.id = job_id) THEN
+            RETURN false;
+        END IF;
+        RAISE EXCEPTION 'job % does not exist', job_id USING ERRCODE = 'undefined_object';
+    END IF;
+    PERFORM steward._queue_reset_on_abort(j.queue_id);
+    WITH moved AS (DELETE FROM steward._job x WHERE x.id = job_id RETURNING x.*)
+    INSERT INTO steward._job_history (id, queue_id, state, priority, run_at, payload, attempt, max_attempts, lease_token, worker,
+                                      claimed_at, enqueued_at, finished_at, dedup_key, errors, progress, log)
+    SELECT m.id, m.queue_id, 'cancelled', -m.prio, m.run_at, m.payload, m.attempt, m.max_attempts, m.lease_token, m.worker,
+           m.claimed_at, m.enqueued_at, now(), m.dedup_key, m.errors, m.progress, m.log
+      FROM moved m;
+    RETURN true;
+END
+$$;
+
+-- Run a dead (or cancelled) job again: it goes back to the queue with a
+-- fresh set of attempts and its old errors. Returns the job id.
+CREATE FUNCTION steward.retry(job_id bigint)
+RETURNS bigint
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    h record;
+    q steward._queue;
+BEGIN
+    IF job_id IS NULL THEN
+        RAISE EXCEPTION 'job id must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    SELECT * INTO h FROM steward._job_history x WHERE x.id = job_id FOR UPDATE;
+    IF NOT FOUND THEN
+        IF EXISTS (SELECT FROM steward._job x WHERE x.id = job_id) THEN
+            RAISE EXCEPTION 'cannot retry job %: it is not finished', job_id
+                USING ERRCODE = 'object_not_in_prerequisite_state';
+        END IF;
+        RAISE EXCEPTION 'job % does not exist', job_id USING ERRCODE = 'undefined_object';
+    END IF;
+    IF h.state = 'completed' THEN
+        RAISE EXCEPTION 'cannot retry job %: it completed', job_id
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Only dead and cancelled jobs can be retried; enqueue a new job instead.';
+    END IF;
+    SELECT * INTO q FROM steward._queue x WHERE x.id = h.queue_id FOR KEY SHARE;
+    IF q.paused THEN
+        RAISE EXCEPTION 'queue "%" is paused', q.name USING ERRCODE = 'object_not_in_prerequisite_state',
+            HINT = 'Resume it with steward.resume_queue().';
+    END IF;
+    IF h.dedup_key IS NOT NULL AND EXISTS (SELECT FROM steward._job x WHERE x.queue_id = h.queue_id AND x.dedup_key = h.dedup_key) THEN
+        RAISE EXCEPTION 'cannot retry job %: another unfinished job has dedup key "%"', job_id, h.dedup_key
+            USING ERRCODE = 'unique_violation';
+    END IF;
+    DELETE FROM steward._job_history x WHERE x.id = job_id;
+    INSERT INTO steward._job (id, queue_id, state, prio, run_at, payload, attempt, max_attempts, lease_token,
+                              enqueued_at, dedup_key, errors, progress, log)
+    VALUES (h.id, h.queue_id, 'ready', -h.priority, now(), h.payload, 0, h.max_attempts,
+            -abs(h.lease_token), h.enqueued_at, h.dedup_key, h.errors, h.progress, h.log);
+    PERFORM steward._queue_ready_hint(h.queue_id, -h.priority, now(), h.id);
+    IF q.notify THEN
+        PERFORM pg_catalog.pg_notify(steward._queue_channel(q.name), '');
+    END IF;
+    RETURN h.id;
+END
+$$;
+
+-- Progress and log: the holder of the lease records progress (any jsonb) and
+-- appends a log line; the last 100 lines are kept with the job.
+CREATE FUNCTION steward.log_job(job_id bigint, lease_token integer, message text, progress jsonb DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF message IS NULL AND progress IS NULL THEN
+        RAISE EXCEPTION 'message and progress must not both be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    UPDATE steward._job j
+       SET progress = coalesce(log_job.progress, j.progress),
+           log = CASE WHEN message IS NULL THEN j.log ELSE
+                 (SELECT coalesce(jsonb_agg(e ORDER BY n), '[]')
+                    FROM (SELECT e, n FROM jsonb_array_elements(coalesce(j.log, '[]') ||
+                                 jsonb_build_object('at', clock_timestamp(), 'attempt', j.attempt, 'message', message))
+                                 WITH ORDINALITY AS x(e, n)
+                           ORDER BY n DESC LIMIT 100) last) END
+     WHERE j.id = job_id AND j.lease_token = log_job.lease_token AND log_job.lease_token > 0;
+    IF NOT FOUND THEN
+        PERFORM steward._job_not_yours(job_id, lease_token, 'log to');
+    END IF;
+END
+$$;
+
+-- One round trip per job: complete the job just done and claim the next
+-- ones (from the same queue unless another is named).
+CREATE FUNCTION steward.complete_and_dequeue(job_id bigint, lease_token integer, result jsonb DEFAULT NULL,
+                                             queue text DEFAULT NULL, worker text DEFAULT NULL,
+                                             max_jobs integer DEFAULT 1, lease interval DEFAULT NULL)
+RETURNS SETOF steward.job
+LANGUAGE c
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'steward_complete_and_dequeue';
+
+-- Jobs of all states (live and finished within retention) ----------------------------
+
+CREATE VIEW steward.jobs AS
+SELECT j.id, q.name AS queue,
+       CASE WHEN j.state = 'scheduled' AND j.run_at <= pg_catalog.now() THEN 'ready' ELSE j.state END AS state,
+       j.payload, -j.prio AS priority, j.run_at, j.attempt, j.max_attempts, j.lease_token, j.worker, j.claimed_at,
+       j.lease_expires_at, j.enqueued_at, NULL::timestamptz AS finished_at, j.dedup_key,
+       NULL::jsonb AS result, j.errors, j.progress, j.log
+  FROM steward._job j JOIN steward._queue q ON q.id = j.queue_id
+UNION ALL
+SELECT h.id, q.name, h.state, h.payload, h.priority, h.run_at, h.attempt, h.max_attempts, h.lease_token, h.worker, h.claimed_at,
+       NULL, h.enqueued_at, h.finished_at, h.dedup_key, h.result, h.errors, h.progress, h.log
+  FROM steward._job_history h JOIN steward._queue q ON q.id = h.queue_id
+ WHERE h.finished_at >= pg_catalog.now() - q.retention;
+
+-- Maintenance: history partitions and retention ----------------------------------------
+
+-- Create the daily history partitions for yesterday to three days ahead,
+-- drop those whose every row is past the longest retention of any queue,
+-- and purge expired rows that landed in the default partition. Run it
+-- periodically (hourly is plenty). Returns the number of partitions dropped.
+CREATE FUNCTION steward.queue_maintenance()
+RETURNS integer
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    day date;
+    part text;
+    keep interval;
+    dropped integer := 0;
+    r record;
+BEGIN
+    FOR day IN SELECT d::date FROM generate_series(current_date - 1, current_date + 3, interval '1 day') d LOOP
+        part := 'steward._job_history_p' || to_char(day, 'YYYYMMDD');
+        IF to_regclass(part) IS NULL THEN
+            -- rows already in the default partition for this day would block
+            -- the new partition: only create it when there are none
+            IF NOT EXISTS (SELECT FROM steward._job_history_default
+                            WHERE finished_at >= day AND finished_at < day + 1) THEN
+                EXECUTE format('CREATE TABLE %s PARTITION OF steward._job_history FOR VALUES FROM (%L) TO (%L)',
+                               part, day::timestamptz, (day + 1)::timestamptz);
+                EXECUTE format('REVOKE ALL ON %s FROM PUBLIC', part);
+                PERFORM steward._job_history_indexes(part::regclass);
+            END IF;
+        END IF;
+    END LOOP;
+    SELECT coalesce(max(retention), interval '7 days') INTO keep FROM steward._queue;
+    FOR r IN
+        SELECT c.oid::regclass AS part,
+               (regexp_match(pg_get_expr(c.relpartbound, c.oid), 'TO \(''([^'']+)''\)'))[1]::timestamptz AS upper_bound
+          FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+         WHERE i.inhparent = 'steward._job_history'::regclass AND c.oid <> 'steward._job_history_default'::regclass
+    LOOP
+        IF r.upper_bound <= now() - keep THEN
+            EXECUTE format('DROP TABLE %s', r.part);
+            dropped := dropped + 1;
+        END IF;
+    END LOOP;
+    DELETE FROM steward._job_history_default h
+     USING steward._queue q
+     WHERE q.id = h.queue_id AND h.finished_at < now() - q.retention;
+    RETURN dropped;
+END
+$$;
+
+-- Monitoring -------------------------------------------------------------------------
+
+-- Count rows of a query, exactly up to `cap`, beyond that the planner's
+-- estimate (so the stats views never scan a million-row queue).
+CREATE FUNCTION steward._capped_count(query text, cap integer, OUT n bigint, OUT exact boolean)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    plan jsonb;
+BEGIN
+    EXECUTE format('SELECT count(*) FROM (%s LIMIT %s) s', query, cap + 1) INTO n;
+    exact := n <= cap;
+    IF NOT exact THEN
+        EXECUTE 'EXPLAIN (FORMAT JSON) ' || query INTO plan;
+        n := greatest(cap + 1, (plan -> 0 -> 'Plan' ->> 'Plan Rows')::bigint);
+    END IF;
+END
+$$;
+
+CREATE FUNCTION steward._queue_stats()
+RETURNS TABLE (queue text, paused boolean, ready bigint, scheduled bigint, running bigint,
+               expired_leases bigint, oldest_ready_age interval, completed_last_5min bigint,
+               failed_last_5min bigint, dead_last_5min bigint, jobs_per_second_5min numeric,
+               avg_wait interval, avg_run interval, counts_exact boolean)
+LANGUAGE plpgsql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    q record;
+    c record;
+    exact boolean;
+    cap constant integer := 10000;
+BEGIN
+    FOR q IN SELECT * FROM steward._queue ORDER BY name LOOP
+        queue := q.name; paused := q.paused; exact := true;
+        SELECT * INTO c FROM steward._capped_count(format(
+            'SELECT 1 FROM steward._job WHERE queue_id = %s AND state = ''ready''', q.id), cap);
+        ready := c.n; exact := exact AND c.exact;
+        SELECT * INTO c FROM steward._capped_count(format(
+            'SELECT 1 FROM steward._job WHERE queue_id = %s AND state = ''scheduled''', q.id), cap);
+        scheduled := c.n; exact := exact AND c.exact;
+        SELECT * INTO c FROM steward._capped_count(format(
+            'SELECT 1 FROM steward._job WHERE queue_id = %s AND state = ''running''', q.id), cap);
+        running := c.n; exact := exact AND c.exact;
+        SELECT * INTO c FROM steward._capped_count(format(
+            'SELECT 1 FROM steward._job WHERE queue_id = %s AND state = ''running'' AND lease_expires_at < now()', q.id), cap);
+        expired_leases := c.n; exact := exact AND c.exact;
+        SELECT now() - min(j.run_at) INTO oldest_ready_age
+          FROM (SELECT j.run_at FROM steward._job j WHERE j.queue_id = q.id AND j.state = 'ready'
+                 ORDER BY j.prio, j.run_at LIMIT 1000) j;
+        -- scheduled jobs that are already due count as ready
+        SELECT greatest(oldest_ready_age, now() - min(j.run_at)) INTO oldest_ready_age
+          FROM steward._job j WHERE j.queue_id = q.id AND j.state = 'scheduled' AND j.run_at <= now();
+        SELECT * INTO c FROM steward._capped_count(format(
+            'SELECT 1 FROM steward._job_history WHERE queue_id = %s AND finished_at >= now() - interval ''5 minutes'' AND state = ''completed''', q.id), 100000);
+        completed_last_5min := c.n; exact := exact AND c.exact;
+        SELECT * INTO c FROM steward._capped_count(format(
+            'SELECT 1 FROM steward._job_history WHERE queue_id = %s AND finished_at >= now() - interval ''5 minutes'' AND state = ''dead''', q.id), cap);
+        dead_last_5min := c.n; exact := exact AND c.exact;
+        -- failed runs: errors recorded in the last 5 minutes on live jobs (capped sample)
+        SELECT count(*) INTO failed_last_5min
+          FROM (SELECT 1 FROM steward._job j, jsonb_array_elements(j.errors) e
+                 WHERE j.queue_id = q.id AND j.errors IS NOT NULL AND (e ->> 'at')::timestamptz >= now() - interval '5 minutes'
+                 LIMIT cap) f;
+        failed_last_5min := failed_last_5min + dead_last_5min;
+        jobs_per_second_5min := round(completed_last_5min / 300.0, 2);
+        -- averages over the last 1000 finished jobs
+        SELECT avg(h.claimed_at - greatest(h.run_at, h.enqueued_at)), avg(h.finished_at - h.claimed_at)
+          INTO avg_wait, avg_run
+          FROM (SELECT h.run_at, h.enqueued_at, h.claimed_at, h.finished_at FROM steward._job_history h
+                 WHERE h.queue_id = q.id AND h.finished_at >= now() - interval '5 minutes' AND h.state = 'completed'
+                 ORDER BY h.finished_at DESC LIMIT 1000) h;
+        counts_exact := exact;
+        RETURN NEXT;
+    END LOOP;
+END
+$$;
+
+CREATE VIEW steward.queue_stats AS SELECT * FROM steward._queue_stats();
+
+-- Contract views (issue 6): one line per queue, and recent errors by message.
+CREATE VIEW steward.queue_summary AS
+SELECT s.queue, s.paused, s.ready, s.scheduled, s.running, s.expired_leases,
+       (SELECT count(*) FROM (SELECT 1 FROM steward._job_history h JOIN steward._queue q ON q.id = h.queue_id
+                               WHERE q.name = s.queue AND h.state = 'dead' LIMIT 10000) d) AS dead,
+       s.oldest_ready_age, s.jobs_per_second_5min, s.counts_exact
+  FROM steward._queue_stats() s;
+
+CREATE VIEW steward.queue_error_summary AS
+SELECT e.queue, e.error, count(*) AS occurrences, max(e.at) AS last_seen,
+       count(DISTINCT e.job_id) AS jobs
+  FROM (SELECT q.name AS queue, j.id AS job_id, x ->> 'error' AS error, (x ->> 'at')::timestamptz AS at
+          FROM (SELECT * FROM steward._job WHERE errors IS NOT NULL LIMIT 10000) j
+          JOIN steward._queue q ON q.id = j.queue_id, jsonb_array_elements(j.errors) x
+        UNION ALL
+        SELECT q.name, h.id, x ->> 'error', (x ->> 'at')::timestamptz
+          FROM (SELECT * FROM steward._job_history WHERE errors IS NOT NULL
+                   AND finished_at >= pg_catalog.now() - interval '1 day' LIMIT 10000) h
+          JOIN steward._queue q ON q.id = h.queue_id, jsonb_array_elements(h.errors) x) e
+ GROUP BY e.queue, e.error;
+
+-- Health checks for steward.health(): oldest ready job's age, expired
+-- leases, dead jobs in the last day, paused queues.
+CREATE FUNCTION steward._health_checks_queue()
+RETURNS TABLE (check_name text, value numeric, warning numeric, critical numeric, status text, detail text)
+LANGUAGE plpgsql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    s record;
+    w numeric;
+    c numeric;
+    v numeric;
+    worst text;
+BEGIN
+    FOR s IN SELECT * FROM steward._queue_stats() LOOP
+        check_name := 'queue_oldest_ready_seconds:' || s.queue;
+        warning := coalesce(nullif(current_setting('steward.queue_oldest_ready_warning', true), '')::numeric, 300);
+        critical := coalesce(nullif(current_setting('steward.queue_oldest_ready_critical', true), '')::numeric, 3600);
+        value := round(coalesce(extract(epoch FROM s.oldest_ready_age), 0)::numeric, 1);
+        status := CASE WHEN s.paused THEN 'ok' WHEN value >= critical THEN 'critical'
+                       WHEN value >= warning THEN 'warning' ELSE 'ok' END;
+        detail := CASE WHEN s.paused THEN 'queue is paused' ELSE format('%s ready jobs', s.ready) END;
+        RETURN NEXT;
+        check_name := 'queue_expired_leases:' || s.queue;
+        warning := coalesce(nullif(current_setting('steward.queue_expired_leases_warning', true), '')::numeric, 1);
+        critical := coalesce(nullif(current_setting('steward.queue_expired_leases_critical', true), '')::numeric, 100);
+        value := s.expired_leases;
+        status := CASE WHEN value >= critical THEN 'critical' WHEN value >= warning THEN 'warning' ELSE 'ok' END;
+        detail := 'running jobs whose worker stopped renewing its lease';
+        RETURN NEXT;
+        check_name := 'queue_dead_jobs_1d:' || s.queue;
+        warning := coalesce(nullif(current_setting('steward.queue_dead_jobs_warning', true), '')::numeric, 1);
+        critical := coalesce(nullif(current_setting('steward.queue_dead_jobs_critical', true), '')::numeric, 100);
+        SELECT count(*) INTO value FROM (SELECT 1 FROM steward._job_history h JOIN steward._queue q ON q.id = h.queue_id
+                                          WHERE q.name = s.queue AND h.state = 'dead'
+                                            AND h.finished_at >= now() - interval '1 day' LIMIT 10000) d;
+        status := CASE WHEN value >= critical THEN 'critical' WHEN value >= warning THEN 'warning' ELSE 'ok' END;
+        detail := 'jobs that used up their attempts in the last day';
+        RETURN NEXT;
+    END LOOP;
+END
+$$;
+
+REVOKE ALL ON FUNCTION steward._queue_get(text), steward._job_not_yours(bigint, integer, text),
+    steward._queue_set_paused(text, boolean), steward._queue_for_enqueue(text),
+    steward._job_finish(bigint[], integer[], text, jsonb[]), steward._capped_count(text, integer),
+    steward._queue_stats(), steward._health_checks_queue(),     steward._job_not_yours(bigint, integer, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION steward.create_queue(text, integer, interval, interval, interval, double precision, interval, boolean),
+    steward.alter_queue(text, integer, interval, interval, interval, double precision, interval, boolean),
+    steward.drop_queue(text, boolean), steward.pause_queue(text), steward.resume_queue(text),
+    steward.enqueue(text, jsonb, timestamptz, integer, text, integer),
+    steward.enqueue_batch(text, jsonb[], timestamptz, integer, integer),
+    steward.dequeue(text, text, integer, interval),
+    steward.complete(bigint, integer, jsonb), steward.complete_batch(bigint[], integer[], jsonb[]),
+    steward.fail(bigint, integer, text, interval), steward.extend_lease(bigint, integer, interval),
+    steward.release(bigint, integer, interval), steward.cancel(bigint), steward.retry(bigint),
+    steward.log_job(bigint, integer, text, jsonb),
+    steward.complete_and_dequeue(bigint, integer, jsonb, text, text, integer, interval),
+    steward.queue_maintenance() FROM PUBLIC;
+REVOKE ALL ON steward.queues, steward.jobs, steward.queue_stats, steward.queue_summary,
+    steward.queue_error_summary FROM PUBLIC;
+GRANT SELECT ON steward.queues, steward.queue_stats, steward.queue_summary, steward.queue_error_summary
+    TO steward_monitor;
+GRANT EXECUTE ON FUNCTION steward._health_checks_queue(), steward._queue_stats() TO steward_monitor;
+
+-- Queue ids restart after DROP EXTENSION and a restore fills the tables
+-- without enqueues: no dequeue cursor of this database may survive.
+SELECT steward._queue_cursor_forget();

@@ -1,0 +1,202 @@
+-- Job queue (docs/queue.md): every function, its happy path and its errors.
+\set SHOW_CONTEXT never
+SET steward.queue_probe_interval = 0;   -- look for expired leases on every dequeue
+
+-- Queues ------------------------------------------------------------------------
+SELECT steward.create_queue('mail') > 0 AS created;
+SELECT steward.create_queue('mail');
+SELECT steward.create_queue(NULL);
+SELECT steward.create_queue('');
+SELECT steward.create_queue('bad name');
+SELECT steward.create_queue(repeat('x', 49));
+SELECT steward.create_queue('q', max_attempts => 0);
+SELECT steward.create_queue('q', max_attempts => NULL);
+SELECT steward.create_queue('q', lease => '0 seconds');
+SELECT steward.create_queue('q', lease => '-1 minute');
+SELECT steward.create_queue('q', lease => '8 days');
+SELECT steward.create_queue('q', lease => NULL);
+SELECT steward.create_queue('q', backoff_base => '-1 second');
+SELECT steward.create_queue('q', backoff_base => '1 hour', backoff_max => '1 minute');
+SELECT steward.create_queue('q', backoff_jitter => 2);
+SELECT steward.create_queue('q', retention => '-1 day');
+SELECT steward.create_queue('q', notify => NULL);
+SELECT name, paused, max_attempts, lease, backoff_base, backoff_max, backoff_jitter, retention, notify, channel
+  FROM steward.queues ORDER BY name;
+SELECT steward.alter_queue('mail', max_attempts => 3, backoff_base => '0', backoff_max => '0', backoff_jitter => 0);
+SELECT steward.alter_queue('mail', lease => '0');
+SELECT steward.alter_queue('nope');
+SELECT name, max_attempts, lease, backoff_base FROM steward.queues;
+
+-- Enqueue ------------------------------------------------------------------------
+SELECT steward.enqueue('mail', '{"to": "a"}') AS a \gset
+SELECT steward.enqueue('mail', '{"to": "b"}', priority => 10) AS b \gset
+SELECT steward.enqueue('mail', '{"to": "c"}') AS c \gset
+SELECT steward.enqueue('mail', '{"to": "later"}', run_at => now() + interval '1 hour') AS later \gset
+SELECT steward.enqueue('nope', '{}');
+SELECT steward.enqueue(NULL, '{}');
+SELECT steward.enqueue('mail', NULL);
+SELECT steward.enqueue('mail', '{}', priority => 40000);
+SELECT steward.enqueue('mail', '{}', priority => NULL);
+SELECT steward.enqueue('mail', '{}', max_attempts => 0);
+SELECT steward.enqueue('mail', '{}', run_at => 'infinity');
+-- a dedup key returns the unfinished job that has it
+SELECT steward.enqueue('mail', '{"to": "d"}', dedup_key => 'd-1') AS d \gset
+SELECT steward.enqueue('mail', '{"to": "d again"}', dedup_key => 'd-1') = :d AS same_job;
+-- enqueue is transactional
+BEGIN;
+SELECT steward.enqueue('mail', '{"to": "rolled back"}') IS NOT NULL AS enqueued;
+ROLLBACK;
+SELECT queue, state, payload, priority, attempt FROM steward.jobs ORDER BY id;
+-- batch
+SELECT count(*) FROM steward.enqueue_batch('mail', ARRAY['{"n": 1}', '{"n": 2}']::jsonb[], priority => -5);
+SELECT count(*) FROM steward.enqueue_batch('mail', ARRAY[]::jsonb[]);
+SELECT steward.enqueue_batch('mail', ARRAY['{"n": 1}', NULL]::jsonb[]);
+SELECT steward.enqueue_batch('mail', NULL);
+
+-- Dequeue: priority first, then run_at, then FIFO; future jobs wait -----------------
+SELECT id = :b AS is_b, payload, priority, attempt, lease_token, worker
+  FROM steward.dequeue('mail', 'w1');
+SELECT payload, attempt, lease_token, worker, lease_expires_at > now() AS leased
+  FROM steward.dequeue('mail', 'w1', max_jobs => 2);
+SELECT steward.dequeue('nope');
+SELECT steward.dequeue(NULL);
+SELECT steward.dequeue('mail', max_jobs => 0);
+SELECT steward.dequeue('mail', max_jobs => 1001);
+SELECT steward.dequeue('mail', max_jobs => NULL);
+SELECT steward.dequeue('mail', lease => '0');
+SELECT steward.dequeue('mail', lease => '-5 seconds');
+SELECT steward.dequeue('mail', lease => '8 days');
+
+-- Finishing ------------------------------------------------------------------------
+SELECT steward.complete(:b, 1, '{"sent": true}');
+SELECT steward.complete(:b, 1);                 -- twice
+SELECT steward.complete(:a, 7);                 -- not the current lease
+SELECT steward.complete(:later, 0);             -- not claimed
+SELECT steward.complete(-1, 1);                 -- unknown
+SELECT steward.complete(NULL, 1);
+SELECT steward.complete(:a, NULL);
+SELECT state, result FROM steward.jobs WHERE id = :b;
+-- heartbeat
+SELECT steward.extend_lease(:a, 1, '10 minutes') > now() + interval '9 minutes' AS extended;
+SELECT steward.extend_lease(:a, 1, '0');
+SELECT steward.extend_lease(:a, 1, NULL);
+SELECT steward.extend_lease(:a, 1, '30 days');
+SELECT steward.extend_lease(:a, 2, '1 minute');
+-- progress and log
+SELECT steward.log_job(:a, 1, 'half way', '{"pct": 50}');
+SELECT steward.log_job(:a, 1, 'done');
+SELECT steward.log_job(:a, 1, NULL, NULL);
+SELECT steward.log_job(:a, 5, 'x');
+SELECT progress, jsonb_array_length(log) AS lines, log -> 1 ->> 'message' AS last FROM steward.jobs WHERE id = :a;
+-- fail: retried (retry_in 0: at once) until max_attempts (3), then dead.
+-- A retried job goes behind jobs that were due before it.
+SELECT steward.fail(:a, 1, 'smtp timeout', retry_in => '0');
+SELECT steward.fail(:a, 1, 'again');            -- lease gone with the retry
+SELECT steward.fail(:a, 2, 'x', retry_in => '-1 second');
+SELECT id = :d AS is_d, id = :a AS is_a, attempt, lease_token FROM steward.dequeue('mail', 'w2', max_jobs => 2);
+SELECT steward.fail(:a, 2, 'smtp timeout');     -- backoff 0 (alter_queue above)
+SELECT id = :a AS is_a, attempt, lease_token FROM steward.dequeue('mail', 'w2');
+SELECT steward.fail(:a, 3, 'smtp refused');
+SELECT state, attempt, jsonb_array_length(errors) AS errors, errors -> 2 ->> 'error' AS last_error
+  FROM steward.jobs WHERE id = :a;
+SELECT steward.fail(:a, 3, 'after death');
+-- release gives a job back without using an attempt
+SELECT steward.release(:c, 1);
+SELECT steward.release(:c, 1);
+SELECT steward.release(:c, 2, delay => '-1 second');
+SELECT id = :c AS is_c, attempt, lease_token FROM steward.dequeue('mail', 'w3');
+-- the lease expires; another worker claims the job (an attempt); the first
+-- worker's complete is refused
+SELECT steward.extend_lease(:c, 2, '1 millisecond') IS NOT NULL AS short_lease;
+SELECT pg_sleep(0.01);
+SELECT id = :c AS is_c, attempt, lease_token, worker FROM steward.dequeue('mail', 'w4');
+SELECT errors -> -1 ->> 'error' AS why, errors -> -1 ->> 'worker' AS old_worker FROM steward.jobs WHERE id = :c;
+SELECT steward.complete(:c, 2);
+SELECT steward.complete(:c, 3, '"by w4"');
+SELECT state, result, attempt FROM steward.jobs WHERE id = :c;
+-- cancel: a waiting job, a finished one, an unknown one
+SELECT steward.cancel(:later);
+SELECT steward.cancel(:later);
+SELECT steward.cancel(-1);
+SELECT steward.cancel(NULL);
+-- retry: dead and cancelled jobs come back with fresh attempts
+SELECT steward.retry(:a) = :a AS retried;
+SELECT state, attempt, jsonb_array_length(errors) AS old_errors FROM steward.jobs WHERE id = :a;
+SELECT steward.retry(:a);                        -- waiting again
+SELECT steward.retry(NULL);
+SELECT steward.retry(:b);                        -- completed
+SELECT steward.retry(-1);
+SELECT steward.retry(:later) = :later AS retried_cancelled;
+
+-- One round trip: complete and claim the next; batch complete -------------------------
+SELECT id, lease_token AS tok FROM steward.dequeue('mail', 'w5') \gset first_
+SELECT payload, attempt FROM steward.complete_and_dequeue(:first_id, :first_tok, '{"ok": 1}', worker => 'w5', max_jobs => 2);
+SELECT steward.complete_and_dequeue(:first_id, :first_tok);
+SELECT steward.complete_and_dequeue(:first_id, :first_tok, max_jobs => 0);
+-- the complete is undone when the dequeue fails
+SELECT steward.complete_and_dequeue(:d, 1, queue => 'nope');
+SELECT state FROM steward.jobs WHERE id = :d;
+SELECT array_agg(id ORDER BY id) AS ids, array_agg(lease_token ORDER BY id) AS toks
+  FROM steward.jobs WHERE state = 'running' \gset run_
+SELECT steward.complete_batch(:'run_ids', '{1}');
+SELECT steward.complete_batch(:'run_ids', array_fill(9, ARRAY[cardinality(:'run_ids'::bigint[])]));
+SELECT steward.complete_batch(NULL, '{}');
+SELECT steward.complete_batch('{1,1}', '{1,1}');
+SELECT steward.complete_batch(:'run_ids', :'run_toks') AS completed;
+SELECT state, count(*) FROM steward.jobs GROUP BY state ORDER BY state;
+
+-- A job that runs out of attempts while its lease is expired is dead --------------------
+SELECT steward.create_queue('once', max_attempts => 1) > 0 AS created;
+SELECT steward.enqueue('once', '{"x": 1}') AS once \gset
+SELECT attempt FROM steward.dequeue('once', lease => '1 millisecond');
+SELECT pg_sleep(0.01);
+SELECT count(*) AS claimed FROM steward.dequeue('once');
+SELECT state, errors -> 0 ->> 'error' AS error FROM steward.jobs WHERE id = :once;
+
+-- Pause and resume ------------------------------------------------------------------------
+SELECT steward.enqueue('once', '{"x": 2}') AS once2 \gset
+SELECT steward.pause_queue('once'), steward.pause_queue('once');
+SELECT count(*) AS claimed_while_paused FROM steward.dequeue('once');
+SELECT steward.enqueue('once', '{}');
+SELECT steward.resume_queue('once'), steward.resume_queue('once');
+SELECT id = :once2 AS resumed FROM steward.dequeue('once');
+SELECT steward.pause_queue('nope');
+
+-- Monitoring views ---------------------------------------------------------------------------
+SELECT queue, paused, ready, scheduled, running, expired_leases, completed_last_5min, dead_last_5min, counts_exact
+  FROM steward.queue_stats ORDER BY queue;
+SELECT queue, ready, running, dead, counts_exact FROM steward.queue_summary ORDER BY queue;
+SELECT queue, error, occurrences, jobs FROM steward.queue_error_summary ORDER BY queue, error;
+SET ROLE steward_monitor;
+SELECT check_name, CASE WHEN check_name LIKE 'queue_oldest%' THEN value < 60 END AS young,
+       CASE WHEN check_name NOT LIKE 'queue_oldest%' THEN value END AS value, status
+  FROM steward._health_checks_queue() ORDER BY check_name;
+SELECT count(*) > 0 AS monitor_reads FROM steward.queue_summary;
+SELECT count(*) FROM steward.jobs;               -- jobs (payloads) are not for monitors
+SELECT steward.enqueue('mail', '{}');            -- nor is the API
+RESET ROLE;
+
+-- Backoff: exponential, capped, with jitter --------------------------------------------------
+SELECT steward._queue_backoff(n, '10 seconds', '1 minute', 0) AS delay FROM generate_series(1, 4) n;
+SELECT bool_and(d BETWEEN interval '8 seconds' AND interval '12 seconds') AS jitter_in_band
+  FROM (SELECT steward._queue_backoff(1, '10 seconds', '1 hour', 0.2) d FROM generate_series(1, 50)) s;
+
+-- History partitions and retention --------------------------------------------------------------
+SELECT steward.queue_maintenance() AS dropped;
+SELECT count(*) >= 5 AS daily_partitions FROM pg_inherits WHERE inhparent = 'steward._job_history'::regclass;
+
+-- Drop ------------------------------------------------------------------------------------------
+SELECT steward.drop_queue('mail');
+SELECT steward.drop_queue('mail', force => true);
+SELECT steward.enqueue('mail', '{}');
+SELECT steward.drop_queue('mail');
+SELECT steward.drop_queue('once', force => true);
+SELECT count(*) AS jobs_left FROM steward.jobs;
+
+-- Retention: a queue that keeps nothing lets maintenance drop every past day
+SELECT steward.create_queue('short', retention => '0') > 0 AS created;
+SELECT to_regclass('steward._job_history_p' || to_char(current_date - 1, 'YYYYMMDD')) IS NULL AS yesterday_dropped,
+       to_regclass('steward._job_history_p' || to_char(current_date + 1, 'YYYYMMDD')) IS NOT NULL AS tomorrow_ready;
+-- the cursor introspection answers in both modes (NULL key without preloading)
+SELECT count(*) FROM steward._queue_cursor(1);
+SELECT steward.drop_queue('short');

@@ -1,0 +1,209 @@
+#!/usr/bin/env bash
+# Job queue benchmark (issue 5): prints jobs/s medians and the target ratios.
+#
+#   bash test/bench/queue/run.sh                   # full run (~15 min)
+#   QUEUE_BENCH_QUICK=1 bash test/bench/queue/run.sh   # short run (~6 min)
+#
+# Knobs: QUEUE_BENCH_SECONDS (per pgbench run), QUEUE_BENCH_ROUNDS,
+# QUEUE_BENCH_SNAPSHOT_SECONDS (held-snapshot run), QUEUE_BENCH_MODES
+# ("on off": synchronous_commit settings), QUEUE_BENCH_PARTS ("ratios
+# snapshot backlog").
+#
+# 2 pgbench clients (-M prepared), library preloaded, fsync on. Variants are
+# interleaved round by round and each is topped up to the same backlog
+# before it runs; medians over rounds. Wall time on a shared machine is
+# noisy: read the ratios, not the absolute numbers.
+set -euo pipefail
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+export STEWARD_ROOT=$(cd "$HERE/../../.." && pwd)
+source "$STEWARD_ROOT/test/lib/server.sh"
+
+QUICK=${QUEUE_BENCH_QUICK:-0}
+if [ "$QUICK" = 1 ]; then d=5 r=2 s=40; else d=10 r=3 s=150; fi
+DUR=${QUEUE_BENCH_SECONDS:-$d}
+ROUNDS=${QUEUE_BENCH_ROUNDS:-$r}
+SNAP=${QUEUE_BENCH_SNAPSHOT_SECONDS:-$s}
+MODES=${QUEUE_BENCH_MODES:-on off}
+PARTS=${QUEUE_BENCH_PARTS:-ratios cpu snapshot backlog}
+BACKLOG=300000
+SNAP_BACKLOG=600000
+
+steward_install >/dev/null
+trap steward_server_stop EXIT
+
+start() {  # start SYNC_COMMIT
+  steward_server_stop
+  steward_server_start queue_bench -c shared_preload_libraries=pg_steward -c fsync=on \
+    -c synchronous_commit="$1" -c max_wal_size=4GB -c shared_buffers=512MB
+  spsql -c 'CREATE EXTENSION pg_steward' -f "$HERE/setup.sql" >/dev/null
+}
+
+median() { sort -g | awk '{a[NR]=$1} END {if (NR==0) {print 0} else if (NR%2) {print a[(NR+1)/2]} else {printf "%.2f\n", (a[NR/2]+a[NR/2+1])/2}}'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+
+# run_variant SCRIPT JOBS_PER_TX [extra pgbench args]: jobs/s
+run_variant() {
+  local script=$1 per=$2; shift 2
+  local tps
+  tps=$(pgbench -n -M prepared -c 2 -j 2 -T "$DUR" -D id=0 -D tok=0 "$@" -f "$HERE/$script" 2>&1 |
+        grep -oP 'tps = \K[0-9.]+(?= \(without)' || echo 0)
+  awk -v t="$tps" -v p="$per" 'BEGIN { printf "%.1f", t * p }'
+}
+
+ratios_part() {
+  local mode=$1
+  declare -A res=()
+  local variants="raw_two_tx steward_two_tx steward_cad raw_cad steward_batch10"
+  local r1="" r2="" r3="" rr=""
+  for ((round = 1; round <= ROUNDS; round++)); do
+    declare -A now=()
+    for v in $variants; do
+      spsql -c "SELECT top_up($BACKLOG)" >/dev/null
+      per=1; [ "$v" = steward_batch10 ] && per=10
+      now[$v]=$(run_variant "$v.sql" "$per")
+      res[$v]+="${now[$v]} "
+    done
+    # ratios within the round (the variants ran back to back)
+    r1+="$(ratio "${now[steward_two_tx]}" "${now[raw_two_tx]}") "
+    r2+="$(ratio "${now[steward_cad]}" "${now[steward_two_tx]}") "
+    r3+="$(ratio "${now[steward_batch10]}" "${now[steward_two_tx]}") "
+    rr+="$(ratio "${now[raw_cad]}" "${now[raw_two_tx]}") "
+  done
+  echo "-- synchronous_commit=$mode, 2 workers, ${BACKLOG} backlog, ${ROUNDS} rounds x ${DUR}s (jobs/s per round, median)"
+  for v in $variants; do
+    printf '   %-16s %-48s median %s\n' "$v" "${res[$v]}" "$(echo "${res[$v]}" | tr ' ' '\n' | grep . | median)"
+  done
+  echo "   ratios per round, then their median:"
+  echo "   (1) dequeue+complete, 2 tx: steward / raw SQL   $r1 -> $(echo "$r1" | tr ' ' '\n' | grep . | median)  (target >= 1.0)"
+  echo "   (2) complete_and_dequeue / (1)                  $r2 -> $(echo "$r2" | tr ' ' '\n' | grep . | median)  (target >= 1.8)"
+  echo "       raw SQL in one statement / raw (1)          $rr -> $(echo "$rr" | tr ' ' '\n' | grep . | median)"
+  echo "   (3) batches of 10 / (1)                         $r3 -> $(echo "$r3" | tr ' ' '\n' | grep . | median)  (target >= 5)"
+}
+
+# progress_rates SECONDS SCRIPT [env]: per-5s jobs/s of one long run
+progress_rates() {
+  local secs=$1 script=$2
+  pgbench -n -M prepared -c 2 -j 2 -T "$secs" -P 5 -D id=0 -D tok=0 -f "$HERE/$script" 2>&1 |
+    grep -oP '^progress: [0-9.]+ s, \K[0-9.]+(?= tps)' | tr '\n' ' '
+}
+
+# buffers_per_job VARIANT: shared buffers one claim + complete touches, in a
+# session that already ran one (so catalog caches are warm). Independent of
+# the machine's load, unlike jobs/s.
+buffers_per_job() {
+  local v=$1 opts="" sql
+  [ "$v" = steward_two_tx_nocursor ] && opts="-c steward.queue_cursor=off"
+  case $v in
+    raw*) sql="UPDATE raw_job SET state = 'running', attempt = attempt + 1 WHERE id = (SELECT id FROM raw_job WHERE queue = 'bench' AND state = 'ready' AND run_at <= now() ORDER BY priority DESC, run_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING id" ;;
+    *) sql="SELECT steward.complete(id, lease_token) FROM steward.dequeue('bench', 'probe')" ;;
+  esac
+  PGOPTIONS="$opts" psql -X -q -c "$sql" -c "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF, TIMING OFF, SUMMARY OFF) $sql" 2>/dev/null |
+    grep -m1 -oP 'Buffers: shared hit=\K[0-9]+' || echo '?'
+}
+
+snapshot_part() {
+  echo "-- held REPEATABLE READ snapshot for the whole run, backlog ${SNAP_BACKLOG}, ${SNAP}s per variant, synchronous_commit=off"
+  for v in raw_two_tx steward_two_tx steward_two_tx_nocursor steward_cad; do
+    script=$v; opts=""
+    if [ $v = steward_two_tx_nocursor ]; then script=steward_two_tx; opts="-c steward.queue_cursor=off"; fi
+    spsql -c "SELECT top_up($SNAP_BACKLOG)" -c 'VACUUM ANALYZE' >/dev/null
+    # the snapshot holder
+    psql -X -q -c "BEGIN ISOLATION LEVEL REPEATABLE READ" -c "SELECT count(*) FROM steward._queue" \
+         -c "SELECT pg_sleep($SNAP + 10)" -c "COMMIT" >/dev/null 2>&1 &
+    holder=$!
+    sleep 1
+    held=$(spsql -At -c "SELECT count(*) FROM pg_stat_activity WHERE backend_xmin IS NOT NULL AND query LIKE '%pg_sleep%'")
+    (sleep 10; buffers_per_job "$v" > "$STEWARD_SERVER_DIR/buf_start") &
+    rates=$(PGOPTIONS="$opts" progress_rates "$SNAP" "$script.sql")
+    wait $! 2>/dev/null || true
+    buf_start=$(cat "$STEWARD_SERVER_DIR/buf_start" 2>/dev/null || echo '?')
+    buf_end=$(buffers_per_job "$v")
+    kill "$holder" 2>/dev/null || true; wait "$holder" 2>/dev/null || true
+    spsql -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE '%pg_sleep%' AND pid <> pg_backend_pid()" >/dev/null
+    n=$(echo "$rates" | wc -w)
+    first=$(echo "$rates" | tr ' ' '\n' | grep . | sed -n '2,4p' | median)
+    last=$(echo "$rates" | tr ' ' '\n' | grep . | tail -n 3 | median)
+    printf '   %-24s snapshot held: %s  jobs/s start %8s  end %8s  end/start %s  (%s intervals of 5s)\n' \
+      "$v" "$([ "$held" -ge 1 ] && echo yes || echo NO)" "$first" "$last" "$(ratio "$last" "$first")" "$n"
+    printf '   %-24s buffers per claim(+complete): after 10 s %s, at the end %s\n' "" "$buf_start" "$buf_end"
+    echo "      per 5s: $rates"
+  done
+  echo "   target: steward end/start >= 0.8 (jobs/s swing with the machine's load; buffers per job do not)"
+}
+
+# Cost of one dequeue + complete (single client, -t) at a small and a large backlog.
+backlog_part() {
+  echo "-- dequeue cost by backlog (1 client, synchronous_commit=off; ms per dequeue+complete, median of 3)"
+  local n=${QUEUE_BENCH_BACKLOG_TX:-3000}
+  for size in 10000 1000000; do
+    spsql -c "DELETE FROM steward._job" -c "DELETE FROM raw_job" -c "VACUUM" >/dev/null
+    spsql -c "SELECT top_up($size + 4 * $n)" -c 'VACUUM ANALYZE' >/dev/null
+    lat=""
+    for i in 1 2 3; do
+      l=$(pgbench -n -M prepared -c 1 -t "$n" -D id=0 -D tok=0 -f "$HERE/steward_two_tx.sql" 2>&1 |
+          grep -oP 'latency average = \K[0-9.]+')
+      lat+="$l "
+    done
+    m=$(echo "$lat" | tr ' ' '\n' | grep . | median)
+    printf '   backlog %8s: %s  median %s ms\n' "$size" "$lat" "$m"
+    eval "lat_$size=$m"
+  done
+  echo "   cost at 1M / cost at 10k = $(ratio "$lat_1000000" "$lat_10000")  (target <= 1.5)"
+}
+
+# CPU instructions per job (callgrind, single-user mode, deterministic):
+# jobs i = 1..n are claimed in id order, so every line knows its job id.
+cpu_lines() {  # cpu_lines VARIANT FROM TO
+  local v=$1 i
+  for ((i = $2; i <= $3; i++)); do
+    case $v in
+      raw_two_tx) echo "UPDATE raw_job SET state = 'running', attempt = attempt + 1, worker = 'w', lease_expires_at = now() + interval '5 minutes' WHERE id = (SELECT id FROM raw_job WHERE queue = 'bench' AND state = 'ready' AND run_at <= now() ORDER BY priority DESC, run_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING id"
+                  echo "DELETE FROM raw_job WHERE id = $i" ;;
+      steward_two_tx) echo "SELECT id FROM steward.dequeue('bench', 'w')"
+                      echo "SELECT steward.complete($i, 1)" ;;
+      steward_cad) echo "SELECT id FROM steward.complete_and_dequeue($i, 1, worker => 'w')" ;;
+      steward_batch10) if (( i % 10 == 0 )); then
+                         echo "SELECT count(*) FROM steward.dequeue('bench', 'w', 10)"
+                         echo "SELECT steward.complete_batch(ARRAY(SELECT generate_series($i - 9, $i))::bigint[], array_fill(1, ARRAY[10]))"
+                       fi ;;
+    esac
+  done
+}
+
+cpu_part() {
+  echo "-- CPU instructions per job (callgrind, single-user mode, 300 - 100 jobs, backlog 20000)"
+  start off
+  spsql -c "SELECT top_up(20000)" -c 'VACUUM ANALYZE' >/dev/null
+  declare -A per=()
+  for v in raw_two_tx steward_two_tx steward_cad steward_batch10; do
+    local pre=""; [ $v = steward_cad ] && pre="SELECT id FROM steward.dequeue('bench', 'w')"
+    local a b
+    a=$(CALLGRIND_PG_OPTS="-c shared_preload_libraries=pg_steward" callgrind_instructions "SELECT 1" "$pre
+$(cpu_lines $v 1 100)")
+    b=$(CALLGRIND_PG_OPTS="-c shared_preload_libraries=pg_steward" callgrind_instructions "SELECT 1" "$pre
+$(cpu_lines $v 1 300)")
+    per[$v]=$(( (b - a) / 200 ))
+    printf '   %-16s %10s instructions per job\n' "$v" "${per[$v]}"
+  done
+  echo "   steward (1) / raw (1) cost = $(ratio "${per[steward_two_tx]}" "${per[raw_two_tx]}") (lower is cheaper; throughput ratio ~ its inverse when CPU-bound)"
+  echo "   complete_and_dequeue / (1) = $(ratio "${per[steward_cad]}" "${per[steward_two_tx]}"), batches of 10 / (1) = $(ratio "${per[steward_batch10]}" "${per[steward_two_tx]}")"
+}
+
+echo "pg_steward queue benchmark $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores shared with other work: wall-time figures are noisy, compare ratios"
+for mode in $MODES; do
+  if [[ " $PARTS " == *" ratios "* ]]; then
+    start "$mode"
+    ratios_part "$mode"
+  fi
+done
+if [[ " $PARTS " == *" snapshot "* ]]; then
+  start off
+  snapshot_part
+fi
+if [[ " $PARTS " == *" cpu "* ]]; then
+  cpu_part
+fi
+if [[ " $PARTS " == *" backlog "* ]]; then
+  start off
+  backlog_part
+fi
