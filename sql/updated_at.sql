@@ -174,6 +174,22 @@ ALTER TABLE events ADD COLUMN seen_at timestamptz;
 SELECT steward.track_updated_at('events_b', 'seen_at'); -- inherited: refused
 SELECT steward.track_updated_at('events_b');            -- same column: nothing to change
 
+-- Plain inheritance: a child without the trigger is not stamped by an
+-- UPDATE of the parent (in both paths); UPDATE ONLY the parent is.
+CREATE TABLE inh_parent (id int, updated_at timestamptz);
+SELECT steward.track_updated_at('inh_parent');
+CREATE TABLE inh_child () INHERITS (inh_parent);
+INSERT INTO inh_parent VALUES (1, '2000-01-01');
+INSERT INTO inh_child VALUES (2, '2000-01-01');
+BEGIN;
+UPDATE inh_parent SET id = id + 10;
+SELECT tableoid::regclass, id, updated_at = now() AS stamped_now FROM inh_parent ORDER BY id;
+ROLLBACK;
+BEGIN;
+UPDATE ONLY inh_parent SET id = id + 10;
+SELECT tableoid::regclass, id, updated_at = now() AS stamped_now FROM inh_parent ORDER BY id;
+ROLLBACK;
+
 -- Through an updatable view, UPDATE ... FROM, and ON CONFLICT DO UPDATE.
 CREATE VIEW open_tasks AS SELECT * FROM tasks WHERE status <> 'archived';
 BEGIN;

@@ -34,6 +34,7 @@ extern "C" {
 #include "parser/analyze.h"
 #include "parser/parse_coerce.h"
 #include "parser/parse_func.h"
+#include "parser/parsetree.h"
 #include "utils/fmgroids.h"
 #include "utils/guc.h"
 #include "utils/inval.h"
@@ -95,8 +96,12 @@ void AddStampAssignment(ParseState *pstate, Query *query) {
     Relation rel = pstate->p_target_relation;
     if (rel == nullptr || rel->trigdesc == nullptr || !rel->trigdesc->trig_update_before_row)
         return;
-    char kind = rel->rd_rel->relkind;
-    if (kind != RELKIND_RELATION && kind != RELKIND_PARTITIONED_TABLE) return;
+    // Only a table without children (or UPDATE ONLY): the assignment would
+    // reach every child, while each child fires (or lacks, or has disabled)
+    // its own trigger. Partitioned tables and inheritance parents keep the
+    // trigger path, which asks each partition.
+    if (rel->rd_rel->relkind != RELKIND_RELATION) return;
+    if (rel->rd_rel->relhassubclass && rt_fetch(query->resultRelation, query->rtable)->inh) return;
     TupleDesc desc = RelationGetDescr(rel);
     if (desc->constr != nullptr && desc->constr->has_generated_stored) return;
     Oid fn = TriggerFunctionOid();
