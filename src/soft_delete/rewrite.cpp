@@ -28,6 +28,7 @@ extern "C" {
 #include "access/table.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_inherits.h"
 #include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
 #include "executor/executor.h"
@@ -107,6 +108,31 @@ AttrNumber RewritableColumn(Relation rel, bool inh) {
     return path == DeletePath::kRewrite ? attnum : InvalidAttrNumber;
 }
 
+// A partition may carry its own earlier BEFORE DELETE trigger or have the
+// cloned steward trigger disabled: the trigger path would then do something
+// else for its rows, so the statement is rewritten only when every partition
+// takes the rewrite with the same column. Locks the partitions as the DELETE
+// would (RowExclusiveLock).
+bool EveryPartitionRewritable(Oid parent, const char *column) {
+    List *members = find_all_inheritors(parent, RowExclusiveLock, nullptr);
+    bool ok = true;
+    ListCell *lc;
+    foreach (lc, members) {
+        Oid child = lfirst_oid(lc);
+        if (child == parent) continue;
+        Relation part = table_open(child, NoLock);
+        if (part->rd_rel->relkind != RELKIND_PARTITIONED_TABLE) {
+            AttrNumber a = RewritableColumn(part, false);
+            ok = a != InvalidAttrNumber &&
+                 strcmp(NameStr(TupleDescAttr(RelationGetDescr(part), a - 1)->attname), column) == 0;
+        }
+        table_close(part, NoLock);
+        if (!ok) break;
+    }
+    list_free(members);
+    return ok;
+}
+
 // DELETE -> UPDATE SET col = now() WHERE ... AND col IS NULL, in place.
 void RewriteDelete(Query *query) {
     if (query->resultRelation <= 0 || query->targetList != NIL) return;
@@ -117,8 +143,10 @@ void RewriteDelete(Query *query) {
     char *attname = attnum != InvalidAttrNumber
                         ? pstrdup(NameStr(TupleDescAttr(RelationGetDescr(rel), attnum - 1)->attname))
                         : nullptr;
+    bool partitioned = rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE;
     table_close(rel, NoLock);
     if (attnum == InvalidAttrNumber) return;
+    if (partitioned && rte->inh && !EveryPartitionRewritable(rte->relid, attname)) return;
 
     Node *now = reinterpret_cast<Node *>(
         makeFuncExpr(F_NOW, TIMESTAMPTZOID, NIL, InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL));
@@ -194,6 +222,16 @@ bool CheckHardDelete(bool *newval, void **, GucSource source) {
     return true;
 }
 
+// The rewrite is decided when a statement is planned; a cached plan made
+// under another value must not be reused (PostgreSQL does the same for
+// session_replication_role).
+void AssignHardDelete(bool newval, void *) {
+    if (newval != g_hard_delete) ResetPlanCache();
+}
+void AssignRewrite(bool newval, void *) {
+    if (newval != g_rewrite_enabled) ResetPlanCache();
+}
+
 int g_summary_exact_limit = 100000;
 
 void Init() {
@@ -202,13 +240,14 @@ void Init() {
         "Rewrites DELETE on soft-delete-enabled tables into an UPDATE of the column.",
         "Gives correct row counts and RETURNING; off leaves every DELETE to the trigger "
         "(same rows marked, the client sees DELETE 0).",
-        &g_rewrite_enabled, true, PGC_USERSET, 0, nullptr, nullptr, nullptr);
+        &g_rewrite_enabled, true, PGC_USERSET, 0, nullptr, AssignRewrite, nullptr);
     DefineCustomBoolVariable(
         "steward.hard_delete",
         "Makes DELETE really remove rows of soft-delete-enabled tables.",
         "Set for the transaction by steward.hard_delete() and steward.purge_deleted(); "
         "prefer those functions.",
-        &g_hard_delete, false, PGC_USERSET, GUC_NOT_IN_SAMPLE, CheckHardDelete, nullptr, nullptr);
+        &g_hard_delete, false, PGC_USERSET, GUC_NOT_IN_SAMPLE, CheckHardDelete, AssignHardDelete,
+        nullptr);
     // Read by steward.soft_delete_summary with current_setting(); defined
     // here so that SET works and shows its default.
     DefineCustomIntVariable(

@@ -1,0 +1,49 @@
+-- Soft delete decisions taken at plan time are never reused from a cached
+-- plan made under other settings, and partitions decide for themselves.
+CREATE SCHEMA sdp;
+SET search_path = sdp, public;
+SET client_min_messages = warning;
+CREATE TABLE items (id int PRIMARY KEY, name text);
+SELECT steward.enable_soft_delete('items') IS NOT NULL AS enabled;
+RESET client_min_messages;
+INSERT INTO items SELECT g, 'item ' || g FROM generate_series(1, 6) g;
+
+-- A prepared DELETE, planned (and cached) while soft delete is in force ...
+PREPARE del(int) AS DELETE FROM items WHERE id = $1;
+EXECUTE del(1);
+EXECUTE del(2);
+-- ... really deletes once hard delete is switched on for the transaction,
+BEGIN;
+SET LOCAL steward.hard_delete = on;
+EXECUTE del(3);
+COMMIT;
+-- ... and marks again afterwards.
+EXECUTE del(4);
+SELECT id, deleted_at IS NOT NULL AS marked FROM items ORDER BY id;
+DEALLOCATE del;
+
+-- A partition with the steward trigger disabled, or with a BEFORE DELETE
+-- trigger of its own that runs first, is handled by the triggers for every
+-- row of the statement, so the same rows end up marked whether the library
+-- is loaded or not.
+CREATE TABLE parts (id int, kind text, PRIMARY KEY (id, kind)) PARTITION BY LIST (kind);
+CREATE TABLE parts_a PARTITION OF parts FOR VALUES IN ('a');
+CREATE TABLE parts_b PARTITION OF parts FOR VALUES IN ('b');
+SET client_min_messages = warning;
+SELECT steward.enable_soft_delete('parts') IS NOT NULL AS enabled;
+RESET client_min_messages;
+INSERT INTO parts VALUES (1, 'a'), (2, 'b'), (3, 'a'), (4, 'b');
+CREATE FUNCTION refuse_archive() RETURNS trigger LANGUAGE plpgsql AS
+  $$ BEGIN RAISE NOTICE 'archive row % kept', OLD.id; RETURN NULL; END $$;
+CREATE TRIGGER a_guard BEFORE DELETE ON parts_b FOR EACH ROW EXECUTE FUNCTION refuse_archive();
+DELETE FROM parts WHERE id IN (1, 2);
+SELECT id, kind, deleted_at IS NOT NULL AS marked FROM parts ORDER BY id;
+DROP TRIGGER a_guard ON parts_b;
+ALTER TABLE parts_b DISABLE TRIGGER steward_soft_delete;
+DELETE FROM parts WHERE id = 4;               -- parts_b: the trigger is off, a real delete
+ALTER TABLE parts_b ENABLE TRIGGER steward_soft_delete;
+SELECT id, kind, deleted_at IS NOT NULL AS marked FROM parts ORDER BY id;
+
+RESET search_path;
+SET client_min_messages = warning;
+DROP SCHEMA sdp CASCADE;
