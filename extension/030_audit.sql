@@ -675,6 +675,9 @@ CREATE FUNCTION steward._audit_decode(version_id integer, image bytea, positions
 RETURNS jsonb
 LANGUAGE c STABLE
 AS 'MODULE_PATHNAME', 'steward_audit_decode';
+-- Only the log's readers need it (the views call it with their privileges).
+REVOKE ALL ON FUNCTION steward._audit_decode(integer, bytea, int2[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION steward._audit_decode(integer, bytea, int2[]) TO steward_auditor, steward_monitor;
 
 CREATE FUNCTION steward._audit_action_name(action "char")
 RETURNS text LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE

@@ -190,6 +190,56 @@ void PushValue(JsonbParseState **state, Datum jsonb_datum) {
     pushJsonbValue(state, WJB_VALUE, &jv);
 }
 
+[[noreturn]] void BadImage(const Version *ver) {
+    ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED),
+                    errmsg("audit row image does not match version %d", ver->version_id)));
+    pg_unreachable();
+}
+
+// The image is caller input (any bytea can be passed): walk it the way
+// heap_deform_tuple will, with bounds checks, so a forged or damaged image
+// is an error and never a read outside the buffer.
+void CheckImage(const Version *ver, HeapTupleHeader t, uint32 len) {
+    if (len < SizeofHeapTupleHeader) BadImage(ver);
+    int natts = HeapTupleHeaderGetNatts(t);
+    bool hasnulls = (t->t_infomask & HEAP_HASNULL) != 0;
+    uint32 hoff = t->t_hoff;
+    uint32 min_hoff = SizeofHeapTupleHeader + (hasnulls ? BITMAPLEN(natts) : 0);
+    if (natts > ver->ncols || hoff < min_hoff || hoff > len) BadImage(ver);
+    const char *data = reinterpret_cast<const char *>(t) + hoff;
+    uint32 avail = len - hoff;
+    uint32 off = 0;
+    for (int i = 0; i < natts; ++i) {
+        Form_pg_attribute att = TupleDescAttr(ver->image_desc, i);
+        if (hasnulls && att_isnull(i, t->t_bits)) continue;
+        if (att->attlen > 0) {
+            off = static_cast<uint32>(att_align_nominal(off, att->attalign));
+            if (off > avail || static_cast<uint32>(att->attlen) > avail - off) BadImage(ver);
+            off += static_cast<uint32>(att->attlen);
+        } else if (att->attlen == -1) {
+            if (off >= avail) BadImage(ver);
+            off = static_cast<uint32>(att_align_pointer(off, att->attalign, -1, data + off));
+            if (off >= avail) BadImage(ver);
+            const char *p = data + off;
+            if (VARATT_IS_EXTERNAL(p)) BadImage(ver);  // images hold no TOAST pointers
+            uint32 size;
+            if (VARATT_IS_1B(p)) {
+                size = VARSIZE_1B(p);
+            } else {
+                if (avail - off < VARHDRSZ) BadImage(ver);
+                size = VARSIZE_4B(p);
+                if (size < VARHDRSZ) BadImage(ver);
+            }
+            if (size < 1 || size > avail - off) BadImage(ver);
+            off += size;
+        } else {  // cstring
+            size_t n = strnlen(data + off, avail - off);
+            if (n == avail - off) BadImage(ver);
+            off += static_cast<uint32>(n) + 1;
+        }
+    }
+}
+
 // jsonb object of the positions `only` (1-based; all when null) of image.
 Datum Decode(const Version *ver, Datum image, const int16 *only, int nonly) {
     struct varlena *copy = PG_DETOAST_DATUM_COPY(image);  // 4-byte header, MAXALIGNed
@@ -198,9 +248,7 @@ Datum Decode(const Version *ver, Datum image, const int16 *only, int nonly) {
     tuple.t_data = reinterpret_cast<HeapTupleHeader>(copy);
     ItemPointerSetInvalid(&tuple.t_self);
     tuple.t_tableOid = InvalidOid;
-    if (HeapTupleHeaderGetNatts(tuple.t_data) > ver->ncols)
-        ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED),
-                        errmsg("audit row image does not match version %d", ver->version_id)));
+    CheckImage(ver, tuple.t_data, tuple.t_len);
     Datum *values = static_cast<Datum *>(palloc(sizeof(Datum) * (ver->ncols + 1)));
     bool *nulls = static_cast<bool *>(palloc(sizeof(bool) * (ver->ncols + 1)));
     heap_deform_tuple(&tuple, ver->image_desc, values, nulls);

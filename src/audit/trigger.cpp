@@ -426,6 +426,7 @@ void AuditStatement(const AuditRel *ar, TriggerData *td, char action) {
         AllocSetContextCreate(CurrentMemoryContext, "steward audit row", ALLOCSET_DEFAULT_SIZES);
     BeginBatch(tuplestore_tuple_count(olds != nullptr ? olds : news));
     for (;;) {
+        CHECK_FOR_INTERRUPTS();  // a huge statement's audit pass stays cancellable
         bool have_old = old_slot != nullptr && NextRow(olds, old_slot);
         bool have_new = new_slot != nullptr && NextRow(news, new_slot);
         if (!have_old && !have_new) break;

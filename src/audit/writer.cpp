@@ -253,9 +253,10 @@ void Flush() {
         TupleTableSlot *slot = g_xact.slots[r];
         econtext->ecxt_scantuple = slot;
         for (int i = 0; i < g_xact.nindexes; ++i) {
+            IndexInfo *info = g_xact.index_info[i];
+            if (!info->ii_ReadyForInserts) continue;  // being built concurrently (as executor does)
             if (g_xact.index_pred[i] != nullptr && !ExecQual(g_xact.index_pred[i], econtext))
                 continue;
-            IndexInfo *info = g_xact.index_info[i];
             Datum values[INDEX_MAX_KEYS];
             bool nulls[INDEX_MAX_KEYS];
             FormIndexDatum(info, slot, g_xact.estate, values, nulls);
@@ -366,6 +367,14 @@ void BeginBatch(int64 expected_rows) {
     if (!g_xact.valid || g_xact.day != day) PrepareWriter(day);
     g_batch.open = false;
     g_batch.rel = try_relation_open(g_xact.part, RowExclusiveLock);
+    if (g_batch.rel != nullptr && !g_xact.valid) {
+        // Taking the lock processed invalidations for the partition or its
+        // indexes (say an index built since the state was cached): rebuild
+        // the state now, under the lock, so no index misses these rows.
+        relation_close(g_batch.rel, NoLock);
+        PrepareWriter(day);
+        g_batch.rel = try_relation_open(g_xact.part, RowExclusiveLock);
+    }
     if (g_batch.rel == nullptr)
         ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
                         errmsg("audit log partition was dropped during the transaction"),
