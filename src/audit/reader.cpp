@@ -367,6 +367,23 @@ int64 CanonicalKey(Oid tbl, int n, const Datum *args, const Oid *types, const bo
             getTypeOutputInfo(argtype, &out, &varlena);
             getTypeInputInfo(declared, &input, &ioparam);
             value = OidInputFunctionCall(input, OidOutputFunctionCall(out, value), ioparam, -1);
+            argtype = declared;
+        }
+        // The trigger hashed the stored value, which carries the column's
+        // typmod (numeric(10,2) stores 1.50, char(5) stores 'ab   '): apply
+        // the key column's current typmod to the caller's value too.
+        AttrNumber attnum = get_attnum(tbl, column);
+        int32 typmod = -1;
+        if (attnum != InvalidAttrNumber) {
+            Oid att_type, att_collation;
+            get_atttypetypmodcoll(tbl, attnum, &att_type, &typmod, &att_collation);
+        }
+        if (typmod >= 0) {
+            Oid out, input, ioparam;
+            bool varlena;
+            getTypeOutputInfo(argtype, &out, &varlena);
+            getTypeInputInfo(declared, &input, &ioparam);
+            value = OidInputFunctionCall(input, OidOutputFunctionCall(out, value), ioparam, typmod);
         }
         if (ver->kind[p] == kText) {
             Oid out;

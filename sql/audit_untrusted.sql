@@ -52,3 +52,19 @@ DROP ROLE regress_adec_user;
 SET client_min_messages = warning;
 SELECT steward.disable_audit('adec.t');
 DROP SCHEMA adec CASCADE;
+
+-- Keys with a typmod: history() finds the record whatever form the caller
+-- passes (numeric(10,2) stores 1.50; char(5) stores 'ab   ').
+CREATE SCHEMA akey;
+CREATE TABLE akey.prices (code char(5), amount numeric(10,2), note text, PRIMARY KEY (code, amount));
+SET client_min_messages = warning;
+SELECT steward.enable_audit('akey.prices') IS NOT NULL AS enabled;
+RESET client_min_messages;
+INSERT INTO akey.prices VALUES ('ab', 1.5, 'x');
+UPDATE akey.prices SET note = 'y';
+SELECT action FROM steward.history('akey.prices', 'ab', 1.5) ORDER BY 1;
+SELECT action FROM steward.history('akey.prices', 'ab   '::char(5), 1.50::numeric) ORDER BY 1;
+SELECT row_as_of->>'note' AS note FROM steward.row_as_of('akey.prices', 'ab', 1.5, now()) AS row_as_of;
+SET client_min_messages = warning;
+SELECT steward.disable_audit('akey.prices');
+DROP SCHEMA akey CASCADE;
