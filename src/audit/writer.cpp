@@ -58,6 +58,9 @@ namespace {
 constexpr int kLogColumns = 19;
 constexpr int kMaxIndexes = 8;
 constexpr int kBatchRows = 500;
+// A batch is also written once its formed rows reach this size (large row
+// images, or statement text kept per row with log_statement).
+constexpr Size kBatchBytes = 8 * 1024 * 1024;
 constexpr int kRowBits = 20;  // rows per id block: 2^20
 
 enum LogColumn {
@@ -100,6 +103,10 @@ struct Batch {
     int64 id_block;
     int64 next_row;
     int nslots;
+    Size bytes;  // formed rows waiting in the slots
+    // the statement text, made once per statement when a row first needs it
+    Datum statement;
+    MemoryContext statement_cxt;
     // the same for every row of the statement (read when its trigger fires)
     Datum txid;
     bool has_actor, has_context, has_application_name, has_client_addr;
@@ -269,6 +276,7 @@ void Flush() {
         ExecClearTuple(slot);
     }
     g_batch.nslots = 0;
+    g_batch.bytes = 0;
     MemoryContextReset(g_xact.batch_cxt);
 }
 
@@ -343,6 +351,8 @@ void ReadStatementContext() {
         g_batch.actor = PointerGetDatum(cstring_to_text_with_len(actor, static_cast<int>(len)));
     }
     g_batch.has_context = CurrentContext(&g_batch.context);
+    g_batch.statement = PointerGetDatum(nullptr);
+    g_batch.statement_cxt = CurrentMemoryContext;  // lives as long as actor and context
     Oid role = GetUserId();
     Oid session_role = GetSessionUserId();
     if (!g_roles_valid || role != g_xact.role || session_role != g_xact.session_role) {
@@ -386,6 +396,7 @@ void BeginBatch(int64 expected_rows) {
     g_batch.id_block = -1;
     g_batch.next_row = 0;
     g_batch.nslots = 0;
+    g_batch.bytes = 0;
     MemoryContextReset(g_xact.batch_cxt);
     ReadStatementContext();
     g_batch.open = true;
@@ -432,8 +443,14 @@ void AddEntry(const Entry &e) {
     set(kSessionRole, g_xact.session_role_name);
     if (g_batch.has_application_name) set(kApplicationName, g_batch.application_name);
     if (g_batch.has_client_addr) set(kClientAddr, g_batch.client_addr);
-    if (e.log_statement && debug_query_string != nullptr)
-        set(kStatement, PointerGetDatum(cstring_to_text(debug_query_string)));
+    if (e.log_statement && debug_query_string != nullptr) {
+        if (DatumGetPointer(g_batch.statement) == nullptr) {
+            MemoryContext prev = MemoryContextSwitchTo(g_batch.statement_cxt);
+            g_batch.statement = PointerGetDatum(cstring_to_text(debug_query_string));
+            MemoryContextSwitchTo(prev);
+        }
+        set(kStatement, g_batch.statement);
+    }
 
     if (g_batch.nslots == g_xact.nslots_made) {
         MemoryContext prev = MemoryContextSwitchTo(g_xact.cxt);
@@ -441,9 +458,11 @@ void AddEntry(const Entry &e) {
         MemoryContextSwitchTo(prev);
     }
     TupleTableSlot *slot = g_xact.slots[g_batch.nslots++];
-    ExecStoreHeapTuple(heap_form_tuple(slot->tts_tupleDescriptor, values, nulls), slot, true);
+    HeapTuple tuple = heap_form_tuple(slot->tts_tupleDescriptor, values, nulls);
+    g_batch.bytes += tuple->t_len;
+    ExecStoreHeapTuple(tuple, slot, true);
     MemoryContextSwitchTo(old);
-    if (g_batch.nslots == kBatchRows) Flush();
+    if (g_batch.nslots == kBatchRows || g_batch.bytes >= kBatchBytes) Flush();
 }
 
 }  // namespace steward::audit
