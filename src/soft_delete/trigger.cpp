@@ -18,6 +18,10 @@
 #include "soft_delete/soft_delete.hpp"
 
 extern "C" {
+#include "access/stratnum.h"
+#include "catalog/pg_operator.h"
+#include "utils/lsyscache.h"
+#include "utils/syscache.h"
 #include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/transam.h"
@@ -156,8 +160,19 @@ bool DeletedInStatementSnapshot(Relation rel, HeapTuple row, AttrNumber attnum) 
         values[i] = heap_getattr(row, key, desc, &isnull);
         nulls[i] = isnull ? 'n' : ' ';
         types[i] = att->atttypid;
-        appendStringInfo(&sql, "%s%s OPERATOR(pg_catalog.=) $%d", i > 0 ? " AND " : "",
-                         quote_identifier(NameStr(att->attname)), i + 1);
+        // The key's own equality operator (from the index's operator family),
+        // qualified with its schema: a type like citext has no = in pg_catalog.
+        Oid eq = get_opfamily_member(index->rd_opfamily[i], index->rd_opcintype[i],
+                                     index->rd_opcintype[i], BTEqualStrategyNumber);
+        HeapTuple optup = OidIsValid(eq) ? SearchSysCache1(OPEROID, ObjectIdGetDatum(eq)) : nullptr;
+        if (optup == nullptr || !HeapTupleIsValid(optup))
+            elog(ERROR, "no equality operator for key column \"%s\"", NameStr(att->attname));
+        auto *op = reinterpret_cast<Form_pg_operator>(GETSTRUCT(optup));
+        appendStringInfo(&sql, "%s%s OPERATOR(%s.%s) $%d", i > 0 ? " AND " : "",
+                         quote_identifier(NameStr(att->attname)),
+                         quote_identifier(get_namespace_name(op->oprnamespace)), NameStr(op->oprname),
+                         i + 1);
+        ReleaseSysCache(optup);
     }
     index_close(index, AccessShareLock);
     SPIPlanPtr plan = SPI_prepare(sql.data, nkeys, types);
