@@ -38,7 +38,13 @@ sub new {
     # The schema script creates the extension itself (as an application's
     # first migration would) and everything else the example needs.
     my ($ret, $out, $err) = $node->psql('app', slurp_file($schema), on_error_stop => 1);
-    BAIL_OUT("examples/$name/schema.sql failed: $err") if $ret != 0;
+    if ($ret != 0) {
+        # BAIL_OUT shows one line: put the whole stderr (NOTICEs first) in a
+        # diag and name the first error in the bail-out line itself
+        diag($err);
+        my ($first) = $err =~ /^(.*ERROR:.*)$/m;
+        BAIL_OUT("examples/$name/schema.sql failed: " . ($first || $err));
+    }
     pass("examples/$name/schema.sql loads");
     return $self;
 }
