@@ -57,6 +57,14 @@ BEGIN
 END
 $$;
 
+-- Refuse to `action` on a hot standby, naming the primary as the place to
+-- run it (SQLSTATE 25006); true on a primary. Every steward function that
+-- writes calls it first (src/standby/primary.cpp).
+CREATE FUNCTION steward._require_primary(action text)
+RETURNS boolean
+LANGUAGE c STABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'steward_require_primary';
+
 -- The base type of a type (itself unless it is a domain).
 CREATE FUNCTION steward._base_type(typ regtype)
 RETURNS regtype

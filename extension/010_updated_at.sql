@@ -19,6 +19,7 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
+    on_primary constant boolean := steward._require_primary('track updated_at');
     trigger_name constant name := steward._updated_at_trigger_name();
     col record;
     existing record;
@@ -81,6 +82,7 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
+    on_primary constant boolean := steward._require_primary('untrack updated_at');
     trigger_name constant name := steward._updated_at_trigger_name();
     parent oid;
 BEGIN

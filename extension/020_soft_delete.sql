@@ -290,6 +290,7 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
+    on_primary constant boolean := steward._require_primary('enable soft delete');
     existing steward.soft_delete_tables;
     rel record;
     col record;
@@ -412,6 +413,7 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
+    on_primary constant boolean := steward._require_primary('disable soft delete');
     cfg steward.soft_delete_tables;
 BEGIN
     IF tbl IS NULL THEN
@@ -551,6 +553,7 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
+    on_primary constant boolean := steward._require_primary('restore rows');
     cfg steward.soft_delete_tables := steward._soft_delete_config(tbl);
     k record;
     unmatched jsonb;
@@ -586,6 +589,7 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
+    on_primary constant boolean := steward._require_primary('restore rows');
     cfg steward.soft_delete_tables := steward._soft_delete_config(tbl);
 BEGIN
     IF condition IS NULL OR recursive IS NULL THEN
@@ -625,6 +629,7 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
+    on_primary constant boolean := steward._require_primary('hard-delete rows');
     k record;
     n bigint;
 BEGIN
@@ -646,6 +651,8 @@ RETURNS bigint
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    on_primary constant boolean := steward._require_primary('hard-delete rows');
 BEGIN
     PERFORM steward._soft_delete_config(tbl);
     IF condition IS NULL THEN
@@ -666,6 +673,7 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
+    on_primary constant boolean := steward._require_primary('purge deleted rows');
     cfg steward.soft_delete_tables := steward._soft_delete_config(tbl);
     batch text;
 BEGIN
@@ -706,6 +714,7 @@ CREATE PROCEDURE steward.purge_deleted(tbl regclass, older_than interval, batch_
 LANGUAGE plpgsql
 AS $$
 DECLARE
+    on_primary constant boolean := steward._require_primary('purge deleted rows');
     n bigint;
 BEGIN
     purged := 0;
@@ -731,6 +740,7 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
+    on_primary constant boolean := steward._require_primary('change a unique constraint');
     cfg steward.soft_delete_tables := steward._soft_delete_config(tbl);
     con record;
     fk name;
@@ -826,7 +836,7 @@ BEGIN
 END
 $$;
 REVOKE ALL ON FUNCTION steward._soft_delete_counts(regclass, name) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION steward._soft_delete_counts(regclass, name) TO steward_monitor;
+GRANT EXECUTE ON FUNCTION steward._soft_delete_counts(regclass, name) TO steward_monitor, pg_monitor;
 
 CREATE VIEW steward.soft_delete_summary AS
 SELECT s.table_name, s.column_name, c.live_rows, c.deleted_rows, c.exact AS counts_exact,
@@ -840,7 +850,7 @@ SELECT s.table_name, s.column_name, c.live_rows, c.deleted_rows, c.exact AS coun
 COMMENT ON VIEW steward.soft_delete_summary IS
 'Soft-delete-enabled tables with live and deleted row counts (exact for small tables, else estimated: see counts_exact)';
 REVOKE ALL ON steward.soft_delete_summary FROM PUBLIC;
-GRANT SELECT ON steward.soft_delete_summary TO steward_monitor;
+GRANT SELECT ON steward.soft_delete_summary TO steward_monitor, pg_monitor;
 
 -- DDL follow-up: foreign keys added or dropped change which enabled tables
 -- need the cascade trigger; dropped tables, views and columns leave the list.
@@ -928,4 +938,4 @@ AS $$
       FROM unprotected u
 $$;
 REVOKE ALL ON FUNCTION steward._health_checks_soft_delete() FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION steward._health_checks_soft_delete() TO steward_monitor;
+GRANT EXECUTE ON FUNCTION steward._health_checks_soft_delete() TO steward_monitor, pg_monitor;

@@ -238,6 +238,7 @@ SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
+    on_primary constant boolean := steward._require_primary('create audit log partitions');
     today date := (pg_catalog.now() AT TIME ZONE 'UTC')::date;
     created integer := 0;
 BEGIN
@@ -275,6 +276,7 @@ SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
+    on_primary constant boolean := steward._require_primary('purge the audit log');
     cutoff timestamptz;
     p record;
     dropped integer := 0;
@@ -513,6 +515,7 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
+    on_primary constant boolean := steward._require_primary('enable auditing');
     cfg steward.audit_tables;
     col name;
     key name[];
@@ -624,6 +627,7 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
+    on_primary constant boolean := steward._require_primary('disable auditing');
     had_trigger boolean;
 BEGIN
     IF tbl IS NULL THEN
@@ -677,7 +681,7 @@ LANGUAGE c STABLE
 AS 'MODULE_PATHNAME', 'steward_audit_decode';
 -- Only the log's readers need it (the views call it with their privileges).
 REVOKE ALL ON FUNCTION steward._audit_decode(integer, bytea, int2[]) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION steward._audit_decode(integer, bytea, int2[]) TO steward_auditor, steward_monitor;
+GRANT EXECUTE ON FUNCTION steward._audit_decode(integer, bytea, int2[]) TO steward_auditor, steward_monitor, pg_monitor;
 
 CREATE FUNCTION steward._audit_action_name(action "char")
 RETURNS text LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
@@ -862,7 +866,7 @@ BEGIN
 END
 $$;
 REVOKE ALL ON FUNCTION steward._audit_recent(integer) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION steward._audit_recent(integer) TO steward_monitor, steward_auditor;
+GRANT EXECUTE ON FUNCTION steward._audit_recent(integer) TO steward_monitor, pg_monitor, steward_auditor;
 
 -- The latest changes (up to 100): table, action, actor, key.
 CREATE VIEW steward.recent_activity AS
@@ -879,7 +883,7 @@ SELECT pg_catalog.date_trunc('hour', r.logged_at) AS hour, t.schema_name, t.tabl
  WHERE r.logged_at > pg_catalog.now() - interval '24 hours'
  GROUP BY 1, 2, 3, 4;
 COMMENT ON VIEW steward.audit_summary IS 'Audited changes per table, action and hour over the last 24 hours';
-GRANT SELECT ON steward.recent_activity, steward.audit_summary TO steward_monitor, steward_auditor;
+GRANT SELECT ON steward.recent_activity, steward.audit_summary TO steward_monitor, pg_monitor, steward_auditor;
 
 -- Health checks read by steward.health() (issue 6): catalog lookups only.
 CREATE FUNCTION steward._health_checks_audit()
@@ -920,4 +924,4 @@ AS $$
       FROM missing m
 $$;
 REVOKE ALL ON FUNCTION steward._health_checks_audit() FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION steward._health_checks_audit() TO steward_monitor, steward_auditor;
+GRANT EXECUTE ON FUNCTION steward._health_checks_audit() TO steward_monitor, pg_monitor, steward_auditor;

@@ -266,6 +266,7 @@ SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
+    on_primary constant boolean := steward._require_primary('create a queue');
     new_id integer;
 BEGIN
     PERFORM steward._queue_check_options(name, max_attempts, lease, backoff_base, backoff_max,
@@ -304,6 +305,7 @@ SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
+    on_primary constant boolean := steward._require_primary('alter a queue');
     q steward._queue := steward._queue_get(name);
 BEGIN
     q.max_attempts := coalesce(max_attempts, q.max_attempts);
@@ -331,6 +333,7 @@ SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
+    on_primary constant boolean := steward._require_primary('drop a queue');
     q steward._queue := steward._queue_get(name);
 BEGIN
     PERFORM 1 FROM steward._queue WHERE id = q.id FOR UPDATE;
@@ -352,6 +355,7 @@ SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
+    on_primary constant boolean := steward._require_primary('pause or resume a queue');
     q steward._queue := steward._queue_get(name);
 BEGIN
     IF q.paused = pause THEN
@@ -435,6 +439,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
 DECLARE
+    on_primary constant boolean := steward._require_primary('enqueue jobs');
     q steward._queue := steward._queue_for_enqueue(queue);
     at timestamptz := coalesce(enqueue.run_at, now());
     new_id bigint;
@@ -489,6 +494,7 @@ SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
+    on_primary constant boolean := steward._require_primary('enqueue jobs');
     q steward._queue := steward._queue_for_enqueue(queue);
     at timestamptz := coalesce(run_at, now());
     first_id bigint;
@@ -591,6 +597,7 @@ SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
+    on_primary constant boolean := steward._require_primary('complete jobs');
     done integer;
     bad record;
 BEGIN
@@ -631,6 +638,7 @@ SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
+    on_primary constant boolean := steward._require_primary('fail a job');
     j steward._job;
     q steward._queue;
     entry jsonb;
@@ -674,6 +682,7 @@ SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
+    on_primary constant boolean := steward._require_primary('extend a lease');
     new_end timestamptz;
 BEGIN
     IF lease IS NULL OR lease <= interval '0' THEN
@@ -702,6 +711,7 @@ SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
+    on_primary constant boolean := steward._require_primary('release a job');
     j record;
 BEGIN
     IF delay IS NOT NULL AND delay < interval '0' THEN
@@ -732,6 +742,7 @@ SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
+    on_primary constant boolean := steward._require_primary('cancel a job');
     j record;
 BEGIN
     IF job_id IS NULL THEN
@@ -764,6 +775,7 @@ SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
+    on_primary constant boolean := steward._require_primary('retry a job');
     h record;
     q steward._queue;
 BEGIN
@@ -813,6 +825,8 @@ LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    on_primary constant boolean := steward._require_primary('log to a job');
 BEGIN
     IF message IS NULL AND progress IS NULL THEN
         RAISE EXCEPTION 'message and progress must not both be null' USING ERRCODE = 'null_value_not_allowed';
@@ -871,6 +885,7 @@ SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
+    on_primary constant boolean := steward._require_primary('run queue maintenance');
     day date;
     part text;
     keep interval;
@@ -1076,8 +1091,8 @@ REVOKE ALL ON FUNCTION steward.create_queue(text, integer, interval, interval, i
 REVOKE ALL ON steward.queues, steward.jobs, steward.queue_stats, steward.queue_summary,
     steward.queue_error_summary FROM PUBLIC;
 GRANT SELECT ON steward.queues, steward.queue_stats, steward.queue_summary, steward.queue_error_summary
-    TO steward_monitor;
-GRANT EXECUTE ON FUNCTION steward._health_checks_queue(), steward._queue_stats() TO steward_monitor;
+    TO steward_monitor, pg_monitor;
+GRANT EXECUTE ON FUNCTION steward._health_checks_queue(), steward._queue_stats() TO steward_monitor, pg_monitor;
 
 -- Queue ids restart after DROP EXTENSION and a restore fills the tables
 -- without enqueues: no dequeue cursor of this database may survive.

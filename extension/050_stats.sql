@@ -138,29 +138,6 @@ RETURNS bigint
 LANGUAGE c STABLE STRICT PARALLEL SAFE
 AS 'MODULE_PATHNAME', 'steward_relation_bytes';
 
--- Refuse to run `action` on a hot standby, naming the primary as the place
--- to run it. For every steward function that writes.
-CREATE FUNCTION steward._require_primary(action text)
-RETURNS void
-LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    primary_addr text;
-BEGIN
-    IF NOT pg_catalog.pg_is_in_recovery() THEN
-        RETURN;
-    END IF;
-    SELECT pg_catalog.format('%s:%s', w.sender_host, w.sender_port) INTO primary_addr
-      FROM pg_catalog.pg_stat_wal_receiver w WHERE w.sender_host IS NOT NULL;
-    RAISE EXCEPTION 'cannot % on a standby server', action
-        USING ERRCODE = 'read_only_sql_transaction',
-              DETAIL = 'This server is a read-only hot standby: it replays changes from the primary and accepts no writes.',
-              HINT = CASE WHEN primary_addr IS NULL THEN 'Run it on the primary server.'
-                          ELSE pg_catalog.format('Run it on the primary server (%s).', primary_addr) END;
-END
-$$;
-
 -- Schemas the views leave out: catalogs, TOAST and temporary schemas.
 CREATE FUNCTION steward._is_user_schema(nsp name)
 RETURNS boolean

@@ -291,6 +291,15 @@ SELECT (SELECT pg_catalog.count(*) FROM steward.table_health WHERE schema_name =
        (SELECT pg_catalog.count(*) FROM steward.health_thresholds) AS thresholds,
        steward.health()->>'status' IN ('ok', 'warning', 'critical') AS health,
        (SELECT pg_catalog.count(*) FROM steward._health_checks_stats()) AS own_checks_direct;
+-- the features' summaries too: pg_monitor alone is enough for all of them
+SELECT (SELECT pg_catalog.count(*) FROM steward.queue_summary) >= 0 AS queue_summary,
+       (SELECT pg_catalog.count(*) FROM steward.queue_error_summary) >= 0 AS queue_errors,
+       (SELECT pg_catalog.count(*) FROM steward.queue_stats) >= 0 AS queue_stats,
+       (SELECT pg_catalog.count(*) FROM steward.soft_delete_summary) >= 0 AS soft_delete_summary,
+       (SELECT pg_catalog.count(*) FROM steward.recent_activity) >= 0 AS recent_activity,
+       (SELECT pg_catalog.count(*) FROM steward.audit_summary) >= 0 AS audit_summary,
+       (SELECT pg_catalog.count(*) FROM pg_catalog.jsonb_array_elements(steward.health()->'checks') c
+         WHERE c->>'feature' IN ('queue', 'audit', 'soft_delete')) >= 0 AS feature_checks;
 RESET ROLE;
 SET ROLE regress_stats_stmon;
 SELECT (SELECT percent_used FROM steward.sequence_health WHERE sequence_name = 'events_id_seq') AS events_seq,

@@ -208,43 +208,59 @@ COMMIT;
 
 -- Bad input: clear errors, nothing installed.
 SELECT steward.track_updated_at('no_such_table');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 SELECT steward.track_updated_at(NULL);
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 SELECT steward.track_updated_at('tasks', NULL);
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 SELECT steward.track_updated_at('tasks', 'no_such_column');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 SELECT steward.track_updated_at('tasks', 'title');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 SELECT steward.track_updated_at('open_tasks');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 CREATE MATERIALIZED VIEW mv AS SELECT 1 AS x;
 SELECT steward.track_updated_at('mv');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 CREATE FOREIGN DATA WRAPPER dummy_fdw;
 CREATE SERVER dummy_srv FOREIGN DATA WRAPPER dummy_fdw;
 CREATE FOREIGN TABLE ft (id int, updated_at timestamptz) SERVER dummy_srv;
 SELECT steward.track_updated_at('ft');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 CREATE TABLE gen (id int, t timestamptz GENERATED ALWAYS AS ('2000-01-01'::timestamptz) STORED);
 SELECT steward.track_updated_at('gen', 't');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 SELECT count(*) AS triggers_on_rejected FROM pg_trigger
  WHERE tgrelid IN ('gen'::regclass, 'ft'::regclass) AND tgname = 'steward_updated_at';
 
 -- The trigger function misused by hand.
 SELECT steward.set_updated_at();
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 CREATE TABLE misuse (id int, updated_at timestamptz, n int);
 INSERT INTO misuse VALUES (1, NULL, 0);
 CREATE TRIGGER t_after AFTER UPDATE ON misuse FOR EACH ROW EXECUTE FUNCTION steward.set_updated_at();
 UPDATE misuse SET n = 1;
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 DROP TRIGGER t_after ON misuse;
 CREATE TRIGGER t_stmt BEFORE UPDATE ON misuse FOR EACH STATEMENT EXECUTE FUNCTION steward.set_updated_at();
 UPDATE misuse SET n = 1;
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 DROP TRIGGER t_stmt ON misuse;
 CREATE TRIGGER t_del BEFORE DELETE ON misuse FOR EACH ROW EXECUTE FUNCTION steward.set_updated_at();
 DELETE FROM misuse;
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 DROP TRIGGER t_del ON misuse;
 CREATE TRIGGER t_args BEFORE UPDATE ON misuse FOR EACH ROW EXECUTE FUNCTION steward.set_updated_at('updated_at', 'n');
 UPDATE misuse SET n = 1;
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 DROP TRIGGER t_args ON misuse;
 CREATE TRIGGER t_type BEFORE UPDATE ON misuse FOR EACH ROW EXECUTE FUNCTION steward.set_updated_at('n');
 UPDATE misuse SET n = 1;
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 DROP TRIGGER t_type ON misuse;
 CREATE TRIGGER t_col BEFORE UPDATE ON misuse FOR EACH ROW EXECUTE FUNCTION steward.set_updated_at('nope');
 UPDATE misuse SET n = 1;
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 DROP TRIGGER t_col ON misuse;
 SELECT n, updated_at FROM misuse;
 
@@ -254,6 +270,7 @@ GRANT USAGE ON SCHEMA ua TO regress_ua_user;
 GRANT SELECT, UPDATE ON misuse TO regress_ua_user;
 SET ROLE regress_ua_user;
 SELECT steward.track_updated_at('misuse');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 RESET ROLE;
 GRANT TRIGGER ON misuse TO regress_ua_user;
 SET ROLE regress_ua_user;
@@ -268,6 +285,7 @@ UPDATE misuse SET n = 2;
 SELECT n, updated_at = now() AS stamped_now FROM misuse;
 COMMIT;
 UPDATE misuse SET updated_at = now();                  -- but assigning it does
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 RESET ROLE;
 DROP OWNED BY regress_ua_user;
 DROP ROLE regress_ua_user;

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole pg_steward test suite on throwaway servers started here.
 #
-#   bash test/run.sh                 # unit, regress (twice), isolation, tap, examples
+#   bash test/run.sh                 # unit, regress (twice), isolation (twice), tap, examples
 #   bash test/run.sh regress tap     # some suites
 #   bash test/run.sh regress:updated_at isolation:updated_at_concurrent tap:001_dump_restore
 #   bash test/run.sh install         # only build and install into build/tmp_install
@@ -153,18 +153,25 @@ if want regress; then
 fi
 
 # -- isolation -----------------------------------------------------------------------
+# Twice as well: the preloaded run puts the hooks (the updated_at fast path,
+# the soft-delete rewrite, the queue's shared-memory cursor) under the
+# concurrent schedules from the first statement of every session.
 if want isolation; then
-  log "isolation"
   tests=$(pick isolation test/isolation/specs spec)
-  dir=$OUT/isolation; rm -rf "$dir"; mkdir -p "$dir"
-  [ "$(id -u)" -eq 0 ] && chown "$TEST_USER" "$dir"
-  set +e
-  as_user "$PGXS_DIR/test/isolation/pg_isolation_regress" --bindir="$TI$BINDIR" \
-    --inputdir="$ROOT/test/isolation" --outputdir="$dir" --temp-instance="$dir/instance" \
-    --load-extension=pg_steward $tests 2>&1 | tee "$dir/run.log"
-  set -e
-  count_regress "$dir/run.log" isolation
-  [ -f "$dir/regression.diffs" ] && head -c 20000 "$dir/regression.diffs"
+  for mode in plain preload; do
+    log "isolation ($mode sessions)"
+    dir=$OUT/isolation-$mode; rm -rf "$dir"; mkdir -p "$dir"
+    [ "$(id -u)" -eq 0 ] && chown "$TEST_USER" "$dir"
+    extra=()
+    [ $mode = preload ] && extra=(--temp-config="$ROOT/test/preload.conf")
+    set +e
+    as_user "$PGXS_DIR/test/isolation/pg_isolation_regress" --bindir="$TI$BINDIR" \
+      --inputdir="$ROOT/test/isolation" --outputdir="$dir" --temp-instance="$dir/instance" \
+      --load-extension=pg_steward "${extra[@]}" $tests 2>&1 | tee "$dir/run.log"
+    set -e
+    count_regress "$dir/run.log" "isolation-$mode"
+    [ -f "$dir/regression.diffs" ] && head -c 20000 "$dir/regression.diffs"
+  done
 fi
 
 # -- TAP (test/t/*.pl) and the reference-system scenarios (examples/*/scenario.pl) -----

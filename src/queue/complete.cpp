@@ -4,6 +4,7 @@
 // (steward._job_not_yours raises the error the caller sees).
 #include "boundary/boundary.hpp"
 #include "queue/queue.hpp"
+#include "standby/standby.hpp"
 
 extern "C" {
 #include "catalog/pg_type.h"
@@ -68,6 +69,7 @@ int32 CompleteJob(FunctionCallInfo fcinfo) {
 }  // namespace steward::queue
 
 STEWARD_FUNCTION(steward_complete) {
+    steward::RequirePrimary("complete jobs");
     if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "pg_steward: SPI_connect failed");
     steward::queue::CompleteJob(fcinfo);
     SPI_finish();

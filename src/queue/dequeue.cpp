@@ -14,6 +14,7 @@
 #include "core/queue_policy.hpp"
 #include "module.hpp"
 #include "queue/queue.hpp"
+#include "standby/standby.hpp"
 
 extern "C" {
 #include "access/htup_details.h"
@@ -351,6 +352,7 @@ STEWARD_MODULE_INIT(queue_dequeue, steward::queue::InitDequeueGucs);
 using namespace steward::queue;
 
 STEWARD_FUNCTION(steward_dequeue) {
+    steward::RequirePrimary("claim jobs");
     RequireNotNull(fcinfo, 0, "queue name");
     RequireNotNull(fcinfo, 2, "max_jobs");
     CheckArguments(PG_GETARG_INT32(2), PG_ARGISNULL(3) ? 0 : PG_GETARG_DATUM(3), PG_ARGISNULL(3));
@@ -365,6 +367,7 @@ STEWARD_FUNCTION(steward_dequeue) {
 
 // complete(job_id, lease_token, result) then dequeue (same queue unless named).
 STEWARD_FUNCTION(steward_complete_and_dequeue) {
+    steward::RequirePrimary("complete and claim jobs");
     RequireNotNull(fcinfo, 5, "max_jobs");
     CheckArguments(PG_GETARG_INT32(5), PG_ARGISNULL(6) ? 0 : PG_GETARG_DATUM(6), PG_ARGISNULL(6));
     InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);

@@ -21,6 +21,10 @@ $primary->safe_psql('postgres', q{
     SELECT setval('accounts_id_seq', 2040109465);
     CREATE INDEX accounts_balance ON accounts (balance);
     CREATE INDEX accounts_balance_again ON accounts (balance);
+    CREATE ROLE regress_stats_plain LOGIN;
+    SELECT steward.create_queue('standby_q');
+    CREATE TABLE claimed_job AS SELECT id, lease_token FROM steward.dequeue('standby_q') LIMIT 0;
+    INSERT INTO claimed_job SELECT 0, 0;
 });
 my @monitor = (extra_params => [ '-U', 'regress_stats_monitor' ]);
 
@@ -174,12 +178,45 @@ $out = $primary->safe_psql('postgres', q{
      WHERE c->>'name' = 'replication_lag'});
 like($out, qr/^ok\|1 standby streaming$/, 'health() on the primary sees the standby');
 
-# Writes on the standby are refused, naming the primary as the place to run them.
-($rc, $stdout, $stderr) = $standby->psql('postgres', q{SELECT steward._require_primary('enqueue jobs')});
-like($stderr, qr/ERROR:  cannot enqueue jobs on a standby server/, 'standby write refused');
-like($stderr, qr/HINT:  Run it on the primary server \(.+:\d+\)\./, 'the hint names the primary');
-$out = $primary->safe_psql('postgres', q{SELECT 'passed' FROM (SELECT steward._require_primary('enqueue jobs')) s});
-is($out, 'passed', 'the same call passes on the primary');
+# Writes on the standby are refused by the functions themselves, before
+# any statement inside them runs, naming the primary as the place to run
+# them (with its address for roles that may read all statistics).
+$primary->safe_psql('postgres', q{
+    SELECT steward.enqueue('standby_q', '{"n": 1}');
+    UPDATE claimed_job SET (id, lease_token) = (SELECT id, lease_token FROM steward.dequeue('standby_q'));
+    SELECT steward.enqueue('standby_q', '{"n": 2}');
+});
+$primary->wait_for_catchup($standby, 'replay');
+for my $case (
+    [ q{SELECT steward.enqueue('standby_q', '{}')}, 'enqueue jobs' ],
+    [ q{SELECT count(*) FROM steward.enqueue_batch('standby_q', ARRAY['{}'::jsonb])}, 'enqueue jobs' ],
+    [ q{SELECT * FROM steward.dequeue('standby_q', 'w')}, 'claim jobs' ],
+    [ q{SELECT steward.complete(id, lease_token) FROM claimed_job}, 'complete jobs' ],
+    [ q{SELECT * FROM steward.complete_and_dequeue((SELECT id FROM claimed_job), (SELECT lease_token FROM claimed_job))},
+      'complete and claim jobs' ],
+    [ q{SELECT steward.fail(id, lease_token, 'boom') FROM claimed_job}, 'fail a job' ],
+    [ q{SELECT steward.extend_lease(id, lease_token, '1 minute') FROM claimed_job}, 'extend a lease' ],
+    [ q{SELECT steward.create_queue('another')}, 'create a queue' ],
+    [ q{SELECT steward.pause_queue('standby_q')}, 'pause or resume a queue' ],
+    [ q{SELECT steward.queue_maintenance()}, 'run queue maintenance' ],
+    [ q{SELECT steward.track_updated_at('accounts')}, 'track updated_at' ],
+    [ q{SELECT steward.enable_soft_delete('accounts')}, 'enable soft delete' ],
+    [ q{SELECT steward.enable_audit('accounts')}, 'enable auditing' ],
+    [ q{SELECT steward.purge_audit('1 day')}, 'purge the audit log' ]) {
+    my ($sql, $action) = @$case;
+    ($rc, $stdout, $stderr) = $standby->psql('postgres', $sql);
+    like($stderr, qr/ERROR:  cannot \Q$action\E on a standby server\nDETAIL:  This server is a read-only hot standby: .*\nHINT:  Run it on the primary server \(.+:\d+\)\./,
+         "standby: $sql is refused naming the primary");
+}
+($rc, $stdout, $stderr) = $standby->psql('postgres', q{SELECT steward._require_primary('enqueue jobs')},
+                                         extra_params => [ '-U', 'regress_stats_plain' ]);
+like($stderr, qr/ERROR:  cannot enqueue jobs on a standby server\n.*\nHINT:  Run it on the primary server\.$/m,
+     "the primary's address is not shown to a role without pg_read_all_stats");
+$out = $primary->safe_psql('postgres', q{
+    SELECT steward._require_primary('enqueue jobs');
+    SELECT steward.complete(id, lease_token) FROM claimed_job;
+    SELECT count(*) FROM steward.dequeue('standby_q', 'w');});
+is($out, "t\n\n1", 'the same calls pass on the primary');
 
 $standby->stop;
 $primary->stop;
