@@ -958,7 +958,9 @@ DECLARE
     q record;
     c record;
     exact boolean;
+    many_prios boolean;
     cap constant integer := 10000;
+    max_prios constant integer := 1000;
 BEGIN
     FOR q IN SELECT * FROM steward._queue ORDER BY name LOOP
         queue := q.name; paused := q.paused; exact := true;
@@ -974,9 +976,22 @@ BEGIN
         SELECT * INTO c FROM steward._capped_count(format(
             'SELECT 1 FROM steward._job WHERE queue_id = %s AND state = ''running'' AND lease_expires_at < now()', q.id), cap);
         expired_leases := c.n; exact := exact AND c.exact;
-        SELECT now() - min(j.run_at) INTO oldest_ready_age
-          FROM (SELECT j.run_at FROM steward._job j WHERE j.queue_id = q.id AND j.state = 'ready'
-                 ORDER BY j.prio, j.run_at LIMIT 1000) j;
+        -- the oldest ready job: the first entry of each priority in the ready
+        -- index (queue_id, prio, run_at, id) is that priority's oldest, so a
+        -- skip scan (one index descent per distinct priority, at most
+        -- max_prios + 1) finds the exact minimum; beyond max_prios
+        -- priorities it is the minimum over the highest ones (a lower bound)
+        WITH RECURSIVE p(prio, run_at, n) AS (
+            (SELECT j.prio, j.run_at, 1 FROM steward._job j
+              WHERE j.queue_id = q.id AND j.state = 'ready' ORDER BY j.prio, j.run_at LIMIT 1)
+            UNION ALL
+            SELECT x.prio, x.run_at, p.n + 1
+              FROM p, LATERAL (SELECT j.prio, j.run_at FROM steward._job j
+                                WHERE j.queue_id = q.id AND j.state = 'ready' AND j.prio > p.prio
+                                ORDER BY j.prio, j.run_at LIMIT 1) x
+             WHERE p.n <= max_prios)
+        SELECT now() - min(p.run_at), count(*) > max_prios INTO oldest_ready_age, many_prios FROM p;
+        exact := exact AND NOT many_prios;
         -- scheduled jobs that are already due count as ready
         SELECT greatest(oldest_ready_age, now() - min(j.run_at)) INTO oldest_ready_age
           FROM steward._job j WHERE j.queue_id = q.id AND j.state = 'scheduled' AND j.run_at <= now();
