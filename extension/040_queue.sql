@@ -58,6 +58,22 @@ CREATE INDEX _job_ready ON steward._job (queue_id, prio, run_at, id) WHERE state
 CREATE INDEX _job_scheduled ON steward._job (queue_id, run_at) WHERE state = 'scheduled';
 CREATE INDEX _job_lease ON steward._job (queue_id, lease_expires_at) WHERE state = 'running';
 CREATE UNIQUE INDEX _job_dedup ON steward._job (queue_id, dedup_key) WHERE dedup_key IS NOT NULL;
+-- The time of a job's latest error ({at, ...} entries of its errors): the
+-- key of the index below. IMMUTABLE although text -> timestamptz is only
+-- STABLE: every "at" is written by jsonb_build_object('at', now()), i.e. ISO
+-- 8601 with its UTC offset, which reads back to the same instant whatever
+-- the session's TimeZone or DateStyle.
+CREATE FUNCTION steward._job_errors_at(errors jsonb)
+RETURNS timestamptz
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+AS $$ SELECT pg_catalog.max((e OPERATOR(pg_catalog.->>) 'at')::pg_catalog.timestamptz)
+        FROM pg_catalog.jsonb_array_elements(errors) e $$;
+REVOKE ALL ON FUNCTION steward._job_errors_at(jsonb) FROM PUBLIC;
+-- Live jobs that failed (or lost a lease) at least once, by their latest
+-- error: failed_last_5min and queue_error_summary read recent errors from it
+-- without scanning the table. Only jobs with errors have entries; updates that
+-- leave errors alone (extend_lease, log_job) stay as HOT as before.
+CREATE INDEX _job_errors ON steward._job (queue_id, steward._job_errors_at(errors)) WHERE errors IS NOT NULL;
 
 CREATE TABLE steward._job_history (
     id               bigint NOT NULL,
@@ -94,6 +110,11 @@ BEGIN
     -- BRIN: rows arrive in finished_at order; nearly free to maintain on
     -- every complete, and enough for "the last 5 minutes" in the stats views
     EXECUTE pg_catalog.format('CREATE INDEX IF NOT EXISTS %I ON %s USING brin (finished_at)', base || '_finished', part);
+    -- finished jobs that have errors (every dead job has): dead counts and
+    -- recent errors for the monitoring views, without a scan of the day;
+    -- rows without errors (most completions) add no entry
+    EXECUTE pg_catalog.format('CREATE INDEX IF NOT EXISTS %I ON %s (queue_id, state, finished_at) WHERE errors IS NOT NULL',
+                              base || '_errors', part);
 END
 $$;
 REVOKE ALL ON FUNCTION steward._job_history_indexes(regclass) FROM PUBLIC;
@@ -927,40 +948,69 @@ $$;
 
 -- Monitoring -------------------------------------------------------------------------
 
--- Count rows of a query, exactly up to `cap`, beyond that the planner's
--- estimate (so the stats views never scan a million-row queue).
-CREATE FUNCTION steward._capped_count(query text, cap integer, OUT n bigint, OUT exact boolean)
+-- The planner's estimate of the number of rows of a query.
+CREATE FUNCTION steward._estimated_rows(query text)
+RETURNS bigint
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     plan jsonb;
 BEGIN
+    EXECUTE 'EXPLAIN (FORMAT JSON) ' || query INTO plan;
+    RETURN (plan -> 0 -> 'Plan' ->> 'Plan Rows')::bigint;
+END
+$$;
+
+-- Count rows of a query, exactly up to `cap`, beyond that the planner's
+-- estimate (so the stats views never scan a million-row queue).
+CREATE FUNCTION steward._capped_count(query text, cap integer, OUT n bigint, OUT exact boolean)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
     EXECUTE format('SELECT count(*) FROM (%s LIMIT %s) s', query, cap + 1) INTO n;
     exact := n <= cap;
     IF NOT exact THEN
-        EXECUTE 'EXPLAIN (FORMAT JSON) ' || query INTO plan;
-        n := greatest(cap + 1, (plan -> 0 -> 'Plan' ->> 'Plan Rows')::bigint);
+        n := greatest(cap + 1, steward._estimated_rows(query));
     END IF;
 END
 $$;
 
+-- Every figure of the monitoring views, per queue, in one pass. Each comes
+-- from an index and is bounded: counts are exact up to a cap (then the
+-- planner's estimate, counts_exact false); nothing reads a table or a day of
+-- history in full (completions: the rows of the last 5 minutes, at most
+-- 100,000). enable_seqscan is off because the planner likes to turn a capped
+-- count into a sequential scan that stops at its LIMIT, which reads the whole
+-- table when the matching rows are at its end; jit is off because the
+-- estimates of a million-job queue are far above what these queries read.
 CREATE FUNCTION steward._queue_stats()
 RETURNS TABLE (queue text, paused boolean, ready bigint, scheduled bigint, running bigint,
                expired_leases bigint, oldest_ready_age interval, completed_last_5min bigint,
                failed_last_5min bigint, dead_last_5min bigint, jobs_per_second_5min numeric,
-               avg_wait interval, avg_run interval, counts_exact boolean)
+               avg_wait interval, avg_run interval, counts_exact boolean,
+               dead bigint, dead_last_1d bigint, dead_exact boolean)
 LANGUAGE plpgsql STABLE
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET enable_seqscan = off
+SET jit = off
 AS $$
 DECLARE
     q record;
     c record;
     exact boolean;
     many_prios boolean;
+    jobs bigint;
     cap constant integer := 10000;
+    completed_cap constant integer := 100000;
     max_prios constant integer := 1000;
+    since constant timestamptz := now() - interval '5 minutes';
+    -- dead jobs finished since %L (every dead job has errors: the partial
+    -- index of each history partition)
+    dead_sql constant text := 'SELECT 1 FROM steward._job_history WHERE queue_id = %s AND errors IS NOT NULL'
+                              ' AND state = ''dead'' AND finished_at >= %L';
 BEGIN
     FOR q IN SELECT * FROM steward._queue ORDER BY name LOOP
         queue := q.name; paused := q.paused; exact := true;
@@ -995,56 +1045,96 @@ BEGIN
         -- scheduled jobs that are already due count as ready
         SELECT greatest(oldest_ready_age, now() - min(j.run_at)) INTO oldest_ready_age
           FROM steward._job j WHERE j.queue_id = q.id AND j.state = 'scheduled' AND j.run_at <= now();
-        SELECT * INTO c FROM steward._capped_count(format(
-            'SELECT 1 FROM steward._job_history WHERE queue_id = %s AND finished_at >= now() - interval ''5 minutes'' AND state = ''completed''', q.id), 100000);
-        completed_last_5min := c.n; exact := exact AND c.exact;
-        SELECT * INTO c FROM steward._capped_count(format(
-            'SELECT 1 FROM steward._job_history WHERE queue_id = %s AND finished_at >= now() - interval ''5 minutes'' AND state = ''dead''', q.id), cap);
+        -- completions of the last 5 minutes (the partitions' BRIN index on
+        -- finished_at), and the averages over the same rows: the first
+        -- completed_cap of the window when there are more
+        SELECT count(*), avg(h.claimed_at - greatest(h.run_at, h.enqueued_at)), avg(h.finished_at - h.claimed_at)
+          INTO completed_last_5min, avg_wait, avg_run
+          FROM (SELECT h.run_at, h.enqueued_at, h.claimed_at, h.finished_at FROM steward._job_history h
+                 WHERE h.queue_id = q.id AND h.finished_at >= since AND h.state = 'completed'
+                 LIMIT completed_cap + 1) h;
+        IF completed_last_5min > completed_cap THEN
+            exact := false;
+            completed_last_5min := greatest(completed_last_5min, steward._estimated_rows(format(
+                'SELECT 1 FROM steward._job_history WHERE queue_id = %s AND finished_at >= %L AND state = ''completed''',
+                q.id, since)));
+        END IF;
+        SELECT * INTO c FROM steward._capped_count(format(dead_sql, q.id, since), cap);
         dead_last_5min := c.n; exact := exact AND c.exact;
-        -- failed runs: errors recorded in the last 5 minutes on live jobs (capped sample)
-        SELECT count(*) INTO failed_last_5min
-          FROM (SELECT 1 FROM steward._job j, jsonb_array_elements(j.errors) e
-                 WHERE j.queue_id = q.id AND j.errors IS NOT NULL AND (e ->> 'at')::timestamptz >= now() - interval '5 minutes'
+        -- failed runs: errors recorded in the last 5 minutes on live jobs
+        -- (those whose latest error is that recent: index _job_errors; at
+        -- most cap jobs)
+        SELECT count(*), coalesce(sum(f.n), 0) INTO jobs, failed_last_5min
+          FROM (SELECT (SELECT count(*) FROM jsonb_array_elements(j.errors) e
+                         WHERE (e ->> 'at')::timestamptz >= since) AS n
+                  FROM steward._job j
+                 WHERE j.queue_id = q.id AND j.errors IS NOT NULL AND steward._job_errors_at(j.errors) >= since
                  LIMIT cap) f;
+        exact := exact AND jobs < cap;
         failed_last_5min := failed_last_5min + dead_last_5min;
         jobs_per_second_5min := round(completed_last_5min / 300.0, 2);
-        -- averages over the last 1000 finished jobs
-        SELECT avg(h.claimed_at - greatest(h.run_at, h.enqueued_at)), avg(h.finished_at - h.claimed_at)
-          INTO avg_wait, avg_run
-          FROM (SELECT h.run_at, h.enqueued_at, h.claimed_at, h.finished_at FROM steward._job_history h
-                 WHERE h.queue_id = q.id AND h.finished_at >= now() - interval '5 minutes' AND h.state = 'completed'
-                 ORDER BY h.finished_at DESC LIMIT 1000) h;
         counts_exact := exact;
+        -- dead jobs still kept (within the queue's retention, as steward.jobs
+        -- shows them) and of the last day (the health check)
+        SELECT * INTO c FROM steward._capped_count(format(dead_sql, q.id, now() - q.retention), cap);
+        dead := c.n; dead_exact := c.exact;
+        SELECT * INTO c FROM steward._capped_count(format(dead_sql, q.id, now() - interval '1 day'), cap);
+        dead_last_1d := c.n;
         RETURN NEXT;
     END LOOP;
 END
 $$;
 
-CREATE VIEW steward.queue_stats AS SELECT * FROM steward._queue_stats();
+CREATE VIEW steward.queue_stats AS
+SELECT s.queue, s.paused, s.ready, s.scheduled, s.running, s.expired_leases, s.oldest_ready_age,
+       s.completed_last_5min, s.failed_last_5min, s.dead_last_5min, s.jobs_per_second_5min,
+       s.avg_wait, s.avg_run, s.counts_exact
+  FROM steward._queue_stats() s;
 
 -- Contract views (issue 6): one line per queue, and recent errors by message.
 CREATE VIEW steward.queue_summary AS
-SELECT s.queue, s.paused, s.ready, s.scheduled, s.running, s.expired_leases,
-       (SELECT count(*) FROM (SELECT 1 FROM steward._job_history h JOIN steward._queue q ON q.id = h.queue_id
-                               WHERE q.name = s.queue AND h.state = 'dead' LIMIT 10000) d) AS dead,
-       s.oldest_ready_age, s.jobs_per_second_5min, s.counts_exact
+SELECT s.queue, s.paused, s.ready, s.scheduled, s.running, s.expired_leases, s.dead,
+       s.oldest_ready_age, s.jobs_per_second_5min, s.counts_exact AND s.dead_exact AS counts_exact
   FROM steward._queue_stats() s;
 
+-- Errors recorded in the last day, per queue and message: on live jobs whose
+-- latest error is that recent (index _job_errors) and on jobs finished in
+-- the last day that have errors (each history partition's _errors index); at
+-- most 10,000 jobs of each kind per queue. A function for the same settings
+-- as _queue_stats (and no JIT: its estimates are far above what it reads).
+CREATE FUNCTION steward._queue_error_summary()
+RETURNS TABLE (queue text, error text, occurrences bigint, last_seen timestamptz, jobs bigint)
+LANGUAGE sql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET enable_seqscan = off
+SET jit = off
+AS $$
+SELECT q.name, e.error, count(*), max(e.at), count(DISTINCT e.job_id)
+  FROM steward._queue q,
+       LATERAL (SELECT j.id AS job_id, x ->> 'error' AS error, (x ->> 'at')::timestamptz AS at
+                  FROM (SELECT j.id, j.errors FROM steward._job j
+                         WHERE j.queue_id = q.id AND j.errors IS NOT NULL
+                           AND steward._job_errors_at(j.errors) >= now() - interval '1 day'
+                         LIMIT 10000) j,
+                       jsonb_array_elements(j.errors) x
+                UNION ALL
+                SELECT h.id, x ->> 'error', (x ->> 'at')::timestamptz
+                  FROM (SELECT h.id, h.errors FROM steward._job_history h
+                         WHERE h.queue_id = q.id AND h.errors IS NOT NULL
+                           AND h.state = ANY (ARRAY['completed', 'dead', 'cancelled'])
+                           AND h.finished_at >= now() - interval '1 day'
+                         LIMIT 10000) h,
+                       jsonb_array_elements(h.errors) x) e
+ WHERE e.at >= now() - interval '1 day'
+ GROUP BY q.name, e.error
+$$;
+
 CREATE VIEW steward.queue_error_summary AS
-SELECT e.queue, e.error, count(*) AS occurrences, max(e.at) AS last_seen,
-       count(DISTINCT e.job_id) AS jobs
-  FROM (SELECT q.name AS queue, j.id AS job_id, x ->> 'error' AS error, (x ->> 'at')::timestamptz AS at
-          FROM (SELECT * FROM steward._job WHERE errors IS NOT NULL LIMIT 10000) j
-          JOIN steward._queue q ON q.id = j.queue_id, jsonb_array_elements(j.errors) x
-        UNION ALL
-        SELECT q.name, h.id, x ->> 'error', (x ->> 'at')::timestamptz
-          FROM (SELECT * FROM steward._job_history WHERE errors IS NOT NULL
-                   AND finished_at >= pg_catalog.now() - interval '1 day' LIMIT 10000) h
-          JOIN steward._queue q ON q.id = h.queue_id, jsonb_array_elements(h.errors) x) e
- GROUP BY e.queue, e.error;
+SELECT s.queue, s.error, s.occurrences, s.last_seen, s.jobs FROM steward._queue_error_summary() s;
 
 -- Health checks for steward.health(): oldest ready job's age, expired
--- leases, dead jobs in the last day, paused queues.
+-- leases, dead jobs in the last day; all from one _queue_stats() pass.
 CREATE FUNCTION steward._health_checks_queue()
 RETURNS TABLE (check_name text, value numeric, warning numeric, critical numeric, status text, detail text)
 LANGUAGE plpgsql STABLE
@@ -1053,10 +1143,6 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     s record;
-    w numeric;
-    c numeric;
-    v numeric;
-    worst text;
 BEGIN
     FOR s IN SELECT * FROM steward._queue_stats() LOOP
         check_name := 'queue_oldest_ready_seconds:' || s.queue;
@@ -1077,9 +1163,7 @@ BEGIN
         check_name := 'queue_dead_jobs_1d:' || s.queue;
         warning := coalesce(nullif(current_setting('steward.queue_dead_jobs_warning', true), '')::numeric, 1);
         critical := coalesce(nullif(current_setting('steward.queue_dead_jobs_critical', true), '')::numeric, 100);
-        SELECT count(*) INTO value FROM (SELECT 1 FROM steward._job_history h JOIN steward._queue q ON q.id = h.queue_id
-                                          WHERE q.name = s.queue AND h.state = 'dead'
-                                            AND h.finished_at >= now() - interval '1 day' LIMIT 10000) d;
+        value := s.dead_last_1d;
         status := CASE WHEN value >= critical THEN 'critical' WHEN value >= warning THEN 'warning' ELSE 'ok' END;
         detail := 'jobs that used up their attempts in the last day';
         RETURN NEXT;
@@ -1090,7 +1174,8 @@ $$;
 REVOKE ALL ON FUNCTION steward._queue_get(text), steward._job_not_yours(bigint, integer, text),
     steward._queue_set_paused(text, boolean), steward._queue_for_enqueue(text),
     steward._job_finish(bigint[], integer[], text, jsonb[]), steward._capped_count(text, integer),
-    steward._queue_stats(), steward._health_checks_queue(),     steward._job_not_yours(bigint, integer, text) FROM PUBLIC;
+    steward._estimated_rows(text),
+    steward._queue_stats(), steward._queue_error_summary(), steward._health_checks_queue() FROM PUBLIC;
 REVOKE ALL ON FUNCTION steward.create_queue(text, integer, interval, interval, interval, double precision, interval, boolean),
     steward.alter_queue(text, integer, interval, interval, interval, double precision, interval, boolean),
     steward.drop_queue(text, boolean), steward.pause_queue(text), steward.resume_queue(text),
@@ -1107,7 +1192,8 @@ REVOKE ALL ON steward.queues, steward.jobs, steward.queue_stats, steward.queue_s
     steward.queue_error_summary FROM PUBLIC;
 GRANT SELECT ON steward.queues, steward.queue_stats, steward.queue_summary, steward.queue_error_summary
     TO steward_monitor, pg_monitor;
-GRANT EXECUTE ON FUNCTION steward._health_checks_queue(), steward._queue_stats() TO steward_monitor, pg_monitor;
+GRANT EXECUTE ON FUNCTION steward._health_checks_queue(), steward._queue_stats(), steward._queue_error_summary()
+    TO steward_monitor, pg_monitor;
 
 -- Queue ids restart after DROP EXTENSION and a restore fills the tables
 -- without enqueues: no dequeue cursor of this database may survive.

@@ -167,6 +167,19 @@ SELECT queue, paused, ready, scheduled, running, expired_leases, completed_last_
   FROM steward.queue_stats ORDER BY queue;
 SELECT queue, ready, running, dead, counts_exact FROM steward.queue_summary ORDER BY queue;
 SELECT queue, error, occurrences, jobs FROM steward.queue_error_summary ORDER BY queue, error;
+-- No monitoring query reads steward._job or the history sequentially (found
+-- in review: failed_last_5min, queue_error_summary, queue_summary.dead and the
+-- dead jobs check did): the tables' sequential scan counters do not move.
+SELECT pg_stat_force_next_flush();
+SELECT sum(seq_scan) AS seq_before FROM pg_stat_user_tables
+ WHERE relid = 'steward._job'::regclass OR relid IN (SELECT inhrelid FROM pg_inherits WHERE inhparent = 'steward._job_history'::regclass) \gset
+SELECT count(*) > 0 AS stats FROM steward.queue_stats;
+SELECT count(*) > 0 AS summary FROM steward.queue_summary;
+SELECT count(*) > 0 AS errors FROM steward.queue_error_summary;
+SELECT count(*) > 0 AS checks FROM steward._health_checks_queue();
+SELECT pg_stat_force_next_flush();
+SELECT sum(seq_scan) - :seq_before AS seq_scans FROM pg_stat_user_tables
+ WHERE relid = 'steward._job'::regclass OR relid IN (SELECT inhrelid FROM pg_inherits WHERE inhparent = 'steward._job_history'::regclass);
 -- oldest_ready_age is exact: one starved low-priority job behind 1500 newer
 -- high-priority ones (found in review: only the first 1000 jobs in claim
 -- order were looked at, and health() said ok). One transaction: now() is fixed.
