@@ -69,6 +69,13 @@ LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 AS $$ SELECT pg_catalog.max((e OPERATOR(pg_catalog.->>) 'at')::pg_catalog.timestamptz)
         FROM pg_catalog.jsonb_array_elements(errors) e $$;
 REVOKE ALL ON FUNCTION steward._job_errors_at(jsonb) FROM PUBLIC;
+-- How many of a job's errors were recorded at or after `since`.
+CREATE FUNCTION steward._job_errors_since(errors jsonb, since timestamptz)
+RETURNS bigint
+LANGUAGE sql STABLE STRICT PARALLEL SAFE
+AS $$ SELECT pg_catalog.count(*) FROM pg_catalog.jsonb_array_elements(errors) e
+       WHERE (e OPERATOR(pg_catalog.->>) 'at')::pg_catalog.timestamptz OPERATOR(pg_catalog.>=) since $$;
+REVOKE ALL ON FUNCTION steward._job_errors_since(jsonb, timestamptz) FROM PUBLIC;
 -- Live jobs that failed (or lost a lease) at least once, by their latest
 -- error: failed_last_5min and queue_error_summary read recent errors from it
 -- without scanning the table. Only jobs with errors have entries; updates that
@@ -1061,17 +1068,23 @@ BEGIN
         END IF;
         SELECT * INTO c FROM steward._capped_count(format(dead_sql, q.id, since), cap);
         dead_last_5min := c.n; exact := exact AND c.exact;
-        -- failed runs: errors recorded in the last 5 minutes on live jobs
-        -- (those whose latest error is that recent: index _job_errors; at
-        -- most cap jobs)
-        SELECT count(*), coalesce(sum(f.n), 0) INTO jobs, failed_last_5min
-          FROM (SELECT (SELECT count(*) FROM jsonb_array_elements(j.errors) e
-                         WHERE (e ->> 'at')::timestamptz >= since) AS n
-                  FROM steward._job j
+        -- failed runs: errors recorded in the last 5 minutes, on live jobs
+        -- whose latest error is that recent (index _job_errors) and on jobs
+        -- finished since then (each history partition's _errors index: a job
+        -- that failed and then completed, and a dead job, whose last error
+        -- is in its history row only); at most cap jobs of each
+        SELECT count(*), coalesce(sum(steward._job_errors_since(j.errors, since)), 0) INTO jobs, failed_last_5min
+          FROM (SELECT j.errors FROM steward._job j
                  WHERE j.queue_id = q.id AND j.errors IS NOT NULL AND steward._job_errors_at(j.errors) >= since
-                 LIMIT cap) f;
+                 LIMIT cap) j;
         exact := exact AND jobs < cap;
-        failed_last_5min := failed_last_5min + dead_last_5min;
+        SELECT count(*), failed_last_5min + coalesce(sum(steward._job_errors_since(h.errors, since)), 0)
+          INTO jobs, failed_last_5min
+          FROM (SELECT h.errors FROM steward._job_history h
+                 WHERE h.queue_id = q.id AND h.errors IS NOT NULL
+                   AND h.state = ANY (ARRAY['completed', 'dead', 'cancelled']) AND h.finished_at >= since
+                 LIMIT cap) h;
+        exact := exact AND jobs < cap;
         jobs_per_second_5min := round(completed_last_5min / 300.0, 2);
         counts_exact := exact;
         -- dead jobs still kept (within the queue's retention, as steward.jobs

@@ -180,6 +180,22 @@ SELECT count(*) > 0 AS checks FROM steward._health_checks_queue();
 SELECT pg_stat_force_next_flush();
 SELECT sum(seq_scan) - :seq_before AS seq_scans FROM pg_stat_user_tables
  WHERE relid = 'steward._job'::regclass OR relid IN (SELECT inhrelid FROM pg_inherits WHERE inhparent = 'steward._job_history'::regclass);
+-- failed_last_5min counts every error of the window, whether the job is
+-- still waiting, completed since, or dead (found in review: a job that failed
+-- and then completed dropped out of the count); a dead job's last error is
+-- counted once
+SELECT steward.create_queue('flaky', max_attempts => 2, backoff_base => '0', backoff_max => '0') > 0 AS created;
+SELECT steward.enqueue('flaky', '{"n": 1}') > 0 AS enqueued;
+SELECT steward.fail(id, lease_token, 'first try') FROM steward.dequeue('flaky');
+SELECT failed_last_5min, dead_last_5min FROM steward.queue_stats WHERE queue = 'flaky';
+SELECT steward.complete(id, lease_token) FROM steward.dequeue('flaky');
+SELECT failed_last_5min, dead_last_5min, completed_last_5min FROM steward.queue_stats WHERE queue = 'flaky';
+SELECT steward.enqueue('flaky', '{"n": 2}') > 0 AS enqueued;
+SELECT steward.fail(id, lease_token, 'no luck') FROM steward.dequeue('flaky');
+SELECT steward.fail(id, lease_token, 'no luck') FROM steward.dequeue('flaky');
+SELECT failed_last_5min, dead_last_5min, completed_last_5min FROM steward.queue_stats WHERE queue = 'flaky';
+SELECT error, occurrences, jobs FROM steward.queue_error_summary WHERE queue = 'flaky' ORDER BY error;
+SELECT steward.drop_queue('flaky');
 -- oldest_ready_age is exact: one starved low-priority job behind 1500 newer
 -- high-priority ones (found in review: only the first 1000 jobs in claim
 -- order were looked at, and health() said ok). One transaction: now() is fixed.
