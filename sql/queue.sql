@@ -114,6 +114,16 @@ SELECT errors -> -1 ->> 'error' AS why, errors -> -1 ->> 'worker' AS old_worker 
 SELECT steward.complete(:c, 2);
 SELECT steward.complete(:c, 3, '"by w4"');
 SELECT state, result, attempt FROM steward.jobs WHERE id = :c;
+-- cancel of a running job: its worker's complete, fail, extend_lease and
+-- release are refused, and the job stays cancelled
+SELECT steward.enqueue('mail', '{"to": "cancel me"}', priority => 100) AS running_cancel \gset
+SELECT id = :running_cancel AS is_it, lease_token, worker FROM steward.dequeue('mail', 'w9');
+SELECT steward.cancel(:running_cancel);
+SELECT steward.complete(:running_cancel, 1);
+SELECT steward.fail(:running_cancel, 1, 'too late');
+SELECT steward.extend_lease(:running_cancel, 1, '1 minute');
+SELECT steward.release(:running_cancel, 1);
+SELECT state, worker, attempt, result FROM steward.jobs WHERE id = :running_cancel;
 -- cancel: a waiting job, a finished one, an unknown one
 SELECT steward.cancel(:later);
 SELECT steward.cancel(:later);
@@ -196,6 +206,50 @@ SELECT steward.fail(id, lease_token, 'no luck') FROM steward.dequeue('flaky');
 SELECT failed_last_5min, dead_last_5min, completed_last_5min FROM steward.queue_stats WHERE queue = 'flaky';
 SELECT error, occurrences, jobs FROM steward.queue_error_summary WHERE queue = 'flaky' ORDER BY error;
 SELECT steward.drop_queue('flaky');
+-- queue_stats from controlled data (one transaction: now() is fixed): 600
+-- completions in the last 5 minutes, each run 2 s, waiting 3 s (run_at after
+-- enqueue) or 2 s (enqueued after run_at): avg_wait 2.5 s, avg_run 2 s,
+-- 2 jobs/s; one older completion that counts for nothing; three running jobs,
+-- two with expired leases; a job ready for 90 s; dead jobs
+BEGIN;
+SELECT steward.create_queue('figures') > 0 AS created;
+INSERT INTO steward._job_history (id, queue_id, state, priority, run_at, payload, attempt, max_attempts, lease_token,
+                                  claimed_at, enqueued_at, finished_at)
+SELECT nextval('steward._job_id_seq'), q.id, 'completed', 0,
+       f - CASE WHEN i % 2 = 0 THEN interval '5 seconds' ELSE interval '10 seconds' END, '{}'::jsonb, 1, 5, 1,
+       f - interval '2 seconds', f - CASE WHEN i % 2 = 0 THEN interval '6 seconds' ELSE interval '4 seconds' END, f
+  FROM steward._queue q, generate_series(1, 600) i, LATERAL (SELECT now() - i * interval '400 ms' AS f) t
+ WHERE q.name = 'figures'
+UNION ALL
+SELECT nextval('steward._job_id_seq'), q.id, 'completed', 0, now() - interval '1 hour', '{}', 1, 5, 1,
+       now() - interval '10 minutes', now() - interval '1 hour', now() - interval '6 minutes'
+  FROM steward._queue q WHERE q.name = 'figures';
+-- dead jobs a minute, two days and eight days ago (the last beyond the
+-- retention of 7 days: no longer counted)
+INSERT INTO steward._job_history (id, queue_id, state, priority, run_at, payload, attempt, max_attempts, lease_token,
+                                  claimed_at, enqueued_at, finished_at, errors)
+SELECT nextval('steward._job_id_seq'), q.id, 'dead', 0, f - interval '1 hour', '{}', 5, 5, 5, f - interval '1 minute',
+       f - interval '1 hour', f, jsonb_build_array(jsonb_build_object('attempt', 5, 'at', f, 'error', 'boom'))
+  FROM steward._queue q, unnest(ARRAY[now() - interval '1 minute', now() - interval '2 days', now() - interval '8 days']) f
+ WHERE q.name = 'figures';
+INSERT INTO steward._job (queue_id, state, prio, run_at, payload, max_attempts, attempt, lease_token, worker,
+                          claimed_at, lease_expires_at)
+SELECT q.id, 'running', 0, now() - interval '1 hour', '{}', 5, 1, 1, 'w', now() - interval '10 minutes', now() + e
+  FROM steward._queue q, unnest(ARRAY[interval '-1 minute', interval '-1 second', interval '1 minute']) e
+ WHERE q.name = 'figures';
+SELECT steward.enqueue('figures', '{}', run_at => now() - interval '90 seconds') > 0 AS enqueued;
+SELECT ready, scheduled, running, expired_leases, oldest_ready_age, completed_last_5min, jobs_per_second_5min,
+       avg_wait, avg_run, counts_exact
+  FROM steward.queue_stats WHERE queue = 'figures';
+SELECT failed_last_5min, dead_last_5min FROM steward.queue_stats WHERE queue = 'figures';
+SELECT ready, running, expired_leases, dead, counts_exact FROM steward.queue_summary WHERE queue = 'figures';
+SELECT check_name, value, status FROM steward._health_checks_queue() WHERE check_name LIKE '%:figures' ORDER BY 1;
+-- past 10,000 ready jobs the count is the planner's estimate (at least
+-- 10,001) and counts_exact is false
+SELECT count(*) FROM steward.enqueue_batch('figures', array_fill('{}'::jsonb, ARRAY[10000]));
+SELECT ready > 10000 AS many, counts_exact FROM steward.queue_stats WHERE queue = 'figures';
+SELECT ready > 10000 AS many, counts_exact FROM steward.queue_summary WHERE queue = 'figures';
+ROLLBACK;
 -- oldest_ready_age is exact: one starved low-priority job behind 1500 newer
 -- high-priority ones (found in review: only the first 1000 jobs in claim
 -- order were looked at, and health() said ok). One transaction: now() is fixed.
