@@ -58,29 +58,6 @@ CREATE INDEX _job_ready ON steward._job (queue_id, prio, run_at, id) WHERE state
 CREATE INDEX _job_scheduled ON steward._job (queue_id, run_at) WHERE state = 'scheduled';
 CREATE INDEX _job_lease ON steward._job (queue_id, lease_expires_at) WHERE state = 'running';
 CREATE UNIQUE INDEX _job_dedup ON steward._job (queue_id, dedup_key) WHERE dedup_key IS NOT NULL;
--- The time of a job's latest error ({at, ...} entries of its errors): the
--- key of the index below. IMMUTABLE although text -> timestamptz is only
--- STABLE: every "at" is written by jsonb_build_object('at', now()), i.e. ISO
--- 8601 with its UTC offset, which reads back to the same instant whatever
--- the session's TimeZone or DateStyle.
-CREATE FUNCTION steward._job_errors_at(errors jsonb)
-RETURNS timestamptz
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-AS $$ SELECT pg_catalog.max((e OPERATOR(pg_catalog.->>) 'at')::pg_catalog.timestamptz)
-        FROM pg_catalog.jsonb_array_elements(errors) e $$;
-REVOKE ALL ON FUNCTION steward._job_errors_at(jsonb) FROM PUBLIC;
--- How many of a job's errors were recorded at or after `since`.
-CREATE FUNCTION steward._job_errors_since(errors jsonb, since timestamptz)
-RETURNS bigint
-LANGUAGE sql STABLE STRICT PARALLEL SAFE
-AS $$ SELECT pg_catalog.count(*) FROM pg_catalog.jsonb_array_elements(errors) e
-       WHERE (e OPERATOR(pg_catalog.->>) 'at')::pg_catalog.timestamptz OPERATOR(pg_catalog.>=) since $$;
-REVOKE ALL ON FUNCTION steward._job_errors_since(jsonb, timestamptz) FROM PUBLIC;
--- Live jobs that failed (or lost a lease) at least once, by their latest
--- error: failed_last_5min and queue_error_summary read recent errors from it
--- without scanning the table. Only jobs with errors have entries; updates that
--- leave errors alone (extend_lease, log_job) stay as HOT as before.
-CREATE INDEX _job_errors ON steward._job (queue_id, steward._job_errors_at(errors)) WHERE errors IS NOT NULL;
 
 CREATE TABLE steward._job_history (
     id               bigint NOT NULL,
@@ -117,11 +94,6 @@ BEGIN
     -- BRIN: rows arrive in finished_at order; nearly free to maintain on
     -- every complete, and enough for "the last 5 minutes" in the stats views
     EXECUTE pg_catalog.format('CREATE INDEX IF NOT EXISTS %I ON %s USING brin (finished_at)', base || '_finished', part);
-    -- finished jobs that have errors (every dead job has): dead counts and
-    -- recent errors for the monitoring views, without a scan of the day;
-    -- rows without errors (most completions) add no entry
-    EXECUTE pg_catalog.format('CREATE INDEX IF NOT EXISTS %I ON %s (queue_id, state, finished_at) WHERE errors IS NOT NULL',
-                              base || '_errors', part);
 END
 $$;
 REVOKE ALL ON FUNCTION steward._job_history_indexes(regclass) FROM PUBLIC;
@@ -131,16 +103,37 @@ REVOKE ALL ON FUNCTION steward._job_history_indexes(regclass) FROM PUBLIC;
 CREATE TABLE steward._job_history_default PARTITION OF steward._job_history DEFAULT;
 SELECT steward._job_history_indexes('steward._job_history_default');
 
+-- Every error recorded on a job (fail, lease expiry), one row each, for the
+-- monitoring views: recent failures, dead jobs and the error summary are read
+-- from here by (queue_id, at), not from the jobs' errors (no index on
+-- steward._job or the history serves them, and every index there costs
+-- every claim and completion: about 6,000 instructions each, even a partial
+-- one without entries). Only failing jobs write to it. dead: this error made
+-- the job dead (cleared when steward.retry() revives it). Rows are kept for
+-- the queue's retention (at least a day) and purged by queue_maintenance().
+CREATE TABLE steward._job_error (
+    queue_id  integer NOT NULL,
+    job_id    bigint NOT NULL,
+    at        timestamptz NOT NULL,
+    attempt   integer NOT NULL,
+    error     text NOT NULL,
+    dead      boolean NOT NULL DEFAULT false
+);
+CREATE INDEX _job_error_at ON steward._job_error (queue_id, at);
+CREATE INDEX _job_error_dead ON steward._job_error (queue_id, at) WHERE dead;
+
 -- Queue tables and sequences are data: pg_dump must keep them. Daily
 -- partitions created later are ordinary tables and are dumped as such.
 SELECT pg_catalog.pg_extension_config_dump('steward._queue', '');
 SELECT pg_catalog.pg_extension_config_dump('steward._job', '');
 SELECT pg_catalog.pg_extension_config_dump('steward._job_history', '');
 SELECT pg_catalog.pg_extension_config_dump('steward._job_history_default', '');
+SELECT pg_catalog.pg_extension_config_dump('steward._job_error', '');
 SELECT pg_catalog.pg_extension_config_dump('steward._queue_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('steward._job_id_seq', '');
 
-REVOKE ALL ON steward._queue, steward._job, steward._job_history, steward._job_history_default FROM PUBLIC;
+REVOKE ALL ON steward._queue, steward._job, steward._job_history, steward._job_history_default,
+    steward._job_error FROM PUBLIC;
 REVOKE ALL ON SEQUENCE steward._queue_id_seq, steward._job_id_seq FROM PUBLIC;
 
 -- The row steward.dequeue returns.
@@ -372,6 +365,7 @@ BEGIN
     END IF;
     PERFORM steward._queue_reset_on_abort(q.id);
     DELETE FROM steward._job_history WHERE queue_id = q.id;
+    DELETE FROM steward._job_error WHERE queue_id = q.id;
     DELETE FROM steward._queue WHERE id = q.id;   -- cascades to steward._job
 END
 $$;
@@ -682,6 +676,8 @@ BEGIN
     END IF;
     entry := jsonb_build_object('attempt', j.attempt, 'at', now(), 'worker', j.worker,
                                 'error', coalesce(error, 'unknown error'));
+    INSERT INTO steward._job_error (queue_id, job_id, at, attempt, error, dead)
+    VALUES (j.queue_id, j.id, now(), j.attempt, coalesce(error, 'unknown error'), j.attempt >= j.max_attempts);
     IF j.attempt >= j.max_attempts THEN
         UPDATE steward._job x SET errors = coalesce(x.errors, '[]') || entry WHERE x.id = j.id;
         PERFORM steward._job_finish(ARRAY[j.id], ARRAY[j.lease_token], 'dead', NULL);
@@ -833,6 +829,9 @@ BEGIN
             USING ERRCODE = 'unique_violation';
     END IF;
     DELETE FROM steward._job_history x WHERE x.id = job_id;
+    -- no longer dead: the error that killed it was recorded as it finished
+    UPDATE steward._job_error e SET dead = false
+     WHERE e.queue_id = h.queue_id AND e.at = h.finished_at AND e.job_id = h.id AND e.dead;
     INSERT INTO steward._job (id, queue_id, state, prio, run_at, payload, attempt, max_attempts, lease_token,
                               enqueued_at, dedup_key, errors, progress, log)
     VALUES (h.id, h.queue_id, 'ready', -h.priority, now(), h.payload, 0, h.max_attempts,
@@ -949,6 +948,10 @@ BEGIN
     DELETE FROM steward._job_history_default h
      USING steward._queue q
      WHERE q.id = h.queue_id AND h.finished_at < now() - q.retention;
+    -- the error log: the queue's retention, at least a day (the error summary)
+    DELETE FROM steward._job_error e
+     USING steward._queue q
+     WHERE q.id = e.queue_id AND e.at < now() - greatest(q.retention, interval '1 day');
     RETURN dropped;
 END
 $$;
@@ -1009,15 +1012,14 @@ DECLARE
     c record;
     exact boolean;
     many_prios boolean;
-    jobs bigint;
     cap constant integer := 10000;
     completed_cap constant integer := 100000;
     max_prios constant integer := 1000;
     since constant timestamptz := now() - interval '5 minutes';
-    -- dead jobs finished since %L (every dead job has errors: the partial
-    -- index of each history partition)
-    dead_sql constant text := 'SELECT 1 FROM steward._job_history WHERE queue_id = %s AND errors IS NOT NULL'
-                              ' AND state = ''dead'' AND finished_at >= %L';
+    -- errors recorded since %L (steward._job_error), and those that made a
+    -- job dead
+    errors_sql constant text := 'SELECT 1 FROM steward._job_error WHERE queue_id = %s AND at >= %L';
+    dead_sql constant text := errors_sql || ' AND dead';
 BEGIN
     FOR q IN SELECT * FROM steward._queue ORDER BY name LOOP
         queue := q.name; paused := q.paused; exact := true;
@@ -1068,23 +1070,10 @@ BEGIN
         END IF;
         SELECT * INTO c FROM steward._capped_count(format(dead_sql, q.id, since), cap);
         dead_last_5min := c.n; exact := exact AND c.exact;
-        -- failed runs: errors recorded in the last 5 minutes, on live jobs
-        -- whose latest error is that recent (index _job_errors) and on jobs
-        -- finished since then (each history partition's _errors index: a job
-        -- that failed and then completed, and a dead job, whose last error
-        -- is in its history row only); at most cap jobs of each
-        SELECT count(*), coalesce(sum(steward._job_errors_since(j.errors, since)), 0) INTO jobs, failed_last_5min
-          FROM (SELECT j.errors FROM steward._job j
-                 WHERE j.queue_id = q.id AND j.errors IS NOT NULL AND steward._job_errors_at(j.errors) >= since
-                 LIMIT cap) j;
-        exact := exact AND jobs < cap;
-        SELECT count(*), failed_last_5min + coalesce(sum(steward._job_errors_since(h.errors, since)), 0)
-          INTO jobs, failed_last_5min
-          FROM (SELECT h.errors FROM steward._job_history h
-                 WHERE h.queue_id = q.id AND h.errors IS NOT NULL
-                   AND h.state = ANY (ARRAY['completed', 'dead', 'cancelled']) AND h.finished_at >= since
-                 LIMIT cap) h;
-        exact := exact AND jobs < cap;
+        -- failed runs: every error recorded in the window, wherever the job
+        -- is now (waiting for its retry, completed since, dead, cancelled)
+        SELECT * INTO c FROM steward._capped_count(format(errors_sql, q.id, since), cap);
+        failed_last_5min := c.n; exact := exact AND c.exact;
         jobs_per_second_5min := round(completed_last_5min / 300.0, 2);
         counts_exact := exact;
         -- dead jobs still kept (within the queue's retention, as steward.jobs
@@ -1110,11 +1099,9 @@ SELECT s.queue, s.paused, s.ready, s.scheduled, s.running, s.expired_leases, s.d
        s.oldest_ready_age, s.jobs_per_second_5min, s.counts_exact AND s.dead_exact AS counts_exact
   FROM steward._queue_stats() s;
 
--- Errors recorded in the last day, per queue and message: on live jobs whose
--- latest error is that recent (index _job_errors) and on jobs finished in
--- the last day that have errors (each history partition's _errors index); at
--- most 10,000 jobs of each kind per queue. A function for the same settings
--- as _queue_stats (and no JIT: its estimates are far above what it reads).
+-- Errors recorded in the last day, per queue and message (steward._job_error;
+-- the latest 10,000 per queue). A function for the same settings as
+-- _queue_stats.
 CREATE FUNCTION steward._queue_error_summary()
 RETURNS TABLE (queue text, error text, occurrences bigint, last_seen timestamptz, jobs bigint)
 LANGUAGE sql STABLE
@@ -1125,21 +1112,9 @@ SET jit = off
 AS $$
 SELECT q.name, e.error, count(*), max(e.at), count(DISTINCT e.job_id)
   FROM steward._queue q,
-       LATERAL (SELECT j.id AS job_id, x ->> 'error' AS error, (x ->> 'at')::timestamptz AS at
-                  FROM (SELECT j.id, j.errors FROM steward._job j
-                         WHERE j.queue_id = q.id AND j.errors IS NOT NULL
-                           AND steward._job_errors_at(j.errors) >= now() - interval '1 day'
-                         LIMIT 10000) j,
-                       jsonb_array_elements(j.errors) x
-                UNION ALL
-                SELECT h.id, x ->> 'error', (x ->> 'at')::timestamptz
-                  FROM (SELECT h.id, h.errors FROM steward._job_history h
-                         WHERE h.queue_id = q.id AND h.errors IS NOT NULL
-                           AND h.state = ANY (ARRAY['completed', 'dead', 'cancelled'])
-                           AND h.finished_at >= now() - interval '1 day'
-                         LIMIT 10000) h,
-                       jsonb_array_elements(h.errors) x) e
- WHERE e.at >= now() - interval '1 day'
+       LATERAL (SELECT e.job_id, e.error, e.at FROM steward._job_error e
+                 WHERE e.queue_id = q.id AND e.at >= now() - interval '1 day'
+                 ORDER BY e.at DESC LIMIT 10000) e
  GROUP BY q.name, e.error
 $$;
 

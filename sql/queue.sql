@@ -177,19 +177,22 @@ SELECT queue, paused, ready, scheduled, running, expired_leases, completed_last_
   FROM steward.queue_stats ORDER BY queue;
 SELECT queue, ready, running, dead, counts_exact FROM steward.queue_summary ORDER BY queue;
 SELECT queue, error, occurrences, jobs FROM steward.queue_error_summary ORDER BY queue, error;
--- No monitoring query reads steward._job or the history sequentially (found
--- in review: failed_last_5min, queue_error_summary, queue_summary.dead and the
--- dead jobs check did): the tables' sequential scan counters do not move.
+-- No monitoring query reads steward._job, the history or the error log
+-- sequentially (found in review: failed_last_5min, queue_error_summary,
+-- queue_summary.dead and the dead jobs check did): the tables' sequential scan
+-- counters do not move.
 SELECT pg_stat_force_next_flush();
 SELECT sum(seq_scan) AS seq_before FROM pg_stat_user_tables
- WHERE relid = 'steward._job'::regclass OR relid IN (SELECT inhrelid FROM pg_inherits WHERE inhparent = 'steward._job_history'::regclass) \gset
+ WHERE relid IN ('steward._job'::regclass, 'steward._job_error'::regclass)
+    OR relid IN (SELECT inhrelid FROM pg_inherits WHERE inhparent = 'steward._job_history'::regclass) \gset
 SELECT count(*) > 0 AS stats FROM steward.queue_stats;
 SELECT count(*) > 0 AS summary FROM steward.queue_summary;
 SELECT count(*) > 0 AS errors FROM steward.queue_error_summary;
 SELECT count(*) > 0 AS checks FROM steward._health_checks_queue();
 SELECT pg_stat_force_next_flush();
 SELECT sum(seq_scan) - :seq_before AS seq_scans FROM pg_stat_user_tables
- WHERE relid = 'steward._job'::regclass OR relid IN (SELECT inhrelid FROM pg_inherits WHERE inhparent = 'steward._job_history'::regclass);
+ WHERE relid IN ('steward._job'::regclass, 'steward._job_error'::regclass)
+    OR relid IN (SELECT inhrelid FROM pg_inherits WHERE inhparent = 'steward._job_history'::regclass);
 -- failed_last_5min counts every error of the window, whether the job is
 -- still waiting, completed since, or dead (found in review: a job that failed
 -- and then completed dropped out of the count); a dead job's last error is
@@ -232,6 +235,11 @@ SELECT nextval('steward._job_id_seq'), q.id, 'dead', 0, f - interval '1 hour', '
        f - interval '1 hour', f, jsonb_build_array(jsonb_build_object('attempt', 5, 'at', f, 'error', 'boom'))
   FROM steward._queue q, unnest(ARRAY[now() - interval '1 minute', now() - interval '2 days', now() - interval '8 days']) f
  WHERE q.name = 'figures';
+-- and their last errors in the error log, as fail() writes them
+INSERT INTO steward._job_error (queue_id, job_id, at, attempt, error, dead)
+SELECT h.queue_id, h.id, h.finished_at, h.attempt, 'boom', true
+  FROM steward._job_history h JOIN steward._queue q ON q.id = h.queue_id
+ WHERE q.name = 'figures' AND h.state = 'dead';
 INSERT INTO steward._job (queue_id, state, prio, run_at, payload, max_attempts, attempt, lease_token, worker,
                           claimed_at, lease_expires_at)
 SELECT q.id, 'running', 0, now() - interval '1 hour', '{}', 5, 1, 1, 'w', now() - interval '10 minutes', now() + e

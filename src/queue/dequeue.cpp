@@ -76,7 +76,10 @@ constexpr const char *kReclaimSql =
     "         errors = coalesce(j.errors, '[]') || pg_catalog.jsonb_build_object("
     "             'attempt', j.attempt, 'at', pg_catalog.now(), 'worker', j.worker, 'error', 'lease expired')"
     "   WHERE j.id = ANY (ARRAY(SELECT id FROM c))"
-    "  RETURNING j.*)"
+    "  RETURNING j.*),"
+    " logged AS ("
+    "  INSERT INTO steward._job_error (queue_id, job_id, at, attempt, error)"
+    "  SELECT u.queue_id, u.id, pg_catalog.now(), u.attempt - 1, 'lease expired' FROM u)"
     " SELECT %s FROM u ORDER BY u.id";
 
 constexpr const char *kPromoteSql =
@@ -87,14 +90,19 @@ constexpr const char *kPromoteSql =
     " UPDATE steward._job j SET state = 'ready' WHERE j.id = ANY (ARRAY(SELECT id FROM c))"
     " RETURNING j.prio, j.run_at, j.id";
 
-// Running jobs whose lease expired on their last attempt are dead.
+// Running jobs whose lease expired on their last attempt are dead. This and
+// kReclaimSql record each expiry in steward._job_error too (the error log of
+// the monitoring views).
 constexpr const char *kBurySql =
     "WITH c AS ("
     "  SELECT id FROM steward._job"
     "   WHERE queue_id = $1 AND state = 'running' AND lease_expires_at <= pg_catalog.now()"
     "     AND attempt >= max_attempts"
     "   LIMIT 1000 FOR UPDATE SKIP LOCKED),"
-    " moved AS (DELETE FROM steward._job j WHERE j.id = ANY (ARRAY(SELECT id FROM c)) RETURNING j.*)"
+    " moved AS (DELETE FROM steward._job j WHERE j.id = ANY (ARRAY(SELECT id FROM c)) RETURNING j.*),"
+    " logged AS ("
+    "  INSERT INTO steward._job_error (queue_id, job_id, at, attempt, error, dead)"
+    "  SELECT m.queue_id, m.id, pg_catalog.now(), m.attempt, 'lease expired', true FROM moved m)"
     " INSERT INTO steward._job_history (id, queue_id, state, priority, run_at, payload, attempt,"
     "     max_attempts, lease_token, worker, claimed_at, enqueued_at, finished_at, dedup_key, errors,"
     "     progress, log)"
