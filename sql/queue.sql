@@ -218,7 +218,7 @@ BEGIN;
 SELECT steward.create_queue('figures') > 0 AS created;
 INSERT INTO steward._job_history (id, queue_id, state, priority, run_at, payload, attempt, max_attempts, lease_token,
                                   claimed_at, enqueued_at, finished_at)
-SELECT nextval('steward._job_id_seq'), q.id, 'completed', 0,
+SELECT nextval('steward._job_id_seq'), q.id, 'completed'::steward._job_finished_state, 0,
        f - CASE WHEN i % 2 = 0 THEN interval '5 seconds' ELSE interval '10 seconds' END, '{}'::jsonb, 1, 5, 1,
        f - interval '2 seconds', f - CASE WHEN i % 2 = 0 THEN interval '6 seconds' ELSE interval '4 seconds' END, f
   FROM steward._queue q, generate_series(1, 600) i, LATERAL (SELECT now() - i * interval '400 ms' AS f) t

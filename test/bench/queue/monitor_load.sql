@@ -24,7 +24,7 @@ INSERT INTO steward._job_history (id, queue_id, state, priority, run_at, payload
                                   worker, claimed_at, enqueued_at, finished_at, errors)
 SELECT nextval('steward._job_id_seq'),
        (SELECT id FROM steward._queue WHERE name = CASE WHEN i % 10 = 0 THEN 'other' ELSE 'bench' END),
-       CASE WHEN i % 1000 = 0 THEN 'dead' ELSE 'completed' END, 0, f - interval '3 seconds',
+       CASE WHEN i % 1000 = 0 THEN 'dead'::steward._job_finished_state ELSE 'completed' END, 0, f - interval '3 seconds',
        '{"pad": "xxxxxxxxxxxxxxxxxxxxxxxx"}', 1, 5, 1, 'w', f - interval '1 second', f - interval '3 seconds', f,
        CASE WHEN i % 100 = 0 THEN jsonb_build_array(jsonb_build_object('attempt', 1, 'at', f - interval '1 second',
            'worker', 'w', 'error', 'hist ' || i % 3)) END
