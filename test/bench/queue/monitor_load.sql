@@ -2,8 +2,8 @@
 -- three queues; N ready jobs in 'bench' (1% of them failed once in the last
 -- two hours), a few running (some with expired leases) and scheduled jobs in
 -- every queue; N history rows finished over the last 24 hours (90% 'bench',
--- 10% 'other'; 1% with errors, 0.1% dead).
-TRUNCATE steward._job, steward._job_history;
+-- 10% 'other'; 1% with errors, 0.1% dead); their errors in the error log.
+TRUNCATE steward._job, steward._job_history, steward._job_error;
 SELECT steward.create_queue(n) FROM unnest(ARRAY['bench', 'other', 'idle']) n
  WHERE NOT EXISTS (SELECT FROM steward.queues q WHERE q.name = n);
 INSERT INTO steward._job (queue_id, state, prio, run_at, payload, max_attempts, attempt, lease_token, errors)
@@ -29,3 +29,10 @@ SELECT nextval('steward._job_id_seq'),
        CASE WHEN i % 100 = 0 THEN jsonb_build_array(jsonb_build_object('attempt', 1, 'at', f - interval '1 second',
            'worker', 'w', 'error', 'hist ' || i % 3)) END
   FROM generate_series(1, :n) i, LATERAL (SELECT now() - (:n - i) * (interval '24 hours' / :n) AS f) t;
+-- the error log, as fail() would have written it
+INSERT INTO steward._job_error (queue_id, job_id, at, attempt, error, dead)
+SELECT j.queue_id, j.id, (e ->> 'at')::timestamptz, (e ->> 'attempt')::int, e ->> 'error', false
+  FROM steward._job j, jsonb_array_elements(j.errors) e WHERE j.errors IS NOT NULL
+UNION ALL
+SELECT h.queue_id, h.id, (e ->> 'at')::timestamptz, (e ->> 'attempt')::int, e ->> 'error', h.state = 'dead'
+  FROM steward._job_history h, jsonb_array_elements(h.errors) e WHERE h.errors IS NOT NULL;
