@@ -24,6 +24,15 @@ CREATE TABLE steward._queue (
 );
 ALTER SEQUENCE steward._queue_id_seq OWNED BY steward._queue.id;
 
+-- A job's state is an enum, not text with a CHECK constraint: the executor
+-- reads and prepares a table's CHECK constraints again for every statement
+-- that writes it, and the claim and the completion are such statements (two
+-- CHECKs cost 71,000 instructions per job, a tenth of dequeue + complete).
+-- An enum's values are checked where a label becomes one (at plan time for
+-- the constants these statements use).
+CREATE TYPE steward._job_state AS ENUM ('scheduled', 'ready', 'running');
+CREATE TYPE steward._job_finished_state AS ENUM ('completed', 'dead', 'cancelled');
+
 -- prio is minus the user's priority, so that one ascending index orders
 -- "highest priority, then run_at, then FIFO" and a row comparison
 -- (prio, run_at, id) >= (...) can start the scan anywhere in it.
@@ -35,7 +44,7 @@ ALTER SEQUENCE steward._queue_id_seq OWNED BY steward._queue.id;
 CREATE TABLE steward._job (
     id               bigint PRIMARY KEY DEFAULT pg_catalog.nextval('steward._job_id_seq'),
     queue_id         integer NOT NULL REFERENCES steward._queue (id) ON DELETE CASCADE,
-    state            text NOT NULL CHECK (state IN ('scheduled', 'ready', 'running')),
+    state            steward._job_state NOT NULL,
     prio             integer NOT NULL,
     run_at           timestamptz NOT NULL,
     payload          jsonb NOT NULL,
@@ -62,7 +71,7 @@ CREATE UNIQUE INDEX _job_dedup ON steward._job (queue_id, dedup_key) WHERE dedup
 CREATE TABLE steward._job_history (
     id               bigint NOT NULL,
     queue_id         integer NOT NULL,
-    state            text NOT NULL CHECK (state IN ('completed', 'dead', 'cancelled')),
+    state            steward._job_finished_state NOT NULL,
     priority         integer NOT NULL,
     run_at           timestamptz NOT NULL,
     payload          jsonb NOT NULL,
@@ -103,16 +112,37 @@ REVOKE ALL ON FUNCTION steward._job_history_indexes(regclass) FROM PUBLIC;
 CREATE TABLE steward._job_history_default PARTITION OF steward._job_history DEFAULT;
 SELECT steward._job_history_indexes('steward._job_history_default');
 
+-- Every error recorded on a job (fail, lease expiry), one row each, for the
+-- monitoring views: recent failures, dead jobs and the error summary are read
+-- from here by (queue_id, at), not from the jobs' errors (no index on
+-- steward._job or the history serves them, and every index there costs
+-- every claim and completion: about 6,000 instructions each, even a partial
+-- one without entries). Only failing jobs write to it. dead: this error made
+-- the job dead (cleared when steward.retry() revives it). Rows are kept for
+-- the queue's retention (at least a day) and purged by queue_maintenance().
+CREATE TABLE steward._job_error (
+    queue_id  integer NOT NULL,
+    job_id    bigint NOT NULL,
+    at        timestamptz NOT NULL,
+    attempt   integer NOT NULL,
+    error     text NOT NULL,
+    dead      boolean NOT NULL DEFAULT false
+);
+CREATE INDEX _job_error_at ON steward._job_error (queue_id, at);
+CREATE INDEX _job_error_dead ON steward._job_error (queue_id, at) WHERE dead;
+
 -- Queue tables and sequences are data: pg_dump must keep them. Daily
 -- partitions created later are ordinary tables and are dumped as such.
 SELECT pg_catalog.pg_extension_config_dump('steward._queue', '');
 SELECT pg_catalog.pg_extension_config_dump('steward._job', '');
 SELECT pg_catalog.pg_extension_config_dump('steward._job_history', '');
 SELECT pg_catalog.pg_extension_config_dump('steward._job_history_default', '');
+SELECT pg_catalog.pg_extension_config_dump('steward._job_error', '');
 SELECT pg_catalog.pg_extension_config_dump('steward._queue_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('steward._job_id_seq', '');
 
-REVOKE ALL ON steward._queue, steward._job, steward._job_history, steward._job_history_default FROM PUBLIC;
+REVOKE ALL ON steward._queue, steward._job, steward._job_history, steward._job_history_default,
+    steward._job_error FROM PUBLIC;
 REVOKE ALL ON SEQUENCE steward._queue_id_seq, steward._job_id_seq FROM PUBLIC;
 
 -- The row steward.dequeue returns.
@@ -344,6 +374,7 @@ BEGIN
     END IF;
     PERFORM steward._queue_reset_on_abort(q.id);
     DELETE FROM steward._job_history WHERE queue_id = q.id;
+    DELETE FROM steward._job_error WHERE queue_id = q.id;
     DELETE FROM steward._queue WHERE id = q.id;   -- cascades to steward._job
 END
 $$;
@@ -458,7 +489,7 @@ BEGIN
     END IF;
     LOOP
         INSERT INTO steward._job (queue_id, state, prio, run_at, payload, max_attempts, dedup_key)
-        VALUES (q.id, CASE WHEN at <= now() THEN 'ready' ELSE 'scheduled' END, -enqueue.priority, at,
+        VALUES (q.id, CASE WHEN at <= now() THEN 'ready'::steward._job_state ELSE 'scheduled' END, -enqueue.priority, at,
                 enqueue.payload, coalesce(enqueue.max_attempts, q.max_attempts), enqueue.dedup_key)
         ON CONFLICT (queue_id, dedup_key) WHERE dedup_key IS NOT NULL DO NOTHING
         RETURNING id INTO new_id;
@@ -520,7 +551,7 @@ BEGIN
     RETURN QUERY
     WITH ins AS (
         INSERT INTO steward._job (queue_id, state, prio, run_at, payload, max_attempts)
-        SELECT q.id, CASE WHEN at <= now() THEN 'ready' ELSE 'scheduled' END, -priority, at, p.payload,
+        SELECT q.id, CASE WHEN at <= now() THEN 'ready'::steward._job_state ELSE 'scheduled' END, -priority, at, p.payload,
                coalesce(max_attempts, q.max_attempts)
           FROM unnest(payloads) WITH ORDINALITY AS p(payload, n)
          ORDER BY p.n
@@ -552,7 +583,8 @@ AS 'MODULE_PATHNAME', 'steward_dequeue';
 
 -- Move running job rows to the history as `state`. Internal: callers have
 -- checked the lease.
-CREATE FUNCTION steward._job_finish(job_ids bigint[], tokens integer[], new_state text, results jsonb[])
+CREATE FUNCTION steward._job_finish(job_ids bigint[], tokens integer[], new_state steward._job_finished_state,
+                                    results jsonb[])
 RETURNS integer
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -654,6 +686,8 @@ BEGIN
     END IF;
     entry := jsonb_build_object('attempt', j.attempt, 'at', now(), 'worker', j.worker,
                                 'error', coalesce(error, 'unknown error'));
+    INSERT INTO steward._job_error (queue_id, job_id, at, attempt, error, dead)
+    VALUES (j.queue_id, j.id, now(), j.attempt, coalesce(error, 'unknown error'), j.attempt >= j.max_attempts);
     IF j.attempt >= j.max_attempts THEN
         UPDATE steward._job x SET errors = coalesce(x.errors, '[]') || entry WHERE x.id = j.id;
         PERFORM steward._job_finish(ARRAY[j.id], ARRAY[j.lease_token], 'dead', NULL);
@@ -662,7 +696,7 @@ BEGIN
     SELECT * INTO q FROM steward._queue WHERE id = j.queue_id;
     next_run := now() + coalesce(retry_in, steward._queue_backoff(j.attempt, q.backoff_base, q.backoff_max, q.backoff_jitter));
     UPDATE steward._job x
-       SET state = CASE WHEN next_run <= now() THEN 'ready' ELSE 'scheduled' END, run_at = next_run,
+       SET state = CASE WHEN next_run <= now() THEN 'ready'::steward._job_state ELSE 'scheduled' END, run_at = next_run,
            worker = NULL, lease_expires_at = NULL, lease_token = -x.lease_token,
            errors = coalesce(x.errors, '[]') || entry
      WHERE x.id = j.id;
@@ -718,7 +752,7 @@ BEGIN
         RAISE EXCEPTION 'delay must not be negative' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     UPDATE steward._job x
-       SET state = CASE WHEN delay IS NULL OR delay = interval '0' THEN 'ready' ELSE 'scheduled' END,
+       SET state = CASE WHEN delay IS NULL OR delay = interval '0' THEN 'ready'::steward._job_state ELSE 'scheduled' END,
            attempt = x.attempt - 1, worker = NULL, lease_expires_at = NULL, lease_token = -x.lease_token,
            run_at = CASE WHEN delay IS NULL THEN x.run_at ELSE now() + delay END
      WHERE x.id = job_id AND x.lease_token = release.lease_token AND release.lease_token > 0
@@ -805,6 +839,9 @@ BEGIN
             USING ERRCODE = 'unique_violation';
     END IF;
     DELETE FROM steward._job_history x WHERE x.id = job_id;
+    -- no longer dead: the error that killed it was recorded as it finished
+    UPDATE steward._job_error e SET dead = false
+     WHERE e.queue_id = h.queue_id AND e.at = h.finished_at AND e.job_id = h.id AND e.dead;
     INSERT INTO steward._job (id, queue_id, state, prio, run_at, payload, attempt, max_attempts, lease_token,
                               enqueued_at, dedup_key, errors, progress, log)
     VALUES (h.id, h.queue_id, 'ready', -h.priority, now(), h.payload, 0, h.max_attempts,
@@ -861,13 +898,13 @@ AS 'MODULE_PATHNAME', 'steward_complete_and_dequeue';
 
 CREATE VIEW steward.jobs AS
 SELECT j.id, q.name AS queue,
-       CASE WHEN j.state = 'scheduled' AND j.run_at <= pg_catalog.now() THEN 'ready' ELSE j.state END AS state,
+       CASE WHEN j.state = 'scheduled' AND j.run_at <= pg_catalog.now() THEN 'ready' ELSE j.state::text END AS state,
        j.payload, -j.prio AS priority, j.run_at, j.attempt, j.max_attempts, j.lease_token, j.worker, j.claimed_at,
        j.lease_expires_at, j.enqueued_at, NULL::timestamptz AS finished_at, j.dedup_key,
        NULL::jsonb AS result, j.errors, j.progress, j.log
   FROM steward._job j JOIN steward._queue q ON q.id = j.queue_id
 UNION ALL
-SELECT h.id, q.name, h.state, h.payload, h.priority, h.run_at, h.attempt, h.max_attempts, h.lease_token, h.worker, h.claimed_at,
+SELECT h.id, q.name, h.state::text, h.payload, h.priority, h.run_at, h.attempt, h.max_attempts, h.lease_token, h.worker, h.claimed_at,
        NULL, h.enqueued_at, h.finished_at, h.dedup_key, h.result, h.errors, h.progress, h.log
   FROM steward._job_history h JOIN steward._queue q ON q.id = h.queue_id
  WHERE h.finished_at >= pg_catalog.now() - q.retention;
@@ -921,11 +958,29 @@ BEGIN
     DELETE FROM steward._job_history_default h
      USING steward._queue q
      WHERE q.id = h.queue_id AND h.finished_at < now() - q.retention;
+    -- the error log: the queue's retention, at least a day (the error summary)
+    DELETE FROM steward._job_error e
+     USING steward._queue q
+     WHERE q.id = e.queue_id AND e.at < now() - greatest(q.retention, interval '1 day');
     RETURN dropped;
 END
 $$;
 
 -- Monitoring -------------------------------------------------------------------------
+
+-- The planner's estimate of the number of rows of a query.
+CREATE FUNCTION steward._estimated_rows(query text)
+RETURNS bigint
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    plan jsonb;
+BEGIN
+    EXECUTE 'EXPLAIN (FORMAT JSON) ' || query INTO plan;
+    RETURN (plan -> 0 -> 'Plan' ->> 'Plan Rows')::bigint;
+END
+$$;
 
 -- Count rows of a query, exactly up to `cap`, beyond that the planner's
 -- estimate (so the stats views never scan a million-row queue).
@@ -933,32 +988,48 @@ CREATE FUNCTION steward._capped_count(query text, cap integer, OUT n bigint, OUT
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-    plan jsonb;
 BEGIN
     EXECUTE format('SELECT count(*) FROM (%s LIMIT %s) s', query, cap + 1) INTO n;
     exact := n <= cap;
     IF NOT exact THEN
-        EXECUTE 'EXPLAIN (FORMAT JSON) ' || query INTO plan;
-        n := greatest(cap + 1, (plan -> 0 -> 'Plan' ->> 'Plan Rows')::bigint);
+        n := greatest(cap + 1, steward._estimated_rows(query));
     END IF;
 END
 $$;
 
+-- Every figure of the monitoring views, per queue, in one pass. Each comes
+-- from an index and is bounded: counts are exact up to a cap (then the
+-- planner's estimate, counts_exact false); nothing reads a table or a day of
+-- history in full (completions: the rows of the last 5 minutes, at most
+-- 100,000). enable_seqscan is off because the planner likes to turn a capped
+-- count into a sequential scan that stops at its LIMIT, which reads the whole
+-- table when the matching rows are at its end; jit is off because the
+-- estimates of a million-job queue are far above what these queries read.
 CREATE FUNCTION steward._queue_stats()
 RETURNS TABLE (queue text, paused boolean, ready bigint, scheduled bigint, running bigint,
                expired_leases bigint, oldest_ready_age interval, completed_last_5min bigint,
                failed_last_5min bigint, dead_last_5min bigint, jobs_per_second_5min numeric,
-               avg_wait interval, avg_run interval, counts_exact boolean)
+               avg_wait interval, avg_run interval, counts_exact boolean,
+               dead bigint, dead_last_1d bigint, dead_exact boolean)
 LANGUAGE plpgsql STABLE
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET enable_seqscan = off
+SET jit = off
 AS $$
 DECLARE
     q record;
     c record;
     exact boolean;
+    many_prios boolean;
     cap constant integer := 10000;
+    completed_cap constant integer := 100000;
+    max_prios constant integer := 1000;
+    since constant timestamptz := now() - interval '5 minutes';
+    -- errors recorded since %L (steward._job_error), and those that made a
+    -- job dead
+    errors_sql constant text := 'SELECT 1 FROM steward._job_error WHERE queue_id = %s AND at >= %L';
+    dead_sql constant text := errors_sql || ' AND dead';
 BEGIN
     FOR q IN SELECT * FROM steward._queue ORDER BY name LOOP
         queue := q.name; paused := q.paused; exact := true;
@@ -974,62 +1045,94 @@ BEGIN
         SELECT * INTO c FROM steward._capped_count(format(
             'SELECT 1 FROM steward._job WHERE queue_id = %s AND state = ''running'' AND lease_expires_at < now()', q.id), cap);
         expired_leases := c.n; exact := exact AND c.exact;
-        SELECT now() - min(j.run_at) INTO oldest_ready_age
-          FROM (SELECT j.run_at FROM steward._job j WHERE j.queue_id = q.id AND j.state = 'ready'
-                 ORDER BY j.prio, j.run_at LIMIT 1000) j;
+        -- the oldest ready job: the first entry of each priority in the ready
+        -- index (queue_id, prio, run_at, id) is that priority's oldest, so a
+        -- skip scan (one index descent per distinct priority, at most
+        -- max_prios + 1) finds the exact minimum; beyond max_prios
+        -- priorities it is the minimum over the highest ones (a lower bound)
+        WITH RECURSIVE p(prio, run_at, n) AS (
+            (SELECT j.prio, j.run_at, 1 FROM steward._job j
+              WHERE j.queue_id = q.id AND j.state = 'ready' ORDER BY j.prio, j.run_at LIMIT 1)
+            UNION ALL
+            SELECT x.prio, x.run_at, p.n + 1
+              FROM p, LATERAL (SELECT j.prio, j.run_at FROM steward._job j
+                                WHERE j.queue_id = q.id AND j.state = 'ready' AND j.prio > p.prio
+                                ORDER BY j.prio, j.run_at LIMIT 1) x
+             WHERE p.n <= max_prios)
+        SELECT now() - min(p.run_at), count(*) > max_prios INTO oldest_ready_age, many_prios FROM p;
+        exact := exact AND NOT many_prios;
         -- scheduled jobs that are already due count as ready
         SELECT greatest(oldest_ready_age, now() - min(j.run_at)) INTO oldest_ready_age
           FROM steward._job j WHERE j.queue_id = q.id AND j.state = 'scheduled' AND j.run_at <= now();
-        SELECT * INTO c FROM steward._capped_count(format(
-            'SELECT 1 FROM steward._job_history WHERE queue_id = %s AND finished_at >= now() - interval ''5 minutes'' AND state = ''completed''', q.id), 100000);
-        completed_last_5min := c.n; exact := exact AND c.exact;
-        SELECT * INTO c FROM steward._capped_count(format(
-            'SELECT 1 FROM steward._job_history WHERE queue_id = %s AND finished_at >= now() - interval ''5 minutes'' AND state = ''dead''', q.id), cap);
-        dead_last_5min := c.n; exact := exact AND c.exact;
-        -- failed runs: errors recorded in the last 5 minutes on live jobs (capped sample)
-        SELECT count(*) INTO failed_last_5min
-          FROM (SELECT 1 FROM steward._job j, jsonb_array_elements(j.errors) e
-                 WHERE j.queue_id = q.id AND j.errors IS NOT NULL AND (e ->> 'at')::timestamptz >= now() - interval '5 minutes'
-                 LIMIT cap) f;
-        failed_last_5min := failed_last_5min + dead_last_5min;
-        jobs_per_second_5min := round(completed_last_5min / 300.0, 2);
-        -- averages over the last 1000 finished jobs
-        SELECT avg(h.claimed_at - greatest(h.run_at, h.enqueued_at)), avg(h.finished_at - h.claimed_at)
-          INTO avg_wait, avg_run
+        -- completions of the last 5 minutes (the partitions' BRIN index on
+        -- finished_at), and the averages over the same rows: the first
+        -- completed_cap of the window when there are more
+        SELECT count(*), avg(h.claimed_at - greatest(h.run_at, h.enqueued_at)), avg(h.finished_at - h.claimed_at)
+          INTO completed_last_5min, avg_wait, avg_run
           FROM (SELECT h.run_at, h.enqueued_at, h.claimed_at, h.finished_at FROM steward._job_history h
-                 WHERE h.queue_id = q.id AND h.finished_at >= now() - interval '5 minutes' AND h.state = 'completed'
-                 ORDER BY h.finished_at DESC LIMIT 1000) h;
+                 WHERE h.queue_id = q.id AND h.finished_at >= since AND h.state = 'completed'
+                 LIMIT completed_cap + 1) h;
+        IF completed_last_5min > completed_cap THEN
+            exact := false;
+            completed_last_5min := greatest(completed_last_5min, steward._estimated_rows(format(
+                'SELECT 1 FROM steward._job_history WHERE queue_id = %s AND finished_at >= %L AND state = ''completed''',
+                q.id, since)));
+        END IF;
+        SELECT * INTO c FROM steward._capped_count(format(dead_sql, q.id, since), cap);
+        dead_last_5min := c.n; exact := exact AND c.exact;
+        -- failed runs: every error recorded in the window, wherever the job
+        -- is now (waiting for its retry, completed since, dead, cancelled)
+        SELECT * INTO c FROM steward._capped_count(format(errors_sql, q.id, since), cap);
+        failed_last_5min := c.n; exact := exact AND c.exact;
+        jobs_per_second_5min := round(completed_last_5min / 300.0, 2);
         counts_exact := exact;
+        -- dead jobs still kept (within the queue's retention, as steward.jobs
+        -- shows them) and of the last day (the health check)
+        SELECT * INTO c FROM steward._capped_count(format(dead_sql, q.id, now() - q.retention), cap);
+        dead := c.n; dead_exact := c.exact;
+        SELECT * INTO c FROM steward._capped_count(format(dead_sql, q.id, now() - interval '1 day'), cap);
+        dead_last_1d := c.n;
         RETURN NEXT;
     END LOOP;
 END
 $$;
 
-CREATE VIEW steward.queue_stats AS SELECT * FROM steward._queue_stats();
+CREATE VIEW steward.queue_stats AS
+SELECT s.queue, s.paused, s.ready, s.scheduled, s.running, s.expired_leases, s.oldest_ready_age,
+       s.completed_last_5min, s.failed_last_5min, s.dead_last_5min, s.jobs_per_second_5min,
+       s.avg_wait, s.avg_run, s.counts_exact
+  FROM steward._queue_stats() s;
 
 -- Contract views (issue 6): one line per queue, and recent errors by message.
 CREATE VIEW steward.queue_summary AS
-SELECT s.queue, s.paused, s.ready, s.scheduled, s.running, s.expired_leases,
-       (SELECT count(*) FROM (SELECT 1 FROM steward._job_history h JOIN steward._queue q ON q.id = h.queue_id
-                               WHERE q.name = s.queue AND h.state = 'dead' LIMIT 10000) d) AS dead,
-       s.oldest_ready_age, s.jobs_per_second_5min, s.counts_exact
+SELECT s.queue, s.paused, s.ready, s.scheduled, s.running, s.expired_leases, s.dead,
+       s.oldest_ready_age, s.jobs_per_second_5min, s.counts_exact AND s.dead_exact AS counts_exact
   FROM steward._queue_stats() s;
 
+-- Errors recorded in the last day, per queue and message (steward._job_error;
+-- the latest 10,000 per queue). A function for the same settings as
+-- _queue_stats.
+CREATE FUNCTION steward._queue_error_summary()
+RETURNS TABLE (queue text, error text, occurrences bigint, last_seen timestamptz, jobs bigint)
+LANGUAGE sql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET enable_seqscan = off
+SET jit = off
+AS $$
+SELECT q.name, e.error, count(*), max(e.at), count(DISTINCT e.job_id)
+  FROM steward._queue q,
+       LATERAL (SELECT e.job_id, e.error, e.at FROM steward._job_error e
+                 WHERE e.queue_id = q.id AND e.at >= now() - interval '1 day'
+                 ORDER BY e.at DESC LIMIT 10000) e
+ GROUP BY q.name, e.error
+$$;
+
 CREATE VIEW steward.queue_error_summary AS
-SELECT e.queue, e.error, count(*) AS occurrences, max(e.at) AS last_seen,
-       count(DISTINCT e.job_id) AS jobs
-  FROM (SELECT q.name AS queue, j.id AS job_id, x ->> 'error' AS error, (x ->> 'at')::timestamptz AS at
-          FROM (SELECT * FROM steward._job WHERE errors IS NOT NULL LIMIT 10000) j
-          JOIN steward._queue q ON q.id = j.queue_id, jsonb_array_elements(j.errors) x
-        UNION ALL
-        SELECT q.name, h.id, x ->> 'error', (x ->> 'at')::timestamptz
-          FROM (SELECT * FROM steward._job_history WHERE errors IS NOT NULL
-                   AND finished_at >= pg_catalog.now() - interval '1 day' LIMIT 10000) h
-          JOIN steward._queue q ON q.id = h.queue_id, jsonb_array_elements(h.errors) x) e
- GROUP BY e.queue, e.error;
+SELECT s.queue, s.error, s.occurrences, s.last_seen, s.jobs FROM steward._queue_error_summary() s;
 
 -- Health checks for steward.health(): oldest ready job's age, expired
--- leases, dead jobs in the last day, paused queues.
+-- leases, dead jobs in the last day; all from one _queue_stats() pass.
 CREATE FUNCTION steward._health_checks_queue()
 RETURNS TABLE (check_name text, value numeric, warning numeric, critical numeric, status text, detail text)
 LANGUAGE plpgsql STABLE
@@ -1038,10 +1141,6 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     s record;
-    w numeric;
-    c numeric;
-    v numeric;
-    worst text;
 BEGIN
     FOR s IN SELECT * FROM steward._queue_stats() LOOP
         check_name := 'queue_oldest_ready_seconds:' || s.queue;
@@ -1062,9 +1161,7 @@ BEGIN
         check_name := 'queue_dead_jobs_1d:' || s.queue;
         warning := coalesce(nullif(current_setting('steward.queue_dead_jobs_warning', true), '')::numeric, 1);
         critical := coalesce(nullif(current_setting('steward.queue_dead_jobs_critical', true), '')::numeric, 100);
-        SELECT count(*) INTO value FROM (SELECT 1 FROM steward._job_history h JOIN steward._queue q ON q.id = h.queue_id
-                                          WHERE q.name = s.queue AND h.state = 'dead'
-                                            AND h.finished_at >= now() - interval '1 day' LIMIT 10000) d;
+        value := s.dead_last_1d;
         status := CASE WHEN value >= critical THEN 'critical' WHEN value >= warning THEN 'warning' ELSE 'ok' END;
         detail := 'jobs that used up their attempts in the last day';
         RETURN NEXT;
@@ -1074,8 +1171,9 @@ $$;
 
 REVOKE ALL ON FUNCTION steward._queue_get(text), steward._job_not_yours(bigint, integer, text),
     steward._queue_set_paused(text, boolean), steward._queue_for_enqueue(text),
-    steward._job_finish(bigint[], integer[], text, jsonb[]), steward._capped_count(text, integer),
-    steward._queue_stats(), steward._health_checks_queue(),     steward._job_not_yours(bigint, integer, text) FROM PUBLIC;
+    steward._job_finish(bigint[], integer[], steward._job_finished_state, jsonb[]), steward._capped_count(text, integer),
+    steward._estimated_rows(text),
+    steward._queue_stats(), steward._queue_error_summary(), steward._health_checks_queue() FROM PUBLIC;
 REVOKE ALL ON FUNCTION steward.create_queue(text, integer, interval, interval, interval, double precision, interval, boolean),
     steward.alter_queue(text, integer, interval, interval, interval, double precision, interval, boolean),
     steward.drop_queue(text, boolean), steward.pause_queue(text), steward.resume_queue(text),
@@ -1092,7 +1190,8 @@ REVOKE ALL ON steward.queues, steward.jobs, steward.queue_stats, steward.queue_s
     steward.queue_error_summary FROM PUBLIC;
 GRANT SELECT ON steward.queues, steward.queue_stats, steward.queue_summary, steward.queue_error_summary
     TO steward_monitor, pg_monitor;
-GRANT EXECUTE ON FUNCTION steward._health_checks_queue(), steward._queue_stats() TO steward_monitor, pg_monitor;
+GRANT EXECUTE ON FUNCTION steward._health_checks_queue(), steward._queue_stats(), steward._queue_error_summary()
+    TO steward_monitor, pg_monitor;
 
 -- Queue ids restart after DROP EXTENSION and a restore fills the tables
 -- without enqueues: no dequeue cursor of this database may survive.

@@ -16,7 +16,10 @@
 //    the generation it read before its snapshot is unchanged);
 //  - an aborted claim or cancel (the locked ready rows come back): the floor
 //    is reset at abort of the transaction or of any subtransaction;
-//  - a crash: shared memory is re-created empty.
+//  - a crash: shared memory is re-created empty;
+//  - a prepared transaction (2PC): its jobs become ready, or its claimed jobs
+//    come back, when COMMIT PREPARED / ROLLBACK PREPARED runs, in whichever
+//    session: that statement resets every floor.
 // As a safety net every backend scans from the start every
 // steward.queue_rescan_interval. Without preloading there is no shared
 // memory and every scan starts at the beginning (same results, slower).
@@ -31,6 +34,7 @@ extern "C" {
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
 #include "storage/spin.h"
+#include "tcop/utility.h"
 #include "utils/guc.h"
 #include "utils/timestamp.h"
 }
@@ -60,6 +64,7 @@ CursorShmem *g_shmem = nullptr;
 bool g_cursor_guc = true;
 shmem_request_hook_type g_prev_request = nullptr;
 shmem_startup_hook_type g_prev_startup = nullptr;
+ProcessUtility_hook_type g_prev_utility = nullptr;
 
 // Pending work of the current transaction (plain static data).
 constexpr int kPending = 32;
@@ -138,8 +143,9 @@ void ApplyResets() {
 }
 
 // Lowerings are applied after commit (the jobs are visible to every new
-// snapshot by then); resets on abort. A prepared transaction commits later
-// in another backend: reset at PREPARE and rely on the periodic rescan.
+// snapshot by then); resets on abort. A prepared transaction's jobs change
+// only when COMMIT / ROLLBACK PREPARED runs (see OnUtility): nothing to do
+// at PREPARE but forget what was pending.
 void OnXact(XactEvent event, void *) {
     if (g_shmem == nullptr) return;
     switch (event) {
@@ -153,8 +159,6 @@ void OnXact(XactEvent event, void *) {
             ForgetPending();
             break;
         case XACT_EVENT_PREPARE:
-            for (int i = 0; i < g_lowering_count; ++i) Reset(g_lowerings[i].queue_id);
-            if (g_lowering_overflow) ResetAll();
             ForgetPending();
             break;
         case XACT_EVENT_ABORT:
@@ -179,6 +183,26 @@ void EnsureCallbacks() {
     RegisterXactCallback(OnXact, nullptr);
     RegisterSubXactCallback(OnSubXact, nullptr);
     g_callbacks_registered = true;
+}
+
+// COMMIT PREPARED / ROLLBACK PREPARED: the prepared transaction may have
+// enqueued jobs (ready from now on) or claimed ones (ready again after a
+// rollback) below any floor, and which queues it touched is not known here:
+// once it is finished (visible to every new snapshot), forget every floor.
+// ResetAll, not only this database's slots: its epoch also refuses the raise
+// of a dequeue that read a queue before the queue had a slot. Rare and cheap:
+// the next dequeue of each queue walks its index from the start once.
+void OnUtility(PlannedStmt *pstmt, const char *query, bool read_only_tree, ProcessUtilityContext context,
+               ParamListInfo params, QueryEnvironment *env, DestReceiver *dest, QueryCompletion *qc) {
+    Node *stmt = pstmt->utilityStmt;
+    bool finishes_prepared = IsA(stmt, TransactionStmt) &&
+                             (castNode(TransactionStmt, stmt)->kind == TRANS_STMT_COMMIT_PREPARED ||
+                              castNode(TransactionStmt, stmt)->kind == TRANS_STMT_ROLLBACK_PREPARED);
+    if (g_prev_utility)
+        g_prev_utility(pstmt, query, read_only_tree, context, params, env, dest, qc);
+    else
+        standard_ProcessUtility(pstmt, query, read_only_tree, context, params, env, dest, qc);
+    if (finishes_prepared && g_shmem != nullptr) ResetAll();
 }
 
 void RequestShmem() {
@@ -209,6 +233,8 @@ void InitQueueModule() {
     shmem_request_hook = RequestShmem;
     g_prev_startup = shmem_startup_hook;
     shmem_startup_hook = StartupShmem;
+    g_prev_utility = ProcessUtility_hook;
+    ProcessUtility_hook = OnUtility;
 }
 
 }  // namespace

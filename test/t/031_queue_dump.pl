@@ -25,6 +25,9 @@ $node->safe_psql('src', q{
     SELECT steward.complete(id, lease_token, '{"ok": true}') FROM steward.dequeue('mail') WHERE payload->>'n' = '1';
     SELECT steward.fail(id, lease_token, 'boom') FROM steward.dequeue('mail') WHERE payload->>'n' = '2';
     SELECT steward.log_job(id, lease_token, 'started', '{"pct": 10}') FROM steward.dequeue('mail') WHERE payload->>'n' = '3';
+    SELECT steward.create_queue('retry', max_attempts => 3);
+    SELECT steward.enqueue('retry', '{"n": 7}');                                  -- failed once, waits
+    SELECT steward.fail(id, lease_token, 'flaky', retry_in => '1 hour') FROM steward.dequeue('retry');
 });
 my $jobs_sql = q{SELECT id, queue, state, payload, attempt, lease_token, worker, dedup_key, result, errors IS NOT NULL, progress
                    FROM steward.jobs ORDER BY id};
@@ -32,6 +35,7 @@ my $queues_sql = q{SELECT name, paused, max_attempts, lease, retention, notify F
 my $jobs_before = $node->safe_psql('src', $jobs_sql);
 my $queues_before = $node->safe_psql('src', $queues_sql);
 my $next_before = $node->safe_psql('src', q{SELECT last_value FROM steward._job_id_seq});
+my $queue_seq_before = $node->safe_psql('src', q{SELECT last_value FROM steward._queue_id_seq});
 like($node->safe_psql('src', q{SELECT count(*) FROM pg_inherits WHERE inhparent = 'steward._job_history'::regclass}),
      qr/^[5-9]$/, 'daily history partitions exist');
 is($node->safe_psql('src', q{SELECT tableoid::regclass::text LIKE 'steward._job_history_p%' FROM steward._job_history WHERE state = 'completed'}),
@@ -45,9 +49,20 @@ $node->command_ok([ 'pg_restore', '--exit-on-error', '-d', $node->connstr('dst')
 is($node->safe_psql('dst', $queues_sql), $queues_before, 'queues and their options survive');
 is($node->safe_psql('dst', $jobs_sql), $jobs_before, 'jobs in every state survive');
 is($node->safe_psql('dst', q{SELECT last_value FROM steward._job_id_seq}), $next_before, 'job id sequence survives');
+is($node->safe_psql('dst', q{SELECT last_value FROM steward._queue_id_seq}), $queue_seq_before, 'queue id sequence survives');
 is($node->safe_psql('dst', q{SELECT bool_and((SELECT count(*) FROM pg_index x WHERE x.indrelid = i.inhrelid) = 2)
                                FROM pg_inherits i WHERE i.inhparent = 'steward._job_history'::regclass}),
    't', 'every history partition has its two indexes after the restore');
+is($node->safe_psql('dst', q{SELECT dead, counts_exact FROM steward.queue_summary WHERE queue = 'mail'}), "1|t",
+   'the restored dead job is counted (error log)');
+is($node->safe_psql('dst', q{SELECT string_agg(queue || ':' || error || ':' || occurrences, ',' ORDER BY queue, error)
+                               FROM steward.queue_error_summary}),
+   'mail:boom:1,retry:flaky:1', 'errors of live and finished jobs survive (error log)');
+
+# a queue created after the restore gets a fresh id (a restarted sequence
+# would collide with a restored queue)
+my ($rc, $new_queue, $err) = $node->psql('dst', q{SELECT steward.create_queue('after_restore') > (SELECT max(id) FROM steward._queue WHERE name <> 'after_restore')});
+is("$rc:$new_queue", '0:t', 'a new queue after the restore gets a fresh id') or diag($err);
 
 # the restored queues work
 my $new_id = $node->safe_psql('dst', q{SELECT steward.enqueue('mail', '{"n": 6}')});

@@ -7,7 +7,8 @@
 # Knobs: QUEUE_BENCH_SECONDS (per pgbench run), QUEUE_BENCH_ROUNDS,
 # QUEUE_BENCH_SNAPSHOT_SECONDS (held-snapshot run), QUEUE_BENCH_MODES
 # ("on off": synchronous_commit settings), QUEUE_BENCH_PARTS ("ratios
-# snapshot backlog").
+# cpu snapshot backlog monitor"; monitor: the monitoring views at 10k and 1M
+# jobs).
 #
 # 2 pgbench clients (-M prepared), library preloaded, fsync on. Variants are
 # interleaved round by round and each is topped up to the same backlog
@@ -24,7 +25,7 @@ DUR=${QUEUE_BENCH_SECONDS:-$d}
 ROUNDS=${QUEUE_BENCH_ROUNDS:-$r}
 SNAP=${QUEUE_BENCH_SNAPSHOT_SECONDS:-$s}
 MODES=${QUEUE_BENCH_MODES:-on off}
-PARTS=${QUEUE_BENCH_PARTS:-ratios cpu snapshot backlog}
+PARTS=${QUEUE_BENCH_PARTS:-ratios cpu snapshot backlog monitor}
 BACKLOG=300000
 SNAP_BACKLOG=600000
 
@@ -170,23 +171,64 @@ cpu_lines() {  # cpu_lines VARIANT FROM TO
   done
 }
 
+# The probe (expired leases, due jobs) and the full rescan run on wall-clock
+# intervals, and valgrind's slowdown varies with the machine's load, so they
+# are pushed out of the measured window (each runs once, at the first dequeue)
+# to keep the count deterministic; in a real run a probe costs each worker a
+# few statements once a second.
+CPU_OPTS="-c shared_preload_libraries=pg_steward -c steward.queue_probe_interval=3600000 -c steward.queue_rescan_interval=3600000"
+
 cpu_part() {
-  echo "-- CPU instructions per job (callgrind, single-user mode, 300 - 100 jobs, backlog 20000)"
+  echo "-- CPU instructions per job (callgrind, single-user mode, 300 - 100 jobs, backlog 20000, probe and rescan intervals 1 h)"
   start off
   spsql -c "SELECT top_up(20000)" -c 'VACUUM ANALYZE' >/dev/null
   declare -A per=()
   for v in raw_two_tx steward_two_tx steward_cad steward_batch10; do
     local pre=""; [ $v = steward_cad ] && pre="SELECT id FROM steward.dequeue('bench', 'w')"
     local a b
-    a=$(CALLGRIND_PG_OPTS="-c shared_preload_libraries=pg_steward" callgrind_instructions "SELECT 1" "$pre
+    a=$(CALLGRIND_PG_OPTS="$CPU_OPTS" callgrind_instructions "SELECT 1" "$pre
 $(cpu_lines $v 1 100)")
-    b=$(CALLGRIND_PG_OPTS="-c shared_preload_libraries=pg_steward" callgrind_instructions "SELECT 1" "$pre
+    b=$(CALLGRIND_PG_OPTS="$CPU_OPTS" callgrind_instructions "SELECT 1" "$pre
 $(cpu_lines $v 1 300)")
     per[$v]=$(( (b - a) / 200 ))
     printf '   %-16s %10s instructions per job\n' "$v" "${per[$v]}"
   done
   echo "   steward (1) / raw (1) cost = $(ratio "${per[steward_two_tx]}" "${per[raw_two_tx]}") (lower is cheaper; throughput ratio ~ its inverse when CPU-bound)"
   echo "   complete_and_dequeue / (1) = $(ratio "${per[steward_cad]}" "${per[steward_two_tx]}"), batches of 10 / (1) = $(ratio "${per[steward_batch10]}" "${per[steward_two_tx]}")"
+}
+
+# The monitoring views at 10k and 1M jobs (plus as many history rows): time
+# (median of 3 calls after a session's first) and shared buffers per view, and every plan inside them
+# (auto_explain of the nested statements) checked for sequential scans of
+# steward._job or a history partition that read anything.
+monitor_part() {
+  echo "-- monitoring views: ms (median of 3 calls in a session after its first) and shared buffers per query; N ready jobs + N history rows, 3 queues"
+  local views="queue_stats queue_summary queue_error_summary _health_checks_queue() health()"
+  for size in 10000 1000000; do
+    spsql -v n=$size -f "$HERE/monitor_load.sql" -c 'VACUUM ANALYZE' >/dev/null
+    for v in $views; do
+      local sql="SELECT count(*) FROM steward.$v" t buf
+      [ "$v" = "health()" ] && sql="SELECT steward.health() IS NOT NULL"
+      # one session: the first call (new session: caches, plans) and 3 more
+      t=$(spsql -c '\timing on' -c "$sql" -c "$sql" -c "$sql" -c "$sql" | grep -oP 'Time: \K[0-9.]+' | tr '\n' ' ')
+      buf=$(spsql -c "$sql" -c "EXPLAIN (ANALYZE, BUFFERS, TIMING OFF, COSTS OFF) $sql" | grep -oP 'Buffers: shared hit=\K[0-9]+' | head -n 1)
+      printf '   %8s jobs  %-22s %8s ms  %7s buffers   (first call in a session %s ms, then %s)\n' "$size" "$v" \
+        "$(echo "$t" | tr ' ' '\n' | grep . | tail -n 3 | median)" "$buf" "${t%% *}" "${t#* }"
+    done
+    # every statement the views run, with its plan: a Seq Scan node of
+    # steward._job or of a history partition followed by a Buffers line read pages
+    local plans=$STEWARD_SERVER_DIR/monitor_plans_$size.txt
+    { echo "LOAD 'auto_explain';"
+      echo "SET auto_explain.log_min_duration = 0; SET auto_explain.log_nested_statements = on;"
+      echo "SET auto_explain.log_analyze = on; SET auto_explain.log_buffers = on; SET auto_explain.log_timing = off;"
+      echo "SET client_min_messages = log;"
+      for v in $views; do [ "$v" = "health()" ] && echo "SELECT steward.health() IS NOT NULL;" || echo "SELECT count(*) FROM steward.$v;"; done
+    } | spsql >"$plans" 2>&1
+    local seq
+    seq=$(awk '/Seq Scan on _job/ {node=$0; next} /->|Query Text|duration:/ {node=""} /Buffers:/ && node != "" {print node; node=""}' "$plans" |
+          sed -E 's/^.*(Seq Scan on [a-z_0-9]+).*$/\1/' | sort | uniq -c | awk '{$1 = $1 "x"; print}' | paste -sd ';' -)
+    echo "   $size jobs: sequential scans of steward._job or the history that read pages: ${seq:-none}"
+  done
 }
 
 echo "pg_steward queue benchmark $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores shared with other work: wall-time figures are noisy, compare ratios"
@@ -202,6 +244,10 @@ if [[ " $PARTS " == *" snapshot "* ]]; then
 fi
 if [[ " $PARTS " == *" cpu "* ]]; then
   cpu_part
+fi
+if [[ " $PARTS " == *" monitor "* ]]; then
+  start off
+  monitor_part
 fi
 if [[ " $PARTS " == *" backlog "* ]]; then
   start off
