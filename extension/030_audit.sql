@@ -39,46 +39,122 @@ CREATE TABLE steward.audit_tables (
 SELECT pg_catalog.pg_extension_config_dump('steward.audit_tables', '');
 SELECT pg_catalog.pg_extension_config_dump('steward.audit_tables_table_id_seq', '');
 
--- Who may change a table's audit options: whoever may create triggers on it
--- (its owner, or roles granted TRIGGER); enforced by row security, so
--- steward.enable_audit() runs with the caller's rights.
+-- The columns named in excluded/redacted options must exist and must not be
+-- key columns (the log identifies each record by its key).
+CREATE FUNCTION steward._audit_check_columns(tbl regclass, names name[])
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    col name;
+    key name[] := steward._audit_key_columns(tbl);
+BEGIN
+    FOREACH col IN ARRAY COALESCE(names, '{}') LOOP
+        IF col IS NULL OR NOT EXISTS (SELECT FROM pg_catalog.pg_attribute a
+                       WHERE a.attrelid = tbl AND a.attname = col AND a.attnum > 0 AND NOT a.attisdropped) THEN
+            RAISE EXCEPTION 'column "%" of relation "%" does not exist', col, tbl
+                USING ERRCODE = 'undefined_column',
+                      DETAIL = 'Columns named in excluded or redacted must exist.';
+        END IF;
+        IF col = ANY (key) THEN
+            RAISE EXCEPTION 'cannot exclude or redact key column "%" of relation "%"', col, tbl
+                USING ERRCODE = 'invalid_parameter_value',
+                      DETAIL = 'The audit log identifies each record by its key.';
+        END IF;
+    END LOOP;
+END
+$$;
+
 -- Who may write a table's options: whoever may create triggers on it. A
--- guard trigger checks it as the writing role. (Row security would express
--- the same, but pg_dump runs with row_security = off and refuses a table with
--- policies in force, so a non-superuser backup role, e.g. one granted
--- pg_read_all_data, could no longer dump the database.) The extension owner
--- (the SECURITY DEFINER paths), superusers and BYPASSRLS roles pass, as they
--- would past row security.
+-- guard trigger checks it as the writing role, so steward.enable_audit()
+-- runs with the caller's rights. (Row security would express the same, but
+-- pg_dump runs with row_security = off and refuses a table with policies in
+-- force, so a non-superuser backup role, e.g. one granted pg_read_all_data,
+-- could no longer dump the database.) The extension owner (the SECURITY
+-- DEFINER paths), superusers and BYPASSRLS roles pass, as they would past
+-- row security.
+--
+-- Whoever writes, the guard keeps the row true: changed_at/changed_by are
+-- stamped with now() and the writing role on every insert and option
+-- change (the only exception: pg_steward's own follow-up of a column
+-- rename, made by the log's owner from inside the audit trigger), the names
+-- of a new row are those of its table, and options naming columns are
+-- checked as enable_audit() checks them. The AFTER trigger below drops every
+-- backend's cached options of the table and its partitions.
 CREATE FUNCTION steward._audit_tables_guard()
 RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    owner_or_superuser constant boolean :=
+        pg_catalog.pg_has_role(CURRENT_USER,
+            (SELECT c.relowner FROM pg_catalog.pg_class c WHERE c.oid = TG_RELID), 'USAGE')
+        OR (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = CURRENT_USER);
+    added name[];
+    stamp boolean;
 BEGIN
-    IF pg_catalog.pg_has_role(CURRENT_USER,
-           (SELECT c.relowner FROM pg_catalog.pg_class c WHERE c.oid = TG_RELID), 'USAGE')
-       OR (SELECT r.rolsuper OR r.rolbypassrls FROM pg_catalog.pg_roles r WHERE r.rolname = CURRENT_USER) THEN
-        RETURN NEW;
+    IF NOT (owner_or_superuser
+            OR (SELECT r.rolbypassrls FROM pg_catalog.pg_roles r WHERE r.rolname = CURRENT_USER)) THEN
+        IF (TG_OP = 'UPDATE' AND NOT coalesce(OLD.tbl IS NOT NULL AND pg_catalog.has_table_privilege(OLD.tbl, 'TRIGGER'), false))
+           OR NOT coalesce(NEW.tbl IS NOT NULL AND pg_catalog.has_table_privilege(NEW.tbl, 'TRIGGER'), false) THEN
+            RAISE EXCEPTION 'permission denied to change the audit options of "%"', coalesce(OLD.tbl, NEW.tbl)
+                USING ERRCODE = 'insufficient_privilege',
+                      DETAIL = 'Audit options of a table may be changed by roles that may create triggers on it.',
+                      HINT = 'Use steward.enable_audit() or steward.disable_audit() as the table owner.';
+        END IF;
+        IF TG_OP = 'INSERT' THEN
+            SELECT n.nspname, c.relname INTO NEW.schema_name, NEW.table_name
+              FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+             WHERE c.oid = NEW.tbl;
+        END IF;
     END IF;
-    IF (TG_OP = 'UPDATE' AND NOT coalesce(OLD.tbl IS NOT NULL AND pg_catalog.has_table_privilege(OLD.tbl, 'TRIGGER'), false))
-       OR NOT coalesce(NEW.tbl IS NOT NULL AND pg_catalog.has_table_privilege(NEW.tbl, 'TRIGGER'), false) THEN
-        RAISE EXCEPTION 'permission denied to change the audit options of "%"', coalesce(OLD.tbl, NEW.tbl)
-            USING ERRCODE = 'insufficient_privilege',
-                  DETAIL = 'Audit options of a table may be changed by roles that may create triggers on it.',
-                  HINT = 'Use steward.enable_audit() or steward.disable_audit() as the table owner.';
+    IF TG_OP = 'INSERT' THEN
+        added := NEW.excluded OPERATOR(pg_catalog.||) NEW.redacted;
+    ELSE
+        added := ARRAY(SELECT pg_catalog.unnest(NEW.excluded OPERATOR(pg_catalog.||) NEW.redacted)
+                       EXCEPT SELECT pg_catalog.unnest(OLD.excluded OPERATOR(pg_catalog.||) OLD.redacted));
+    END IF;
+    IF NEW.tbl IS NOT NULL AND added <> '{}' THEN
+        PERFORM steward._audit_check_columns(NEW.tbl, added);
+        IF NEW.excluded OPERATOR(pg_catalog.&&) NEW.redacted THEN
+            RAISE EXCEPTION 'a column cannot be both excluded and redacted'
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+    END IF;
+    IF TG_OP = 'INSERT' THEN
+        stamp := true;
+    ELSE
+        stamp := (NEW.enabled, NEW.full_row, NEW.log_noop, NEW.log_statement, NEW.excluded, NEW.redacted)
+                 IS DISTINCT FROM (OLD.enabled, OLD.full_row, OLD.log_noop, OLD.log_statement, OLD.excluded, OLD.redacted)
+                 AND NOT (owner_or_superuser AND pg_catalog.pg_trigger_depth() > 1);
+    END IF;
+    IF stamp THEN
+        NEW.changed_at := pg_catalog.now();
+        NEW.changed_by := CURRENT_USER;
     END IF;
     RETURN NEW;
 END
 $$;
 CREATE TRIGGER audit_tables_guard BEFORE INSERT OR UPDATE ON steward.audit_tables
     FOR EACH ROW EXECUTE FUNCTION steward._audit_tables_guard();
+-- Cached options (the trigger's, per backend) of the table and its
+-- partitions are dropped when its row changes, whoever changes it.
+CREATE FUNCTION steward._audit_tables_changed()
+RETURNS trigger
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'steward_audit_tables_changed';
+CREATE TRIGGER audit_tables_changed AFTER INSERT OR UPDATE OR DELETE ON steward.audit_tables
+    FOR EACH ROW EXECUTE FUNCTION steward._audit_tables_changed();
 REVOKE ALL ON steward.audit_tables FROM PUBLIC;
 GRANT SELECT ON steward.audit_tables TO PUBLIC;
 GRANT INSERT (tbl, schema_name, table_name, enabled, full_row, log_noop, log_statement,
               excluded, redacted)
     ON steward.audit_tables TO PUBLIC;
-GRANT UPDATE (schema_name, table_name, enabled, full_row, log_noop, log_statement, excluded,
-              redacted, changed_at, changed_by)
+-- Names and stamps are written by pg_steward only (SECURITY DEFINER paths
+-- and the guard).
+GRANT UPDATE (enabled, full_row, log_noop, log_statement, excluded, redacted)
     ON steward.audit_tables TO PUBLIC;
 GRANT USAGE ON SEQUENCE steward.audit_tables_table_id_seq TO PUBLIC;
 
@@ -517,7 +593,6 @@ AS $$
 DECLARE
     on_primary constant boolean := steward._require_primary('enable auditing');
     cfg steward.audit_tables;
-    col name;
     key name[];
     changed boolean := false;
     present integer;
@@ -543,24 +618,14 @@ BEGIN
                   DETAIL = 'The audit log identifies each record by its key.',
                   HINT = 'Add a primary key, or ALTER TABLE ... REPLICA IDENTITY USING INDEX a unique index on NOT NULL columns.';
     END IF;
-    FOREACH col IN ARRAY COALESCE(excluded, '{}') || COALESCE(redacted, '{}') LOOP
-        IF col IS NULL OR NOT EXISTS (SELECT FROM pg_catalog.pg_attribute a
-                       WHERE a.attrelid = tbl AND a.attname = col AND a.attnum > 0 AND NOT a.attisdropped) THEN
-            RAISE EXCEPTION 'column "%" of relation "%" does not exist', col, tbl
-                USING ERRCODE = 'undefined_column',
-                      DETAIL = 'Columns named in excluded or redacted must exist.';
-        END IF;
-        IF col = ANY (key) THEN
-            RAISE EXCEPTION 'cannot exclude or redact key column "%" of relation "%"', col, tbl
-                USING ERRCODE = 'invalid_parameter_value',
-                      DETAIL = 'The audit log identifies each record by its key.';
-        END IF;
-    END LOOP;
+    PERFORM steward._audit_check_columns(tbl, COALESCE(excluded, '{}') || COALESCE(redacted, '{}'));
     IF excluded && redacted THEN
         RAISE EXCEPTION 'a column cannot be both excluded and redacted'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
 
+    -- (the guard trigger stamps changed_at/changed_by; a change of the row
+    -- drops every backend's cached options of the table and its partitions)
     SELECT * INTO cfg FROM steward.audit_tables t WHERE t.tbl = enable_audit.tbl;
     IF NOT FOUND THEN
         INSERT INTO steward.audit_tables AS t (tbl, schema_name, table_name, full_row, log_noop,
@@ -581,8 +646,7 @@ BEGIN
                log_noop = COALESCE(enable_audit.log_noop, t.log_noop),
                log_statement = COALESCE(enable_audit.log_statement, t.log_statement),
                excluded = COALESCE(enable_audit.excluded, t.excluded),
-               redacted = COALESCE(enable_audit.redacted, t.redacted),
-               changed_at = pg_catalog.now(), changed_by = CURRENT_USER
+               redacted = COALESCE(enable_audit.redacted, t.redacted)
          WHERE t.table_id = cfg.table_id
            AND (t.enabled, t.full_row, t.log_noop, t.log_statement, t.excluded, t.redacted)
                IS DISTINCT FROM
@@ -634,8 +698,7 @@ BEGIN
         RAISE EXCEPTION 'table must not be null' USING ERRCODE = 'null_value_not_allowed';
     END IF;
     had_trigger := steward._audit_drop_triggers(tbl);
-    UPDATE steward.audit_tables t SET enabled = false, changed_at = pg_catalog.now(),
-                                      changed_by = CURRENT_USER
+    UPDATE steward.audit_tables t SET enabled = false
      WHERE t.tbl = disable_audit.tbl AND t.enabled;
     RETURN FOUND OR COALESCE(had_trigger, false);
 END

@@ -348,8 +348,42 @@ SELECT count(*) > 0 AS reads_activity FROM steward.recent_activity;
 SELECT count(*) AS checks FROM steward._health_checks_audit();
 RESET ROLE;
 
+-- a table owner changes its own table's options only, with true stamps and
+-- names, and the new options apply to the next write of the same session
+CREATE ROLE regress_audit_owner;
+CREATE SCHEMA regress_audit_own AUTHORIZATION regress_audit_owner;
+GRANT USAGE ON SCHEMA regress_audit TO regress_audit_owner;
+SET ROLE regress_audit_owner;
+CREATE TABLE regress_audit_own.mine (id int PRIMARY KEY, secret text);
+SELECT steward.enable_audit('regress_audit_own.mine');
+INSERT INTO regress_audit_own.mine VALUES (1, 'visible');
+UPDATE steward.audit_tables SET excluded = '{secret}', changed_by = 'alice', changed_at = '2000-01-01',
+       schema_name = 'public', table_name = 'accounts'
+ WHERE tbl = 'regress_audit_own.mine'::regclass;
+UPDATE steward.audit_tables SET changed_by = 'alice' WHERE tbl = 'regress_audit_own.mine'::regclass;
+UPDATE steward.audit_tables SET schema_name = 'public' WHERE tbl = 'regress_audit_own.mine'::regclass;
+UPDATE steward.audit_tables SET excluded = '{nope}' WHERE tbl = 'regress_audit_own.mine'::regclass;
+UPDATE steward.audit_tables SET redacted = '{id}' WHERE tbl = 'regress_audit_own.mine'::regclass;
+BEGIN;
+UPDATE steward.audit_tables SET excluded = '{secret}' WHERE tbl = 'regress_audit_own.mine'::regclass;
+SELECT schema_name, table_name, excluded, changed_by = current_user AS by_me, changed_at = now() AS now
+  FROM steward.audit_tables WHERE tbl = 'regress_audit_own.mine'::regclass;
+COMMIT;
+INSERT INTO regress_audit_own.mine VALUES (2, 'excluded now');
+UPDATE steward.audit_tables SET excluded = '{}', redacted = '{secret}' WHERE tbl = 'regress_audit_own.mine'::regclass;
+INSERT INTO regress_audit_own.mine VALUES (3, 'redacted now');
+-- a row for another table, or with false names
+INSERT INTO steward.audit_tables (tbl, schema_name, table_name) VALUES ('regress_audit.accounts', 'x', 'y');
+CREATE TABLE regress_audit_own.other (id int PRIMARY KEY);
+INSERT INTO steward.audit_tables (tbl, schema_name, table_name) VALUES ('regress_audit_own.other', 'public', 'accounts');
+SELECT schema_name, table_name, changed_by = current_user AS by_me FROM steward.audit_tables
+ WHERE tbl = 'regress_audit_own.other'::regclass;
+RESET ROLE;
+SELECT new_values FROM steward.audit_log WHERE schema_name = 'regress_audit_own' ORDER BY id;
+DROP SCHEMA regress_audit_own CASCADE;
+
 DROP SCHEMA regress_audit CASCADE;
 DROP SERVER regress_audit_server;
 DROP FOREIGN DATA WRAPPER regress_audit_fdw;
-DROP OWNED BY regress_audit_app, regress_audit_reader, regress_audit_monitor;
-DROP ROLE regress_audit_app, regress_audit_reader, regress_audit_monitor;
+DROP OWNED BY regress_audit_app, regress_audit_reader, regress_audit_monitor, regress_audit_owner;
+DROP ROLE regress_audit_app, regress_audit_reader, regress_audit_monitor, regress_audit_owner;
