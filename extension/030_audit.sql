@@ -435,23 +435,26 @@ AS $$
 $$;
 
 -- Called by the trigger (once per backend and table shape): the version of
--- the audited table relid, created when the table's shape changed, and what
--- the trigger needs (attnums: the table's attribute numbers of the
--- version's columns).
+-- the audited table, created when the table's shape changed, and what the
+-- trigger on relid needs (attnums: relid's attribute numbers of the
+-- version's columns; audited: the audited table).
 CREATE FUNCTION steward._audit_prepare(relid oid,
     OUT table_id integer, OUT version_id integer, OUT full_row boolean,
     OUT log_noop boolean, OUT log_statement boolean, OUT attnums int2[],
     OUT storage oid[], OUT redacted boolean[], OUT key_positions int2[],
-    OUT soft_delete_position int2)
+    OUT soft_delete_position int2, OUT audited oid)
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
 DECLARE
-    -- Statement triggers fire on the table they belong to (a partitioned
-    -- table's on itself, with its partitions' rows in its own row format).
-    root regclass := relid;
+    -- Statement triggers fire on the table named in the statement (a
+    -- partitioned table's on itself, with its partitions' rows in its own
+    -- row format; a partition's, when a statement names the partition). The
+    -- audited table is relid itself or, for a partition, the topmost audited
+    -- table it belongs to: writes to a partition are recorded under it.
+    root regclass;
     cfg steward.audit_tables;
     last steward.audit_versions;
     cur record;
@@ -460,13 +463,21 @@ DECLARE
     renamed_excluded name[];
     renamed_redacted name[];
 BEGIN
-    SELECT * INTO cfg FROM steward.audit_tables t WHERE t.tbl = root AND t.enabled;
+    IF (SELECT c.relispartition FROM pg_catalog.pg_class c WHERE c.oid = relid) THEN
+        SELECT t.* INTO cfg
+          FROM pg_catalog.pg_partition_ancestors(relid) WITH ORDINALITY a(rel, depth)
+          JOIN steward.audit_tables t ON t.tbl = a.rel AND t.enabled
+         ORDER BY a.depth DESC LIMIT 1;
+    ELSE
+        SELECT * INTO cfg FROM steward.audit_tables t WHERE t.tbl = relid AND t.enabled;
+    END IF;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'table "%" is not audited', root::text
+        RAISE EXCEPTION 'table "%" is not audited', relid::regclass::text
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   DETAIL = 'Trigger steward.audit_trigger() fired on a table not enabled with steward.enable_audit().',
                   HINT = 'Use steward.enable_audit() to audit a table, or drop the trigger.';
     END IF;
+    root := cfg.tbl;
     SELECT * INTO last FROM steward.audit_versions v
      WHERE v.table_id = cfg.table_id ORDER BY v.version_id DESC LIMIT 1;
     -- A column renamed since the last version keeps its exclusion/redaction
@@ -543,6 +554,7 @@ BEGIN
     SELECT steward._trigger_first_arg(t.oid, '') INTO sd
       FROM pg_catalog.pg_trigger t WHERE t.tgrelid = relid AND t.tgname = 'steward_soft_delete';
     soft_delete_position := COALESCE(pg_catalog.array_position(last.columns, sd::text), 0);
+    audited := root;
 END
 $$;
 REVOKE ALL ON FUNCTION steward._audit_prepare(oid) FROM PUBLIC;
@@ -553,14 +565,42 @@ RETURNS trigger
 LANGUAGE c
 AS 'MODULE_PATHNAME', 'steward_audit_trigger';
 COMMENT ON FUNCTION steward.audit_trigger() IS
-'AFTER row trigger (INSERT, UPDATE, DELETE) and AFTER TRUNCATE statement trigger that write the audit log; installed by steward.enable_audit()';
+'AFTER ... FOR EACH STATEMENT triggers with transition tables (INSERT, UPDATE, DELETE) and a BEFORE TRUNCATE statement trigger that write the audit log; installed by steward.enable_audit() on the table and its partitions';
 
 -- The triggers steward.enable_audit() creates.
 CREATE FUNCTION steward._audit_trigger_names()
 RETURNS name[] LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$ SELECT '{steward_audit_insert,steward_audit_update,steward_audit_delete,steward_audit_truncate}'::name[] $$;
 
--- Drop the audit triggers of tbl; true when there were any.
+-- How many of the audit triggers of rel are in place, as enable_audit()
+-- creates them (name, kind, function); only enabled ones when only_enabled.
+CREATE FUNCTION steward._audit_trigger_count(rel regclass, only_enabled boolean)
+RETURNS integer
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT pg_catalog.count(*)::integer FROM pg_catalog.pg_trigger g
+     WHERE g.tgrelid = rel AND g.tgfoid = 'steward.audit_trigger()'::regprocedure
+       AND (g.tgname, g.tgtype) IN (('steward_audit_insert', 4), ('steward_audit_update', 16),
+                                    ('steward_audit_delete', 8), ('steward_audit_truncate', 34))
+       AND (NOT only_enabled OR g.tgenabled <> 'D')
+$$;
+
+-- Does every table of tbl's partition tree (tbl itself and its partitions,
+-- foreign ones aside) carry its four enabled audit triggers?
+CREATE FUNCTION steward._audit_triggers_ok(tbl regclass)
+RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT COALESCE(pg_catalog.bool_and(steward._audit_trigger_count(p.relid, true) = 4), false)
+      FROM (SELECT tbl AS relid UNION SELECT t.relid FROM pg_catalog.pg_partition_tree(tbl) t) p
+      JOIN pg_catalog.pg_class c ON c.oid = p.relid
+     WHERE c.relkind IN ('r', 'p')
+$$;
+
+-- Drop the audit triggers of tbl (and so their clones on its partitions);
+-- true when there were any.
 CREATE FUNCTION steward._audit_drop_triggers(tbl regclass)
 RETURNS boolean
 LANGUAGE plpgsql
@@ -582,6 +622,76 @@ BEGIN
 END
 $$;
 
+-- Copy a partitioned table's audit trigger to its partition part (C): a
+-- clone, as PostgreSQL makes of row triggers (tgparentid is the parent's
+-- trigger; pg_dump leaves clones out, DETACH PARTITION and DROP TRIGGER on
+-- the parent remove them, the partition's owner cannot drop it alone).
+CREATE FUNCTION steward._audit_clone_trigger(parent_trigger oid, part regclass)
+RETURNS void
+LANGUAGE c STRICT
+AS 'MODULE_PATHNAME', 'steward_audit_clone_trigger';
+REVOKE ALL ON FUNCTION steward._audit_clone_trigger(oid, regclass) FROM PUBLIC;
+
+-- Give every partition of the audited table tbl, at any depth, tbl's audit
+-- triggers: statement triggers are not inherited, and a statement that
+-- names a partition fires only the partition's own. Writes through them are
+-- recorded under tbl (steward._audit_prepare). Called by enable_audit() and
+-- after CREATE TABLE ... PARTITION OF, ATTACH PARTITION and CREATE TRIGGER
+-- (steward._audit_on_ddl, which also covers pg_restore: clones are not
+-- dumped, and are made again when the restore creates the parent's
+-- triggers). Callable by anyone: it only ever makes an audited table's
+-- partitions carry its triggers.
+CREATE FUNCTION steward._audit_sync_partitions(tbl regclass)
+RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    part record;
+    parent_trigger record;
+    existing record;
+BEGIN
+    IF NOT EXISTS (SELECT FROM steward.audit_tables t WHERE t.tbl = _audit_sync_partitions.tbl AND t.enabled) THEN
+        RETURN;
+    END IF;
+    FOR part IN
+        SELECT p.relid, p.parentrelid FROM pg_catalog.pg_partition_tree(tbl) p
+          JOIN pg_catalog.pg_class c ON c.oid = p.relid
+         WHERE p.level > 0 AND c.relkind IN ('r', 'p')   -- foreign tables take no transition tables
+         ORDER BY p.level
+    LOOP
+        -- Audited on its own before it became a partition: tbl's auditing
+        -- takes over (its history stays under its own table_id).
+        IF EXISTS (SELECT FROM steward.audit_tables t WHERE t.tbl = part.relid AND t.enabled) THEN
+            PERFORM steward._audit_drop_triggers(part.relid);
+            UPDATE steward.audit_tables t SET enabled = false WHERE t.tbl = part.relid;
+        END IF;
+        FOR parent_trigger IN
+            SELECT g.oid, g.tgname FROM pg_catalog.pg_trigger g
+             WHERE g.tgrelid = part.parentrelid AND g.tgname = ANY (steward._audit_trigger_names())
+               AND g.tgfoid = 'steward.audit_trigger()'::regprocedure
+        LOOP
+            SELECT g.oid, g.tgparentid, g.tgfoid INTO existing FROM pg_catalog.pg_trigger g
+             WHERE g.tgrelid = part.relid AND g.tgname = parent_trigger.tgname;
+            CONTINUE WHEN existing.tgparentid = parent_trigger.oid;
+            IF existing.oid IS NOT NULL THEN
+                IF existing.tgfoid <> 'steward.audit_trigger()'::regprocedure THEN
+                    RAISE EXCEPTION 'cannot audit partition "%" of "%"', part.relid::regclass, tbl
+                        USING ERRCODE = 'duplicate_object',
+                              DETAIL = pg_catalog.format('The partition has a trigger named "%s" of its own.',
+                                                         parent_trigger.tgname),
+                              HINT = 'Rename or drop that trigger.';
+                END IF;
+                -- ours, but not a copy of the parent's (left from before)
+                EXECUTE pg_catalog.format('DROP TRIGGER %I ON %s', parent_trigger.tgname, part.relid::regclass);
+            END IF;
+            PERFORM steward._audit_clone_trigger(parent_trigger.oid, part.relid);
+        END LOOP;
+    END LOOP;
+END
+$$;
+
 CREATE FUNCTION steward.enable_audit(tbl regclass,
     full_row boolean DEFAULT NULL, log_noop boolean DEFAULT NULL,
     log_statement boolean DEFAULT NULL, excluded name[] DEFAULT NULL,
@@ -595,7 +705,6 @@ DECLARE
     cfg steward.audit_tables;
     key name[];
     changed boolean := false;
-    present integer;
 BEGIN
     PERFORM steward._check_trigger_target(tbl, 'auditing');
     IF tbl = 'steward.audit_records'::regclass OR tbl IN (
@@ -658,12 +767,7 @@ BEGIN
         changed := FOUND;
     END IF;
 
-    SELECT pg_catalog.count(*) INTO present
-      FROM pg_catalog.pg_trigger t
-     WHERE t.tgrelid = tbl AND t.tgname = ANY (steward._audit_trigger_names())
-       AND t.tgfoid = 'steward.audit_trigger()'::regprocedure;
-    IF changed OR present <> 4 THEN
-        -- (Re)creating the triggers also invalidates every backend's cached options.
+    IF steward._audit_trigger_count(tbl, false) <> 4 THEN
         PERFORM steward._audit_drop_triggers(tbl);
         EXECUTE pg_catalog.format('CREATE TRIGGER steward_audit_insert AFTER INSERT ON %s '
                                   'REFERENCING NEW TABLE AS steward_new '
@@ -674,10 +778,12 @@ BEGIN
         EXECUTE pg_catalog.format('CREATE TRIGGER steward_audit_delete AFTER DELETE ON %s '
                                   'REFERENCING OLD TABLE AS steward_old '
                                   'FOR EACH STATEMENT EXECUTE FUNCTION steward.audit_trigger()', tbl);
-        EXECUTE pg_catalog.format('CREATE TRIGGER steward_audit_truncate AFTER TRUNCATE ON %s '
+        -- BEFORE: a partition's TRUNCATE logs the rows it removes
+        EXECUTE pg_catalog.format('CREATE TRIGGER steward_audit_truncate BEFORE TRUNCATE ON %s '
                                   'FOR EACH STATEMENT EXECUTE FUNCTION steward.audit_trigger()', tbl);
         changed := true;
     END IF;
+    PERFORM steward._audit_sync_partitions(tbl);
     PERFORM steward.audit_create_partitions(7);
     RETURN changed;
 END
@@ -697,7 +803,7 @@ BEGIN
     IF tbl IS NULL THEN
         RAISE EXCEPTION 'table must not be null' USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    had_trigger := steward._audit_drop_triggers(tbl);
+    had_trigger := steward._audit_drop_triggers(tbl);   -- and their clones on partitions
     UPDATE steward.audit_tables t SET enabled = false
      WHERE t.tbl = disable_audit.tbl AND t.enabled;
     RETURN FOUND OR COALESCE(had_trigger, false);
@@ -709,9 +815,7 @@ COMMENT ON FUNCTION steward.disable_audit(regclass) IS
 CREATE VIEW steward.audited_tables AS
 SELECT t.tbl AS table_name, t.schema_name, t.table_name AS relation_name, t.full_row,
        t.log_noop, t.log_statement, t.excluded, t.redacted, t.changed_at, t.changed_by,
-       (SELECT pg_catalog.count(*) = 4 FROM pg_catalog.pg_trigger g
-         WHERE g.tgrelid = t.tbl AND g.tgname = ANY (steward._audit_trigger_names())
-           AND g.tgenabled <> 'D') AS trigger_enabled
+       steward._audit_triggers_ok(t.tbl) AS trigger_enabled
   FROM steward.audit_tables t
  WHERE t.enabled AND t.tbl IS NOT NULL;
 COMMENT ON VIEW steward.audited_tables IS 'Tables pg_steward audits, with their options';
@@ -735,6 +839,40 @@ $$;
 CREATE EVENT TRIGGER steward_audit_on_drop ON sql_drop
     WHEN TAG IN ('DROP TABLE', 'DROP SCHEMA', 'DROP OWNED')
     EXECUTE FUNCTION steward._audit_on_drop();
+
+-- Partitions created or attached later get the audit triggers (see
+-- steward._audit_sync_partitions), and so do the partitions of a restored
+-- audited table once the restore creates its triggers.
+CREATE FUNCTION steward._audit_on_ddl()
+RETURNS event_trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    root regclass;
+BEGIN
+    IF NOT EXISTS (SELECT FROM steward.audit_tables t WHERE t.enabled) THEN
+        RETURN;
+    END IF;
+    FOR root IN
+        SELECT DISTINCT t.tbl
+          FROM pg_catalog.pg_event_trigger_ddl_commands() d
+          CROSS JOIN LATERAL (SELECT CASE d.classid
+                   WHEN 'pg_catalog.pg_trigger'::regclass
+                       THEN (SELECT g.tgrelid FROM pg_catalog.pg_trigger g WHERE g.oid = d.objid)
+                   WHEN 'pg_catalog.pg_class'::regclass THEN d.objid END AS relid) r
+          CROSS JOIN LATERAL pg_catalog.pg_partition_ancestors(r.relid) a
+          JOIN steward.audit_tables t ON t.tbl = a.relid AND t.enabled
+         WHERE r.relid IS NOT NULL
+    LOOP
+        PERFORM steward._audit_sync_partitions(root);
+    END LOOP;
+END
+$$;
+CREATE EVENT TRIGGER steward_audit_on_ddl ON ddl_command_end
+    WHEN TAG IN ('CREATE TABLE', 'ALTER TABLE', 'CREATE TRIGGER')
+    EXECUTE FUNCTION steward._audit_on_ddl();
 
 -- Decode a stored image into jsonb (only the given positions, or all
 -- stored ones when NULL).
@@ -843,7 +981,8 @@ BEGIN
                steward._audit_action_name(r.action) AS action,
                steward._audit_decode(r.version_id, r.new_image, r.stored) AS new_values
           FROM steward.audit_records r
-         WHERE (r.row_hash = hash OR r.old_hash = hash OR (r.table_id = tid AND r.action = 'T'))
+         WHERE (r.row_hash = hash OR r.old_hash = hash
+                OR (r.table_id = tid AND r.action = 'T' AND r.row_hash IS NULL))
            AND r.table_id = tid AND r.logged_at <= at AND (before_id IS NULL OR r.id < before_id)
          ORDER BY r.id
     LOOP
@@ -967,10 +1106,7 @@ AS $$
         SELECT pg_catalog.count(*)::numeric AS n,
                pg_catalog.string_agg(pg_catalog.format('%I.%I', t.schema_name, t.table_name), ', ' ORDER BY t.table_id) AS names
           FROM steward.audit_tables t
-         WHERE t.enabled AND t.tbl IS NOT NULL
-           AND (SELECT pg_catalog.count(*) FROM pg_catalog.pg_trigger g
-                 WHERE g.tgrelid = t.tbl AND g.tgname = ANY (steward._audit_trigger_names())
-                   AND g.tgenabled <> 'D') < 4
+         WHERE t.enabled AND t.tbl IS NOT NULL AND NOT steward._audit_triggers_ok(t.tbl)
     )
     SELECT 'audit_partitions_ahead', a.days, th.w, th.c,
            CASE WHEN NOT EXISTS (SELECT FROM steward.audit_tables t WHERE t.enabled) THEN 'ok'
@@ -983,7 +1119,7 @@ AS $$
     SELECT 'audit_triggers_missing', m.n, 1, 1,
            CASE WHEN m.n >= 1 THEN 'critical' ELSE 'ok' END,
            CASE WHEN m.n = 0 THEN 'Every audited table has its enabled audit trigger.'
-                ELSE 'Audited tables whose audit trigger is missing or disabled: ' || m.names || '.' END
+                ELSE 'Audited tables whose audit trigger (or a partition''s) is missing or disabled: ' || m.names || '.' END
       FROM missing m
 $$;
 REVOKE ALL ON FUNCTION steward._health_checks_audit() FROM PUBLIC;

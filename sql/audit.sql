@@ -198,7 +198,8 @@ ALTER TABLE scratch RENAME TO scratch2;
 INSERT INTO scratch2 VALUES ('c');
 SELECT table_name, action FROM steward.audit_log WHERE table_name LIKE 'scratch%' ORDER BY id;
 
--- partitioned tables: audited through the partitioned table
+-- partitioned tables: writes through the partitioned table, and to any of
+-- its partitions directly, are recorded under the partitioned table, once
 CREATE TABLE events (id int, region text, payload text, PRIMARY KEY (id, region)) PARTITION BY LIST (region);
 CREATE TABLE events_eu PARTITION OF events FOR VALUES IN ('eu');
 CREATE TABLE events_us (payload text, region text NOT NULL, id int NOT NULL);
@@ -210,14 +211,53 @@ UPDATE events SET payload = 'c' WHERE id = 2;
 UPDATE events SET region = 'us' WHERE id = 1;
 SELECT table_name, action, row_key, old_row_key, new_values FROM steward.audit_log
  WHERE table_name = 'events' ORDER BY id;
+SELECT last_id() AS before \gset
+INSERT INTO events_us VALUES ('direct', 'us', 3);
+UPDATE events_us SET payload = 'direct 2' WHERE id = 3;
+DELETE FROM events_us WHERE id = 2;
+INSERT INTO events_eu VALUES (9, 'eu', 'to be truncated');
+-- partitions created or attached later, and sub-partitions, at any level
+CREATE TABLE events_asia PARTITION OF events FOR VALUES IN ('asia') PARTITION BY RANGE (id);
+CREATE TABLE events_asia_lo PARTITION OF events_asia FOR VALUES FROM (0) TO (100);
+CREATE TABLE events_sa (id int NOT NULL, region text NOT NULL, payload text);
+ALTER TABLE events ATTACH PARTITION events_sa FOR VALUES IN ('sa');
+SELECT p.relid, steward._audit_trigger_count(p.relid, true) AS triggers
+  FROM pg_partition_tree('events') p ORDER BY p.relid::text;
+INSERT INTO events_asia_lo VALUES (4, 'asia', 'leaf');
+INSERT INTO events_asia VALUES (5, 'asia', 'middle');
+INSERT INTO events_sa VALUES (6, 'sa', 'attached');
+-- TRUNCATE of a partition: one entry per row it removes (the history of
+-- the other partitions' rows goes on)
+TRUNCATE events_eu;
+SELECT table_name, action, row_key, old_values, new_values FROM steward.audit_log
+ WHERE id > :before ORDER BY id;
+SELECT action, new_values FROM steward.history('events', 3, 'us');
+SELECT steward.row_as_of('events', 9, 'eu', now()) AS truncated,
+       steward.row_as_of('events', 3, 'us', now()) AS kept;
+-- a detached partition is no longer audited (its copies of the triggers go)
+ALTER TABLE events DETACH PARTITION events_sa;
+SELECT count(*) AS triggers FROM pg_trigger WHERE tgrelid = 'events_sa'::regclass;
+SELECT last_id() AS before \gset
+INSERT INTO events_sa VALUES (7, 'sa', 'detached');
+SELECT count(*) AS logged FROM steward.audit_log WHERE id > :before;
+-- the partitions' triggers cannot be dropped on their own
+DROP TRIGGER steward_audit_insert ON events_us;
 
--- a table audited before it became a partition keeps recording direct writes
+-- a table audited on its own and then attached as a partition of an
+-- audited table: from then on its writes are recorded under the
+-- partitioned table (its own history stays)
 CREATE TABLE events_old (id int NOT NULL, region text NOT NULL, payload text, PRIMARY KEY (id, region));
 SELECT steward.enable_audit('events_old');
+INSERT INTO events_old VALUES (6, 'old', 'own');
 ALTER TABLE events ATTACH PARTITION events_old FOR VALUES IN ('old');
 INSERT INTO events_old VALUES (7, 'old', 'direct');
 INSERT INTO events VALUES (8, 'old', 'through the parent');
 SELECT table_name, action, row_key FROM steward.audit_log WHERE row_key->>'region' = 'old' ORDER BY id;
+SELECT relation_name, trigger_enabled FROM steward.audited_tables WHERE relation_name LIKE 'events%';
+-- TRUNCATE of the partitioned table: one entry, none from its partitions
+SELECT last_id() AS before \gset
+TRUNCATE events;
+SELECT action, row_key FROM steward.audit_log WHERE id > :before;
 
 -- tables without a primary key: the replica identity index, else a clear refusal
 CREATE TABLE nokey (a int NOT NULL, b text);
