@@ -185,9 +185,10 @@ SELECT pg_catalog.pg_extension_config_dump('steward.audit_records_id_seq', '');
 REVOKE ALL ON SEQUENCE steward.audit_records_id_seq FROM PUBLIC;
 
 -- The log. Partitions (one per UTC day, steward.audit_records_pYYYYMMDD)
--- are created ahead by steward.audit_create_partitions() and on demand by
--- the trigger; they are ordinary tables, not extension members, so pg_dump
--- dumps them with their data.
+-- are created a week ahead by enable_audit(), purge_audit(),
+-- audit_create_partitions() and a background worker that writers start
+-- (src/audit/partition_worker.cpp); they are ordinary tables, not extension
+-- members, so pg_dump dumps them with their data.
 CREATE TABLE steward.audit_records (
     id               bigint NOT NULL,
     logged_at        timestamptz NOT NULL,
@@ -277,14 +278,15 @@ BEGIN
         RETURN found;
     END IF;
     -- Serialise creators; LOCK also makes us see partitions created meanwhile.
+    -- SHARE UPDATE EXCLUSIVE is all ATTACH PARTITION takes on the log: readers
+    -- and writers of the log go on (CREATE TABLE ... PARTITION OF would lock
+    -- every reader out until this transaction ends).
     LOCK TABLE steward.audit_records IN SHARE UPDATE EXCLUSIVE MODE;
     found := pg_catalog.to_regclass(pg_catalog.format('steward.%I', part));
     IF found IS NOT NULL THEN
         RETURN found;
     END IF;
-    EXECUTE pg_catalog.format(
-        'CREATE TABLE steward.%I PARTITION OF steward.audit_records FOR VALUES FROM (%L) TO (%L)',
-        part, (d::timestamp AT TIME ZONE 'UTC'), ((d + 1)::timestamp AT TIME ZONE 'UTC'));
+    EXECUTE pg_catalog.format('CREATE TABLE steward.%I (LIKE steward.audit_records)', part);
     -- Indexes per partition, not on the partitioned table: a restored
     -- partition is attached before its indexes are created (pg_dump order),
     -- which an index on the parent would break. One record's entries are
@@ -301,11 +303,41 @@ BEGIN
     EXECUTE pg_catalog.format('CREATE INDEX %I ON steward.%I (table_id) WHERE action = ''T''',
                               part || '_truncate', part);
     EXECUTE pg_catalog.format('REVOKE ALL ON steward.%I FROM PUBLIC', part);
+    -- (an empty table: ATTACH has nothing to validate)
+    EXECUTE pg_catalog.format(
+        'ALTER TABLE steward.audit_records ATTACH PARTITION steward.%I FOR VALUES FROM (%L) TO (%L)',
+        part, (d::timestamp AT TIME ZONE 'UTC'), ((d + 1)::timestamp AT TIME ZONE 'UTC'));
     RETURN pg_catalog.format('steward.%I', part)::regclass;
 END
 $$;
 REVOKE ALL ON FUNCTION steward._audit_partition_for(date) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION steward._audit_partition_for(date) TO PUBLIC;
+
+-- The missing partitions of the days from_day to to_day (UTC); returns how
+-- many were created. Also run by the background worker that writers start
+-- when a partition they need soon is missing (src/audit/partition_worker.cpp:
+-- today's, or the one 3 days ahead; it creates up to 7 days ahead), in a
+-- transaction of its own: only partitions, nothing that could wait on a
+-- writer's locks.
+CREATE FUNCTION steward._audit_partitions_ahead(from_day date, to_day date)
+RETURNS integer
+LANGUAGE plpgsql STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    d date := from_day;
+    created integer := 0;
+BEGIN
+    WHILE d <= to_day LOOP
+        IF pg_catalog.to_regclass(pg_catalog.format('steward.%I', steward._audit_partition_name(d))) IS NULL THEN
+            PERFORM steward._audit_partition_for(d);
+            created := created + 1;
+        END IF;
+        d := d + 1;
+    END LOOP;
+    RETURN created;
+END
+$$;
 
 CREATE FUNCTION steward.audit_create_partitions(days_ahead integer DEFAULT 7)
 RETURNS integer
@@ -323,13 +355,7 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = pg_catalog.format('The value given was %s.', days_ahead);
     END IF;
-    FOR i IN 0..days_ahead LOOP
-        IF pg_catalog.to_regclass(pg_catalog.format('steward.%I',
-               steward._audit_partition_name(today + i))) IS NULL THEN
-            PERFORM steward._audit_partition_for(today + i);
-            created := created + 1;
-        END IF;
-    END LOOP;
+    created := steward._audit_partitions_ahead(today, today + days_ahead);
     -- Key indexes deferred (steward.audit_key_index) on days that are over.
     PERFORM steward._audit_create_key_index(c.relname)
        FROM pg_catalog.pg_inherits inh JOIN pg_catalog.pg_class c ON c.oid = inh.inhrelid
@@ -380,6 +406,9 @@ BEGIN
         EXECUTE pg_catalog.format('DROP TABLE %s', p.part);
         dropped := dropped + 1;
     END LOOP;
+    -- a scheduled moment: keep partitions a week ahead too
+    PERFORM steward._audit_partitions_ahead((pg_catalog.now() AT TIME ZONE 'UTC')::date,
+                                            (pg_catalog.now() AT TIME ZONE 'UTC')::date + 7);
     RETURN dropped;
 END
 $$;
@@ -1113,7 +1142,7 @@ AS $$
                 WHEN a.days < th.c THEN 'critical' WHEN a.days < th.w THEN 'warning' ELSE 'ok' END,
            CASE WHEN NOT EXISTS (SELECT FROM steward.audit_tables t WHERE t.enabled)
                 THEN 'No table is audited; partitions are created when auditing is enabled.'
-                ELSE 'Days of audit log partitions that exist from today on; run steward.audit_create_partitions() daily.' END
+                ELSE 'Days of audit log partitions that exist from today on (writers have them created a week ahead; or schedule steward.audit_create_partitions()).' END
       FROM ahead a, thresholds th
     UNION ALL
     SELECT 'audit_triggers_missing', m.n, 1, 1,
