@@ -990,37 +990,53 @@ AS $$
            AND state OPERATOR(pg_catalog.?) f.col) END
 $$;
 
--- The state of the record with key `key` after the log entries up to `at`
--- (and before entry before_id), in the shape of version to_version (default:
--- the table's latest version at `at`).
+-- The state of the record with key hash `hash` as of `at` (and before
+-- entry before_id), in the shape of version to_version (default: the
+-- table's latest version at `at`). The log knows when each transaction
+-- started (logged_at), not when it committed, and a record's entries are in
+-- the order of its changes (a second writer of a row waits for the first
+-- one's commit). So the entries are applied in that order for as long as
+-- their transactions started at or before `at`; the first one that started
+-- later ends it (cut), even if entries after it started earlier: they were
+-- made on top of it. The result is always a state the record had: the
+-- latest one that may have been committed at `at`.
 CREATE FUNCTION steward._row_as_of(tbl regclass, hash bigint, at timestamptz,
-                                   before_id bigint DEFAULT NULL, to_version integer DEFAULT NULL)
-RETURNS jsonb
+                                   before_id bigint DEFAULT NULL, to_version integer DEFAULT NULL,
+                                   OUT state jsonb, OUT cut boolean)
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    state jsonb;
     state_version integer;
     e record;
+    moved record;
     tid integer := (SELECT t.table_id FROM steward.audit_tables t WHERE t.tbl = _row_as_of.tbl);
 BEGIN
+    cut := false;
     FOR e IN
-        SELECT r.id, r.version_id, r.row_hash = hash AS here, r.old_hash,
+        SELECT r.id, r.logged_at, r.version_id, r.row_hash = hash AS here, r.old_hash,
                steward._audit_action_name(r.action) AS action,
                steward._audit_decode(r.version_id, r.new_image, r.stored) AS new_values
           FROM steward.audit_records r
          WHERE (r.row_hash = hash OR r.old_hash = hash
                 OR (r.table_id = tid AND r.action = 'T' AND r.row_hash IS NULL))
-           AND r.table_id = tid AND r.logged_at <= at AND (before_id IS NULL OR r.id < before_id)
+           AND r.table_id = tid AND (before_id IS NULL OR r.id < before_id)
          ORDER BY r.id
     LOOP
+        IF e.logged_at > at THEN
+            cut := true;
+            EXIT;
+        END IF;
         state := steward._audit_reshape(state, state_version, e.version_id);
         IF e.action <> 'TRUNCATE' AND NOT e.here THEN
             state := NULL;                      -- the record moved to another key
         ELSIF e.old_hash IS NOT NULL THEN      -- it moved here: start from its old state
-            state := steward._audit_apply(steward._row_as_of(tbl, e.old_hash, at, e.id, e.version_id),
-                                          e.action, e.new_values);
+            moved := steward._row_as_of(tbl, e.old_hash, at, e.id, e.version_id);
+            IF moved.cut THEN                  -- its past ended before the move
+                cut := true;
+                EXIT;
+            END IF;
+            state := steward._audit_apply(moved.state, e.action, e.new_values);
         ELSE
             state := steward._audit_apply(state, e.action, e.new_values);
         END IF;
@@ -1030,7 +1046,7 @@ BEGIN
         SELECT v.version_id INTO to_version FROM steward.audit_versions v
          WHERE v.table_id = tid AND v.created_at <= at ORDER BY v.version_id DESC LIMIT 1;
     END IF;
-    RETURN steward._audit_reshape(state, state_version, COALESCE(to_version, state_version));
+    state := steward._audit_reshape(state, state_version, COALESCE(to_version, state_version));
 END
 $$;
 
