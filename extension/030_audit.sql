@@ -744,6 +744,14 @@ BEGIN
             USING ERRCODE = 'wrong_object_type',
                   DETAIL = 'Tables of pg_steward itself cannot be audited.';
     END IF;
+    -- A temporary table goes at the end of its session without any event
+    -- trigger seeing it: its row would name a table that is gone.
+    IF (SELECT c.relpersistence FROM pg_catalog.pg_class c WHERE c.oid = tbl) = 't' THEN
+        RAISE EXCEPTION 'cannot enable auditing on temporary table "%"', tbl
+            USING ERRCODE = 'feature_not_supported',
+                  DETAIL = 'Temporary tables are dropped at the end of the session without notice to pg_steward.',
+                  HINT = 'Audit a permanent or unlogged table.';
+    END IF;
     IF COALESCE(pg_catalog.pg_partition_root(tbl), tbl) <> tbl THEN
         RAISE EXCEPTION 'cannot enable auditing on partition "%"', tbl
             USING ERRCODE = 'wrong_object_type',
@@ -851,7 +859,9 @@ COMMENT ON VIEW steward.audited_tables IS 'Tables pg_steward audits, with their 
 GRANT SELECT ON steward.audited_tables TO PUBLIC;
 
 -- A dropped audited table keeps its history: its row in audit_tables stays
--- (tbl becomes NULL, dropped_at is set).
+-- (tbl becomes NULL, dropped_at is set). Whatever the command: DROP TABLE,
+-- DROP SCHEMA/OWNED ... CASCADE, DROP TYPE ... CASCADE of a typed table's
+-- type, DROP EXTENSION of an extension owning it, ...
 CREATE FUNCTION steward._audit_on_drop()
 RETURNS event_trigger
 LANGUAGE plpgsql
@@ -866,7 +876,6 @@ BEGIN
 END
 $$;
 CREATE EVENT TRIGGER steward_audit_on_drop ON sql_drop
-    WHEN TAG IN ('DROP TABLE', 'DROP SCHEMA', 'DROP OWNED')
     EXECUTE FUNCTION steward._audit_on_drop();
 
 -- Partitions created or attached later get the audit triggers (see

@@ -270,6 +270,8 @@ SELECT row_key FROM steward.history('nokey', 1);
 
 -- bad input
 SELECT steward.enable_audit(NULL);
+CREATE TEMP TABLE temp_t (id int PRIMARY KEY);
+SELECT steward.enable_audit('temp_t');
 CREATE VIEW v AS SELECT 1 AS x;
 SELECT steward.enable_audit('v');
 CREATE FOREIGN DATA WRAPPER regress_audit_fdw;
@@ -327,6 +329,13 @@ SELECT last_id() AS before \gset
 DROP TABLE lines;
 SELECT count(*) AS lines_history FROM steward.audit_log WHERE table_name = 'lines';
 SELECT tbl, dropped_at IS NOT NULL AS dropped FROM steward.audit_tables WHERE table_name = 'lines';
+-- ... whatever drops it: here DROP TYPE ... CASCADE of a typed table's type
+CREATE TYPE row_type AS (id int, label text);
+CREATE TABLE typed OF row_type (PRIMARY KEY (id));
+SELECT steward.enable_audit('typed');
+INSERT INTO typed VALUES (1, 'a');
+DROP TYPE row_type CASCADE;
+SELECT tbl, dropped_at IS NOT NULL AS dropped FROM steward.audit_tables WHERE table_name = 'typed';
 
 -- retention: whole partitions; the creation function is idempotent
 SELECT steward._audit_partition_for('2001-02-03')::text;
