@@ -44,6 +44,16 @@ SELECT txid = lead(txid) OVER (ORDER BY id) AS same_txid, role_name = current_us
        session_role = session_user AS session_ok, application_name, statement IS NULL AS no_statement,
        table_oid = 'accounts'::regclass::oid AS oid_ok, schema_name, table_name
   FROM steward.audit_log ORDER BY id LIMIT 1;
+-- logged_at is the transaction start time, for every statement of the transaction
+CREATE TABLE tx_probe (id int PRIMARY KEY, v int);
+SELECT steward.enable_audit('tx_probe');
+BEGIN;
+INSERT INTO tx_probe VALUES (1, 1);
+UPDATE tx_probe SET v = 2;
+SELECT count(*) AS entries, bool_and(l.logged_at = now()) AS transaction_time,
+       bool_and(l.logged_at < statement_timestamp()) AS not_statement_time
+  FROM steward.audit_log l WHERE l.table_name = 'tx_probe';
+COMMIT;
 SELECT last_id() AS before \gset
 -- no-op UPDATE: not recorded
 UPDATE accounts SET owner = owner WHERE id = 1;
@@ -118,6 +128,16 @@ UPDATE docs SET title = 'uno' WHERE id = 1;
 UPDATE docs SET deleted_at = NULL WHERE id = 1;
 SELECT action, changed_columns FROM show_log(:before);
 SELECT last_id() AS before \gset
+-- ... and with the soft-delete feature itself: DELETE and steward.restore()
+CREATE TABLE notes (id int PRIMARY KEY, body text);
+SELECT steward.enable_soft_delete('notes', create_views => false);
+SELECT steward.enable_audit('notes');
+INSERT INTO notes VALUES (1, 'note');
+DELETE FROM notes WHERE id = 1;
+SELECT steward.restore('notes', '1');
+SELECT action, changed_columns, new_values->>'deleted_at' IS NOT NULL AS deleted_at_set
+  FROM steward.history('notes', 1);
+SELECT last_id() AS before \gset
 
 -- types: numeric, arrays, json/jsonb, bytea, enums, domains, composites,
 -- timestamps, NULLs, TOASTed values; quoted and unicode names
@@ -176,6 +196,7 @@ SELECT * FROM steward.history('pg_class', 1);
 SELECT steward.row_as_of('lines', 1, 1);
 SELECT steward.row_as_of('lines', 1, 1, 42);
 SELECT steward.row_as_of('lines', 1, 1, '2024-01-01');
+SELECT steward.row_as_of('lines', 1, 1, NULL::timestamptz);
 
 -- schema changes keep auditing working and old history readable
 ALTER TABLE lines ADD COLUMN price numeric;
@@ -270,6 +291,7 @@ SELECT row_key FROM steward.history('nokey', 1);
 
 -- bad input
 SELECT steward.enable_audit(NULL);
+SELECT steward.disable_audit(NULL);
 CREATE TEMP TABLE temp_t (id int PRIMARY KEY);
 SELECT steward.enable_audit('temp_t');
 CREATE VIEW v AS SELECT 1 AS x;
