@@ -289,6 +289,16 @@ SELECT steward.enable_audit('nokey');
 INSERT INTO nokey VALUES (1, 'x');
 SELECT row_key FROM steward.history('nokey', 1);
 
+-- dropping the key makes writes fail (the log identifies records by it)
+CREATE TABLE keyed (id int PRIMARY KEY, v int);
+SELECT steward.enable_audit('keyed');
+INSERT INTO keyed VALUES (1, 1);
+ALTER TABLE keyed DROP CONSTRAINT keyed_pkey;
+INSERT INTO keyed VALUES (2, 2);
+ALTER TABLE keyed ADD PRIMARY KEY (id);
+INSERT INTO keyed VALUES (2, 2);
+SELECT action, row_key FROM steward.history('keyed', 2);
+
 -- bad input
 SELECT steward.enable_audit(NULL);
 SELECT steward.disable_audit(NULL);
