@@ -39,46 +39,122 @@ CREATE TABLE steward.audit_tables (
 SELECT pg_catalog.pg_extension_config_dump('steward.audit_tables', '');
 SELECT pg_catalog.pg_extension_config_dump('steward.audit_tables_table_id_seq', '');
 
--- Who may change a table's audit options: whoever may create triggers on it
--- (its owner, or roles granted TRIGGER); enforced by row security, so
--- steward.enable_audit() runs with the caller's rights.
+-- The columns named in excluded/redacted options must exist and must not be
+-- key columns (the log identifies each record by its key).
+CREATE FUNCTION steward._audit_check_columns(tbl regclass, names name[])
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    col name;
+    key name[] := steward._audit_key_columns(tbl);
+BEGIN
+    FOREACH col IN ARRAY COALESCE(names, '{}') LOOP
+        IF col IS NULL OR NOT EXISTS (SELECT FROM pg_catalog.pg_attribute a
+                       WHERE a.attrelid = tbl AND a.attname = col AND a.attnum > 0 AND NOT a.attisdropped) THEN
+            RAISE EXCEPTION 'column "%" of relation "%" does not exist', col, tbl
+                USING ERRCODE = 'undefined_column',
+                      DETAIL = 'Columns named in excluded or redacted must exist.';
+        END IF;
+        IF col = ANY (key) THEN
+            RAISE EXCEPTION 'cannot exclude or redact key column "%" of relation "%"', col, tbl
+                USING ERRCODE = 'invalid_parameter_value',
+                      DETAIL = 'The audit log identifies each record by its key.';
+        END IF;
+    END LOOP;
+END
+$$;
+
 -- Who may write a table's options: whoever may create triggers on it. A
--- guard trigger checks it as the writing role. (Row security would express
--- the same, but pg_dump runs with row_security = off and refuses a table with
--- policies in force, so a non-superuser backup role, e.g. one granted
--- pg_read_all_data, could no longer dump the database.) The extension owner
--- (the SECURITY DEFINER paths), superusers and BYPASSRLS roles pass, as they
--- would past row security.
+-- guard trigger checks it as the writing role, so steward.enable_audit()
+-- runs with the caller's rights. (Row security would express the same, but
+-- pg_dump runs with row_security = off and refuses a table with policies in
+-- force, so a non-superuser backup role, e.g. one granted pg_read_all_data,
+-- could no longer dump the database.) The extension owner (the SECURITY
+-- DEFINER paths), superusers and BYPASSRLS roles pass, as they would past
+-- row security.
+--
+-- Whoever writes, the guard keeps the row true: changed_at/changed_by are
+-- stamped with now() and the writing role on every insert and option
+-- change (the only exception: pg_steward's own follow-up of a column
+-- rename, made by the log's owner from inside the audit trigger), the names
+-- of a new row are those of its table, and options naming columns are
+-- checked as enable_audit() checks them. The AFTER trigger below drops every
+-- backend's cached options of the table and its partitions.
 CREATE FUNCTION steward._audit_tables_guard()
 RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    owner_or_superuser constant boolean :=
+        pg_catalog.pg_has_role(CURRENT_USER,
+            (SELECT c.relowner FROM pg_catalog.pg_class c WHERE c.oid = TG_RELID), 'USAGE')
+        OR (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = CURRENT_USER);
+    added name[];
+    stamp boolean;
 BEGIN
-    IF pg_catalog.pg_has_role(CURRENT_USER,
-           (SELECT c.relowner FROM pg_catalog.pg_class c WHERE c.oid = TG_RELID), 'USAGE')
-       OR (SELECT r.rolsuper OR r.rolbypassrls FROM pg_catalog.pg_roles r WHERE r.rolname = CURRENT_USER) THEN
-        RETURN NEW;
+    IF NOT (owner_or_superuser
+            OR (SELECT r.rolbypassrls FROM pg_catalog.pg_roles r WHERE r.rolname = CURRENT_USER)) THEN
+        IF (TG_OP = 'UPDATE' AND NOT coalesce(OLD.tbl IS NOT NULL AND pg_catalog.has_table_privilege(OLD.tbl, 'TRIGGER'), false))
+           OR NOT coalesce(NEW.tbl IS NOT NULL AND pg_catalog.has_table_privilege(NEW.tbl, 'TRIGGER'), false) THEN
+            RAISE EXCEPTION 'permission denied to change the audit options of "%"', coalesce(OLD.tbl, NEW.tbl)
+                USING ERRCODE = 'insufficient_privilege',
+                      DETAIL = 'Audit options of a table may be changed by roles that may create triggers on it.',
+                      HINT = 'Use steward.enable_audit() or steward.disable_audit() as the table owner.';
+        END IF;
+        IF TG_OP = 'INSERT' THEN
+            SELECT n.nspname, c.relname INTO NEW.schema_name, NEW.table_name
+              FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+             WHERE c.oid = NEW.tbl;
+        END IF;
     END IF;
-    IF (TG_OP = 'UPDATE' AND NOT coalesce(OLD.tbl IS NOT NULL AND pg_catalog.has_table_privilege(OLD.tbl, 'TRIGGER'), false))
-       OR NOT coalesce(NEW.tbl IS NOT NULL AND pg_catalog.has_table_privilege(NEW.tbl, 'TRIGGER'), false) THEN
-        RAISE EXCEPTION 'permission denied to change the audit options of "%"', coalesce(OLD.tbl, NEW.tbl)
-            USING ERRCODE = 'insufficient_privilege',
-                  DETAIL = 'Audit options of a table may be changed by roles that may create triggers on it.',
-                  HINT = 'Use steward.enable_audit() or steward.disable_audit() as the table owner.';
+    IF TG_OP = 'INSERT' THEN
+        added := NEW.excluded OPERATOR(pg_catalog.||) NEW.redacted;
+    ELSE
+        added := ARRAY(SELECT pg_catalog.unnest(NEW.excluded OPERATOR(pg_catalog.||) NEW.redacted)
+                       EXCEPT SELECT pg_catalog.unnest(OLD.excluded OPERATOR(pg_catalog.||) OLD.redacted));
+    END IF;
+    IF NEW.tbl IS NOT NULL AND added <> '{}' THEN
+        PERFORM steward._audit_check_columns(NEW.tbl, added);
+        IF NEW.excluded OPERATOR(pg_catalog.&&) NEW.redacted THEN
+            RAISE EXCEPTION 'a column cannot be both excluded and redacted'
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+    END IF;
+    IF TG_OP = 'INSERT' THEN
+        stamp := true;
+    ELSE
+        stamp := (NEW.enabled, NEW.full_row, NEW.log_noop, NEW.log_statement, NEW.excluded, NEW.redacted)
+                 IS DISTINCT FROM (OLD.enabled, OLD.full_row, OLD.log_noop, OLD.log_statement, OLD.excluded, OLD.redacted)
+                 AND NOT (owner_or_superuser AND pg_catalog.pg_trigger_depth() > 1);
+    END IF;
+    IF stamp THEN
+        NEW.changed_at := pg_catalog.now();
+        NEW.changed_by := CURRENT_USER;
     END IF;
     RETURN NEW;
 END
 $$;
 CREATE TRIGGER audit_tables_guard BEFORE INSERT OR UPDATE ON steward.audit_tables
     FOR EACH ROW EXECUTE FUNCTION steward._audit_tables_guard();
+-- Cached options (the trigger's, per backend) of the table and its
+-- partitions are dropped when its row changes, whoever changes it.
+CREATE FUNCTION steward._audit_tables_changed()
+RETURNS trigger
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'steward_audit_tables_changed';
+CREATE TRIGGER audit_tables_changed AFTER INSERT OR UPDATE OR DELETE ON steward.audit_tables
+    FOR EACH ROW EXECUTE FUNCTION steward._audit_tables_changed();
 REVOKE ALL ON steward.audit_tables FROM PUBLIC;
 GRANT SELECT ON steward.audit_tables TO PUBLIC;
 GRANT INSERT (tbl, schema_name, table_name, enabled, full_row, log_noop, log_statement,
               excluded, redacted)
     ON steward.audit_tables TO PUBLIC;
-GRANT UPDATE (schema_name, table_name, enabled, full_row, log_noop, log_statement, excluded,
-              redacted, changed_at, changed_by)
+-- Names and stamps are written by pg_steward only (SECURITY DEFINER paths
+-- and the guard).
+GRANT UPDATE (enabled, full_row, log_noop, log_statement, excluded, redacted)
     ON steward.audit_tables TO PUBLIC;
 GRANT USAGE ON SEQUENCE steward.audit_tables_table_id_seq TO PUBLIC;
 
@@ -109,9 +185,10 @@ SELECT pg_catalog.pg_extension_config_dump('steward.audit_records_id_seq', '');
 REVOKE ALL ON SEQUENCE steward.audit_records_id_seq FROM PUBLIC;
 
 -- The log. Partitions (one per UTC day, steward.audit_records_pYYYYMMDD)
--- are created ahead by steward.audit_create_partitions() and on demand by
--- the trigger; they are ordinary tables, not extension members, so pg_dump
--- dumps them with their data.
+-- are created a week ahead by enable_audit(), purge_audit(),
+-- audit_create_partitions() and a background worker that writers start
+-- (src/audit/partition_worker.cpp); they are ordinary tables, not extension
+-- members, so pg_dump dumps them with their data.
 CREATE TABLE steward.audit_records (
     id               bigint NOT NULL,
     logged_at        timestamptz NOT NULL,
@@ -201,14 +278,15 @@ BEGIN
         RETURN found;
     END IF;
     -- Serialise creators; LOCK also makes us see partitions created meanwhile.
+    -- SHARE UPDATE EXCLUSIVE is all ATTACH PARTITION takes on the log: readers
+    -- and writers of the log go on (CREATE TABLE ... PARTITION OF would lock
+    -- every reader out until this transaction ends).
     LOCK TABLE steward.audit_records IN SHARE UPDATE EXCLUSIVE MODE;
     found := pg_catalog.to_regclass(pg_catalog.format('steward.%I', part));
     IF found IS NOT NULL THEN
         RETURN found;
     END IF;
-    EXECUTE pg_catalog.format(
-        'CREATE TABLE steward.%I PARTITION OF steward.audit_records FOR VALUES FROM (%L) TO (%L)',
-        part, (d::timestamp AT TIME ZONE 'UTC'), ((d + 1)::timestamp AT TIME ZONE 'UTC'));
+    EXECUTE pg_catalog.format('CREATE TABLE steward.%I (LIKE steward.audit_records)', part);
     -- Indexes per partition, not on the partitioned table: a restored
     -- partition is attached before its indexes are created (pg_dump order),
     -- which an index on the parent would break. One record's entries are
@@ -225,11 +303,41 @@ BEGIN
     EXECUTE pg_catalog.format('CREATE INDEX %I ON steward.%I (table_id) WHERE action = ''T''',
                               part || '_truncate', part);
     EXECUTE pg_catalog.format('REVOKE ALL ON steward.%I FROM PUBLIC', part);
+    -- (an empty table: ATTACH has nothing to validate)
+    EXECUTE pg_catalog.format(
+        'ALTER TABLE steward.audit_records ATTACH PARTITION steward.%I FOR VALUES FROM (%L) TO (%L)',
+        part, (d::timestamp AT TIME ZONE 'UTC'), ((d + 1)::timestamp AT TIME ZONE 'UTC'));
     RETURN pg_catalog.format('steward.%I', part)::regclass;
 END
 $$;
 REVOKE ALL ON FUNCTION steward._audit_partition_for(date) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION steward._audit_partition_for(date) TO PUBLIC;
+
+-- The missing partitions of the days from_day to to_day (UTC); returns how
+-- many were created. Also run by the background worker that writers start
+-- when a partition they need soon is missing (src/audit/partition_worker.cpp:
+-- today's, or the one 3 days ahead; it creates up to 7 days ahead), in a
+-- transaction of its own: only partitions, nothing that could wait on a
+-- writer's locks.
+CREATE FUNCTION steward._audit_partitions_ahead(from_day date, to_day date)
+RETURNS integer
+LANGUAGE plpgsql STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    d date := from_day;
+    created integer := 0;
+BEGIN
+    WHILE d <= to_day LOOP
+        IF pg_catalog.to_regclass(pg_catalog.format('steward.%I', steward._audit_partition_name(d))) IS NULL THEN
+            PERFORM steward._audit_partition_for(d);
+            created := created + 1;
+        END IF;
+        d := d + 1;
+    END LOOP;
+    RETURN created;
+END
+$$;
 
 CREATE FUNCTION steward.audit_create_partitions(days_ahead integer DEFAULT 7)
 RETURNS integer
@@ -247,13 +355,7 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = pg_catalog.format('The value given was %s.', days_ahead);
     END IF;
-    FOR i IN 0..days_ahead LOOP
-        IF pg_catalog.to_regclass(pg_catalog.format('steward.%I',
-               steward._audit_partition_name(today + i))) IS NULL THEN
-            PERFORM steward._audit_partition_for(today + i);
-            created := created + 1;
-        END IF;
-    END LOOP;
+    created := steward._audit_partitions_ahead(today, today + days_ahead);
     -- Key indexes deferred (steward.audit_key_index) on days that are over.
     PERFORM steward._audit_create_key_index(c.relname)
        FROM pg_catalog.pg_inherits inh JOIN pg_catalog.pg_class c ON c.oid = inh.inhrelid
@@ -304,6 +406,9 @@ BEGIN
         EXECUTE pg_catalog.format('DROP TABLE %s', p.part);
         dropped := dropped + 1;
     END LOOP;
+    -- a scheduled moment: keep partitions a week ahead too
+    PERFORM steward._audit_partitions_ahead((pg_catalog.now() AT TIME ZONE 'UTC')::date,
+                                            (pg_catalog.now() AT TIME ZONE 'UTC')::date + 7);
     RETURN dropped;
 END
 $$;
@@ -359,23 +464,26 @@ AS $$
 $$;
 
 -- Called by the trigger (once per backend and table shape): the version of
--- the audited table relid, created when the table's shape changed, and what
--- the trigger needs (attnums: the table's attribute numbers of the
--- version's columns).
+-- the audited table, created when the table's shape changed, and what the
+-- trigger on relid needs (attnums: relid's attribute numbers of the
+-- version's columns; audited: the audited table).
 CREATE FUNCTION steward._audit_prepare(relid oid,
     OUT table_id integer, OUT version_id integer, OUT full_row boolean,
     OUT log_noop boolean, OUT log_statement boolean, OUT attnums int2[],
     OUT storage oid[], OUT redacted boolean[], OUT key_positions int2[],
-    OUT soft_delete_position int2)
+    OUT soft_delete_position int2, OUT audited oid)
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
 DECLARE
-    -- Statement triggers fire on the table they belong to (a partitioned
-    -- table's on itself, with its partitions' rows in its own row format).
-    root regclass := relid;
+    -- Statement triggers fire on the table named in the statement (a
+    -- partitioned table's on itself, with its partitions' rows in its own
+    -- row format; a partition's, when a statement names the partition). The
+    -- audited table is relid itself or, for a partition, the topmost audited
+    -- table it belongs to: writes to a partition are recorded under it.
+    root regclass;
     cfg steward.audit_tables;
     last steward.audit_versions;
     cur record;
@@ -384,13 +492,21 @@ DECLARE
     renamed_excluded name[];
     renamed_redacted name[];
 BEGIN
-    SELECT * INTO cfg FROM steward.audit_tables t WHERE t.tbl = root AND t.enabled;
+    IF (SELECT c.relispartition FROM pg_catalog.pg_class c WHERE c.oid = relid) THEN
+        SELECT t.* INTO cfg
+          FROM pg_catalog.pg_partition_ancestors(relid) WITH ORDINALITY a(rel, depth)
+          JOIN steward.audit_tables t ON t.tbl = a.rel AND t.enabled
+         ORDER BY a.depth DESC LIMIT 1;
+    ELSE
+        SELECT * INTO cfg FROM steward.audit_tables t WHERE t.tbl = relid AND t.enabled;
+    END IF;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'table "%" is not audited', root::text
+        RAISE EXCEPTION 'table "%" is not audited', relid::regclass::text
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   DETAIL = 'Trigger steward.audit_trigger() fired on a table not enabled with steward.enable_audit().',
                   HINT = 'Use steward.enable_audit() to audit a table, or drop the trigger.';
     END IF;
+    root := cfg.tbl;
     SELECT * INTO last FROM steward.audit_versions v
      WHERE v.table_id = cfg.table_id ORDER BY v.version_id DESC LIMIT 1;
     -- A column renamed since the last version keeps its exclusion/redaction
@@ -467,6 +583,7 @@ BEGIN
     SELECT steward._trigger_first_arg(t.oid, '') INTO sd
       FROM pg_catalog.pg_trigger t WHERE t.tgrelid = relid AND t.tgname = 'steward_soft_delete';
     soft_delete_position := COALESCE(pg_catalog.array_position(last.columns, sd::text), 0);
+    audited := root;
 END
 $$;
 REVOKE ALL ON FUNCTION steward._audit_prepare(oid) FROM PUBLIC;
@@ -477,14 +594,42 @@ RETURNS trigger
 LANGUAGE c
 AS 'MODULE_PATHNAME', 'steward_audit_trigger';
 COMMENT ON FUNCTION steward.audit_trigger() IS
-'AFTER row trigger (INSERT, UPDATE, DELETE) and AFTER TRUNCATE statement trigger that write the audit log; installed by steward.enable_audit()';
+'AFTER ... FOR EACH STATEMENT triggers with transition tables (INSERT, UPDATE, DELETE) and a BEFORE TRUNCATE statement trigger that write the audit log; installed by steward.enable_audit() on the table and its partitions';
 
 -- The triggers steward.enable_audit() creates.
 CREATE FUNCTION steward._audit_trigger_names()
 RETURNS name[] LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$ SELECT '{steward_audit_insert,steward_audit_update,steward_audit_delete,steward_audit_truncate}'::name[] $$;
 
--- Drop the audit triggers of tbl; true when there were any.
+-- How many of the audit triggers of rel are in place, as enable_audit()
+-- creates them (name, kind, function); only enabled ones when only_enabled.
+CREATE FUNCTION steward._audit_trigger_count(rel regclass, only_enabled boolean)
+RETURNS integer
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT pg_catalog.count(*)::integer FROM pg_catalog.pg_trigger g
+     WHERE g.tgrelid = rel AND g.tgfoid = 'steward.audit_trigger()'::regprocedure
+       AND (g.tgname, g.tgtype) IN (('steward_audit_insert', 4), ('steward_audit_update', 16),
+                                    ('steward_audit_delete', 8), ('steward_audit_truncate', 34))
+       AND (NOT only_enabled OR g.tgenabled <> 'D')
+$$;
+
+-- Does every table of tbl's partition tree (tbl itself and its partitions,
+-- foreign ones aside) carry its four enabled audit triggers?
+CREATE FUNCTION steward._audit_triggers_ok(tbl regclass)
+RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT COALESCE(pg_catalog.bool_and(steward._audit_trigger_count(p.relid, true) = 4), false)
+      FROM (SELECT tbl AS relid UNION SELECT t.relid FROM pg_catalog.pg_partition_tree(tbl) t) p
+      JOIN pg_catalog.pg_class c ON c.oid = p.relid
+     WHERE c.relkind IN ('r', 'p')
+$$;
+
+-- Drop the audit triggers of tbl (and so their clones on its partitions);
+-- true when there were any.
 CREATE FUNCTION steward._audit_drop_triggers(tbl regclass)
 RETURNS boolean
 LANGUAGE plpgsql
@@ -506,6 +651,76 @@ BEGIN
 END
 $$;
 
+-- Copy a partitioned table's audit trigger to its partition part (C): a
+-- clone, as PostgreSQL makes of row triggers (tgparentid is the parent's
+-- trigger; pg_dump leaves clones out, DETACH PARTITION and DROP TRIGGER on
+-- the parent remove them, the partition's owner cannot drop it alone).
+CREATE FUNCTION steward._audit_clone_trigger(parent_trigger oid, part regclass)
+RETURNS void
+LANGUAGE c STRICT
+AS 'MODULE_PATHNAME', 'steward_audit_clone_trigger';
+REVOKE ALL ON FUNCTION steward._audit_clone_trigger(oid, regclass) FROM PUBLIC;
+
+-- Give every partition of the audited table tbl, at any depth, tbl's audit
+-- triggers: statement triggers are not inherited, and a statement that
+-- names a partition fires only the partition's own. Writes through them are
+-- recorded under tbl (steward._audit_prepare). Called by enable_audit() and
+-- after CREATE TABLE ... PARTITION OF, ATTACH PARTITION and CREATE TRIGGER
+-- (steward._audit_on_ddl, which also covers pg_restore: clones are not
+-- dumped, and are made again when the restore creates the parent's
+-- triggers). Callable by anyone: it only ever makes an audited table's
+-- partitions carry its triggers.
+CREATE FUNCTION steward._audit_sync_partitions(tbl regclass)
+RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    part record;
+    parent_trigger record;
+    existing record;
+BEGIN
+    IF NOT EXISTS (SELECT FROM steward.audit_tables t WHERE t.tbl = _audit_sync_partitions.tbl AND t.enabled) THEN
+        RETURN;
+    END IF;
+    FOR part IN
+        SELECT p.relid, p.parentrelid FROM pg_catalog.pg_partition_tree(tbl) p
+          JOIN pg_catalog.pg_class c ON c.oid = p.relid
+         WHERE p.level > 0 AND c.relkind IN ('r', 'p')   -- foreign tables take no transition tables
+         ORDER BY p.level
+    LOOP
+        -- Audited on its own before it became a partition: tbl's auditing
+        -- takes over (its history stays under its own table_id).
+        IF EXISTS (SELECT FROM steward.audit_tables t WHERE t.tbl = part.relid AND t.enabled) THEN
+            PERFORM steward._audit_drop_triggers(part.relid);
+            UPDATE steward.audit_tables t SET enabled = false WHERE t.tbl = part.relid;
+        END IF;
+        FOR parent_trigger IN
+            SELECT g.oid, g.tgname FROM pg_catalog.pg_trigger g
+             WHERE g.tgrelid = part.parentrelid AND g.tgname = ANY (steward._audit_trigger_names())
+               AND g.tgfoid = 'steward.audit_trigger()'::regprocedure
+        LOOP
+            SELECT g.oid, g.tgparentid, g.tgfoid INTO existing FROM pg_catalog.pg_trigger g
+             WHERE g.tgrelid = part.relid AND g.tgname = parent_trigger.tgname;
+            CONTINUE WHEN existing.tgparentid = parent_trigger.oid;
+            IF existing.oid IS NOT NULL THEN
+                IF existing.tgfoid <> 'steward.audit_trigger()'::regprocedure THEN
+                    RAISE EXCEPTION 'cannot audit partition "%" of "%"', part.relid::regclass, tbl
+                        USING ERRCODE = 'duplicate_object',
+                              DETAIL = pg_catalog.format('The partition has a trigger named "%s" of its own.',
+                                                         parent_trigger.tgname),
+                              HINT = 'Rename or drop that trigger.';
+                END IF;
+                -- ours, but not a copy of the parent's (left from before)
+                EXECUTE pg_catalog.format('DROP TRIGGER %I ON %s', parent_trigger.tgname, part.relid::regclass);
+            END IF;
+            PERFORM steward._audit_clone_trigger(parent_trigger.oid, part.relid);
+        END LOOP;
+    END LOOP;
+END
+$$;
+
 CREATE FUNCTION steward.enable_audit(tbl regclass,
     full_row boolean DEFAULT NULL, log_noop boolean DEFAULT NULL,
     log_statement boolean DEFAULT NULL, excluded name[] DEFAULT NULL,
@@ -517,10 +732,8 @@ AS $$
 DECLARE
     on_primary constant boolean := steward._require_primary('enable auditing');
     cfg steward.audit_tables;
-    col name;
     key name[];
     changed boolean := false;
-    present integer;
 BEGIN
     PERFORM steward._check_trigger_target(tbl, 'auditing');
     IF tbl = 'steward.audit_records'::regclass OR tbl IN (
@@ -530,6 +743,14 @@ BEGIN
         RAISE EXCEPTION 'cannot enable auditing on "%"', tbl
             USING ERRCODE = 'wrong_object_type',
                   DETAIL = 'Tables of pg_steward itself cannot be audited.';
+    END IF;
+    -- A temporary table goes at the end of its session without any event
+    -- trigger seeing it: its row would name a table that is gone.
+    IF (SELECT c.relpersistence FROM pg_catalog.pg_class c WHERE c.oid = tbl) = 't' THEN
+        RAISE EXCEPTION 'cannot enable auditing on temporary table "%"', tbl
+            USING ERRCODE = 'feature_not_supported',
+                  DETAIL = 'Temporary tables are dropped at the end of the session without notice to pg_steward.',
+                  HINT = 'Audit a permanent or unlogged table.';
     END IF;
     IF COALESCE(pg_catalog.pg_partition_root(tbl), tbl) <> tbl THEN
         RAISE EXCEPTION 'cannot enable auditing on partition "%"', tbl
@@ -543,24 +764,14 @@ BEGIN
                   DETAIL = 'The audit log identifies each record by its key.',
                   HINT = 'Add a primary key, or ALTER TABLE ... REPLICA IDENTITY USING INDEX a unique index on NOT NULL columns.';
     END IF;
-    FOREACH col IN ARRAY COALESCE(excluded, '{}') || COALESCE(redacted, '{}') LOOP
-        IF col IS NULL OR NOT EXISTS (SELECT FROM pg_catalog.pg_attribute a
-                       WHERE a.attrelid = tbl AND a.attname = col AND a.attnum > 0 AND NOT a.attisdropped) THEN
-            RAISE EXCEPTION 'column "%" of relation "%" does not exist', col, tbl
-                USING ERRCODE = 'undefined_column',
-                      DETAIL = 'Columns named in excluded or redacted must exist.';
-        END IF;
-        IF col = ANY (key) THEN
-            RAISE EXCEPTION 'cannot exclude or redact key column "%" of relation "%"', col, tbl
-                USING ERRCODE = 'invalid_parameter_value',
-                      DETAIL = 'The audit log identifies each record by its key.';
-        END IF;
-    END LOOP;
+    PERFORM steward._audit_check_columns(tbl, COALESCE(excluded, '{}') || COALESCE(redacted, '{}'));
     IF excluded && redacted THEN
         RAISE EXCEPTION 'a column cannot be both excluded and redacted'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
 
+    -- (the guard trigger stamps changed_at/changed_by; a change of the row
+    -- drops every backend's cached options of the table and its partitions)
     SELECT * INTO cfg FROM steward.audit_tables t WHERE t.tbl = enable_audit.tbl;
     IF NOT FOUND THEN
         INSERT INTO steward.audit_tables AS t (tbl, schema_name, table_name, full_row, log_noop,
@@ -581,8 +792,7 @@ BEGIN
                log_noop = COALESCE(enable_audit.log_noop, t.log_noop),
                log_statement = COALESCE(enable_audit.log_statement, t.log_statement),
                excluded = COALESCE(enable_audit.excluded, t.excluded),
-               redacted = COALESCE(enable_audit.redacted, t.redacted),
-               changed_at = pg_catalog.now(), changed_by = CURRENT_USER
+               redacted = COALESCE(enable_audit.redacted, t.redacted)
          WHERE t.table_id = cfg.table_id
            AND (t.enabled, t.full_row, t.log_noop, t.log_statement, t.excluded, t.redacted)
                IS DISTINCT FROM
@@ -594,12 +804,7 @@ BEGIN
         changed := FOUND;
     END IF;
 
-    SELECT pg_catalog.count(*) INTO present
-      FROM pg_catalog.pg_trigger t
-     WHERE t.tgrelid = tbl AND t.tgname = ANY (steward._audit_trigger_names())
-       AND t.tgfoid = 'steward.audit_trigger()'::regprocedure;
-    IF changed OR present <> 4 THEN
-        -- (Re)creating the triggers also invalidates every backend's cached options.
+    IF steward._audit_trigger_count(tbl, false) <> 4 THEN
         PERFORM steward._audit_drop_triggers(tbl);
         EXECUTE pg_catalog.format('CREATE TRIGGER steward_audit_insert AFTER INSERT ON %s '
                                   'REFERENCING NEW TABLE AS steward_new '
@@ -610,10 +815,12 @@ BEGIN
         EXECUTE pg_catalog.format('CREATE TRIGGER steward_audit_delete AFTER DELETE ON %s '
                                   'REFERENCING OLD TABLE AS steward_old '
                                   'FOR EACH STATEMENT EXECUTE FUNCTION steward.audit_trigger()', tbl);
-        EXECUTE pg_catalog.format('CREATE TRIGGER steward_audit_truncate AFTER TRUNCATE ON %s '
+        -- BEFORE: a partition's TRUNCATE logs the rows it removes
+        EXECUTE pg_catalog.format('CREATE TRIGGER steward_audit_truncate BEFORE TRUNCATE ON %s '
                                   'FOR EACH STATEMENT EXECUTE FUNCTION steward.audit_trigger()', tbl);
         changed := true;
     END IF;
+    PERFORM steward._audit_sync_partitions(tbl);
     PERFORM steward.audit_create_partitions(7);
     RETURN changed;
 END
@@ -633,9 +840,8 @@ BEGIN
     IF tbl IS NULL THEN
         RAISE EXCEPTION 'table must not be null' USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    had_trigger := steward._audit_drop_triggers(tbl);
-    UPDATE steward.audit_tables t SET enabled = false, changed_at = pg_catalog.now(),
-                                      changed_by = CURRENT_USER
+    had_trigger := steward._audit_drop_triggers(tbl);   -- and their clones on partitions
+    UPDATE steward.audit_tables t SET enabled = false
      WHERE t.tbl = disable_audit.tbl AND t.enabled;
     RETURN FOUND OR COALESCE(had_trigger, false);
 END
@@ -646,16 +852,16 @@ COMMENT ON FUNCTION steward.disable_audit(regclass) IS
 CREATE VIEW steward.audited_tables AS
 SELECT t.tbl AS table_name, t.schema_name, t.table_name AS relation_name, t.full_row,
        t.log_noop, t.log_statement, t.excluded, t.redacted, t.changed_at, t.changed_by,
-       (SELECT pg_catalog.count(*) = 4 FROM pg_catalog.pg_trigger g
-         WHERE g.tgrelid = t.tbl AND g.tgname = ANY (steward._audit_trigger_names())
-           AND g.tgenabled <> 'D') AS trigger_enabled
+       steward._audit_triggers_ok(t.tbl) AS trigger_enabled
   FROM steward.audit_tables t
  WHERE t.enabled AND t.tbl IS NOT NULL;
 COMMENT ON VIEW steward.audited_tables IS 'Tables pg_steward audits, with their options';
 GRANT SELECT ON steward.audited_tables TO PUBLIC;
 
 -- A dropped audited table keeps its history: its row in audit_tables stays
--- (tbl becomes NULL, dropped_at is set).
+-- (tbl becomes NULL, dropped_at is set). Whatever the command: DROP TABLE,
+-- DROP SCHEMA/OWNED ... CASCADE, DROP TYPE ... CASCADE of a typed table's
+-- type, DROP EXTENSION of an extension owning it, ...
 CREATE FUNCTION steward._audit_on_drop()
 RETURNS event_trigger
 LANGUAGE plpgsql
@@ -670,8 +876,41 @@ BEGIN
 END
 $$;
 CREATE EVENT TRIGGER steward_audit_on_drop ON sql_drop
-    WHEN TAG IN ('DROP TABLE', 'DROP SCHEMA', 'DROP OWNED')
     EXECUTE FUNCTION steward._audit_on_drop();
+
+-- Partitions created or attached later get the audit triggers (see
+-- steward._audit_sync_partitions), and so do the partitions of a restored
+-- audited table once the restore creates its triggers.
+CREATE FUNCTION steward._audit_on_ddl()
+RETURNS event_trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    root regclass;
+BEGIN
+    IF NOT EXISTS (SELECT FROM steward.audit_tables t WHERE t.enabled) THEN
+        RETURN;
+    END IF;
+    FOR root IN
+        SELECT DISTINCT t.tbl
+          FROM pg_catalog.pg_event_trigger_ddl_commands() d
+          CROSS JOIN LATERAL (SELECT CASE d.classid
+                   WHEN 'pg_catalog.pg_trigger'::regclass
+                       THEN (SELECT g.tgrelid FROM pg_catalog.pg_trigger g WHERE g.oid = d.objid)
+                   WHEN 'pg_catalog.pg_class'::regclass THEN d.objid END AS relid) r
+          CROSS JOIN LATERAL pg_catalog.pg_partition_ancestors(r.relid) a
+          JOIN steward.audit_tables t ON t.tbl = a.relid AND t.enabled
+         WHERE r.relid IS NOT NULL
+    LOOP
+        PERFORM steward._audit_sync_partitions(root);
+    END LOOP;
+END
+$$;
+CREATE EVENT TRIGGER steward_audit_on_ddl ON ddl_command_end
+    WHEN TAG IN ('CREATE TABLE', 'ALTER TABLE', 'CREATE TRIGGER')
+    EXECUTE FUNCTION steward._audit_on_ddl();
 
 -- Decode a stored image into jsonb (only the given positions, or all
 -- stored ones when NULL).
@@ -760,36 +999,53 @@ AS $$
            AND state OPERATOR(pg_catalog.?) f.col) END
 $$;
 
--- The state of the record with key `key` after the log entries up to `at`
--- (and before entry before_id), in the shape of version to_version (default:
--- the table's latest version at `at`).
+-- The state of the record with key hash `hash` as of `at` (and before
+-- entry before_id), in the shape of version to_version (default: the
+-- table's latest version at `at`). The log knows when each transaction
+-- started (logged_at), not when it committed, and a record's entries are in
+-- the order of its changes (a second writer of a row waits for the first
+-- one's commit). So the entries are applied in that order for as long as
+-- their transactions started at or before `at`; the first one that started
+-- later ends it (cut), even if entries after it started earlier: they were
+-- made on top of it. The result is always a state the record had: the
+-- latest one that may have been committed at `at`.
 CREATE FUNCTION steward._row_as_of(tbl regclass, hash bigint, at timestamptz,
-                                   before_id bigint DEFAULT NULL, to_version integer DEFAULT NULL)
-RETURNS jsonb
+                                   before_id bigint DEFAULT NULL, to_version integer DEFAULT NULL,
+                                   OUT state jsonb, OUT cut boolean)
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    state jsonb;
     state_version integer;
     e record;
+    moved record;
     tid integer := (SELECT t.table_id FROM steward.audit_tables t WHERE t.tbl = _row_as_of.tbl);
 BEGIN
+    cut := false;
     FOR e IN
-        SELECT r.id, r.version_id, r.row_hash = hash AS here, r.old_hash,
+        SELECT r.id, r.logged_at, r.version_id, r.row_hash = hash AS here, r.old_hash,
                steward._audit_action_name(r.action) AS action,
                steward._audit_decode(r.version_id, r.new_image, r.stored) AS new_values
           FROM steward.audit_records r
-         WHERE (r.row_hash = hash OR r.old_hash = hash OR (r.table_id = tid AND r.action = 'T'))
-           AND r.table_id = tid AND r.logged_at <= at AND (before_id IS NULL OR r.id < before_id)
+         WHERE (r.row_hash = hash OR r.old_hash = hash
+                OR (r.table_id = tid AND r.action = 'T' AND r.row_hash IS NULL))
+           AND r.table_id = tid AND (before_id IS NULL OR r.id < before_id)
          ORDER BY r.id
     LOOP
+        IF e.logged_at > at THEN
+            cut := true;
+            EXIT;
+        END IF;
         state := steward._audit_reshape(state, state_version, e.version_id);
         IF e.action <> 'TRUNCATE' AND NOT e.here THEN
             state := NULL;                      -- the record moved to another key
         ELSIF e.old_hash IS NOT NULL THEN      -- it moved here: start from its old state
-            state := steward._audit_apply(steward._row_as_of(tbl, e.old_hash, at, e.id, e.version_id),
-                                          e.action, e.new_values);
+            moved := steward._row_as_of(tbl, e.old_hash, at, e.id, e.version_id);
+            IF moved.cut THEN                  -- its past ended before the move
+                cut := true;
+                EXIT;
+            END IF;
+            state := steward._audit_apply(moved.state, e.action, e.new_values);
         ELSE
             state := steward._audit_apply(state, e.action, e.new_values);
         END IF;
@@ -799,7 +1055,7 @@ BEGIN
         SELECT v.version_id INTO to_version FROM steward.audit_versions v
          WHERE v.table_id = tid AND v.created_at <= at ORDER BY v.version_id DESC LIMIT 1;
     END IF;
-    RETURN steward._audit_reshape(state, state_version, COALESCE(to_version, state_version));
+    state := steward._audit_reshape(state, state_version, COALESCE(to_version, state_version));
 END
 $$;
 
@@ -904,23 +1160,20 @@ AS $$
         SELECT pg_catalog.count(*)::numeric AS n,
                pg_catalog.string_agg(pg_catalog.format('%I.%I', t.schema_name, t.table_name), ', ' ORDER BY t.table_id) AS names
           FROM steward.audit_tables t
-         WHERE t.enabled AND t.tbl IS NOT NULL
-           AND (SELECT pg_catalog.count(*) FROM pg_catalog.pg_trigger g
-                 WHERE g.tgrelid = t.tbl AND g.tgname = ANY (steward._audit_trigger_names())
-                   AND g.tgenabled <> 'D') < 4
+         WHERE t.enabled AND t.tbl IS NOT NULL AND NOT steward._audit_triggers_ok(t.tbl)
     )
     SELECT 'audit_partitions_ahead', a.days, th.w, th.c,
            CASE WHEN NOT EXISTS (SELECT FROM steward.audit_tables t WHERE t.enabled) THEN 'ok'
                 WHEN a.days < th.c THEN 'critical' WHEN a.days < th.w THEN 'warning' ELSE 'ok' END,
            CASE WHEN NOT EXISTS (SELECT FROM steward.audit_tables t WHERE t.enabled)
                 THEN 'No table is audited; partitions are created when auditing is enabled.'
-                ELSE 'Days of audit log partitions that exist from today on; run steward.audit_create_partitions() daily.' END
+                ELSE 'Days of audit log partitions that exist from today on (writers have them created a week ahead; or schedule steward.audit_create_partitions()).' END
       FROM ahead a, thresholds th
     UNION ALL
     SELECT 'audit_triggers_missing', m.n, 1, 1,
            CASE WHEN m.n >= 1 THEN 'critical' ELSE 'ok' END,
            CASE WHEN m.n = 0 THEN 'Every audited table has its enabled audit trigger.'
-                ELSE 'Audited tables whose audit trigger is missing or disabled: ' || m.names || '.' END
+                ELSE 'Audited tables whose audit trigger (or a partition''s) is missing or disabled: ' || m.names || '.' END
       FROM missing m
 $$;
 REVOKE ALL ON FUNCTION steward._health_checks_audit() FROM PUBLIC;

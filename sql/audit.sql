@@ -44,6 +44,16 @@ SELECT txid = lead(txid) OVER (ORDER BY id) AS same_txid, role_name = current_us
        session_role = session_user AS session_ok, application_name, statement IS NULL AS no_statement,
        table_oid = 'accounts'::regclass::oid AS oid_ok, schema_name, table_name
   FROM steward.audit_log ORDER BY id LIMIT 1;
+-- logged_at is the transaction start time, for every statement of the transaction
+CREATE TABLE tx_probe (id int PRIMARY KEY, v int);
+SELECT steward.enable_audit('tx_probe');
+BEGIN;
+INSERT INTO tx_probe VALUES (1, 1);
+UPDATE tx_probe SET v = 2;
+SELECT count(*) AS entries, bool_and(l.logged_at = now()) AS transaction_time,
+       bool_and(l.logged_at < statement_timestamp()) AS not_statement_time
+  FROM steward.audit_log l WHERE l.table_name = 'tx_probe';
+COMMIT;
 SELECT last_id() AS before \gset
 -- no-op UPDATE: not recorded
 UPDATE accounts SET owner = owner WHERE id = 1;
@@ -118,6 +128,16 @@ UPDATE docs SET title = 'uno' WHERE id = 1;
 UPDATE docs SET deleted_at = NULL WHERE id = 1;
 SELECT action, changed_columns FROM show_log(:before);
 SELECT last_id() AS before \gset
+-- ... and with the soft-delete feature itself: DELETE and steward.restore()
+CREATE TABLE notes (id int PRIMARY KEY, body text);
+SELECT steward.enable_soft_delete('notes', create_views => false);
+SELECT steward.enable_audit('notes');
+INSERT INTO notes VALUES (1, 'note');
+DELETE FROM notes WHERE id = 1;
+SELECT steward.restore('notes', '1');
+SELECT action, changed_columns, new_values->>'deleted_at' IS NOT NULL AS deleted_at_set
+  FROM steward.history('notes', 1);
+SELECT last_id() AS before \gset
 
 -- types: numeric, arrays, json/jsonb, bytea, enums, domains, composites,
 -- timestamps, NULLs, TOASTed values; quoted and unicode names
@@ -176,6 +196,7 @@ SELECT * FROM steward.history('pg_class', 1);
 SELECT steward.row_as_of('lines', 1, 1);
 SELECT steward.row_as_of('lines', 1, 1, 42);
 SELECT steward.row_as_of('lines', 1, 1, '2024-01-01');
+SELECT steward.row_as_of('lines', 1, 1, NULL::timestamptz);
 
 -- schema changes keep auditing working and old history readable
 ALTER TABLE lines ADD COLUMN price numeric;
@@ -198,7 +219,8 @@ ALTER TABLE scratch RENAME TO scratch2;
 INSERT INTO scratch2 VALUES ('c');
 SELECT table_name, action FROM steward.audit_log WHERE table_name LIKE 'scratch%' ORDER BY id;
 
--- partitioned tables: audited through the partitioned table
+-- partitioned tables: writes through the partitioned table, and to any of
+-- its partitions directly, are recorded under the partitioned table, once
 CREATE TABLE events (id int, region text, payload text, PRIMARY KEY (id, region)) PARTITION BY LIST (region);
 CREATE TABLE events_eu PARTITION OF events FOR VALUES IN ('eu');
 CREATE TABLE events_us (payload text, region text NOT NULL, id int NOT NULL);
@@ -210,14 +232,53 @@ UPDATE events SET payload = 'c' WHERE id = 2;
 UPDATE events SET region = 'us' WHERE id = 1;
 SELECT table_name, action, row_key, old_row_key, new_values FROM steward.audit_log
  WHERE table_name = 'events' ORDER BY id;
+SELECT last_id() AS before \gset
+INSERT INTO events_us VALUES ('direct', 'us', 3);
+UPDATE events_us SET payload = 'direct 2' WHERE id = 3;
+DELETE FROM events_us WHERE id = 2;
+INSERT INTO events_eu VALUES (9, 'eu', 'to be truncated');
+-- partitions created or attached later, and sub-partitions, at any level
+CREATE TABLE events_asia PARTITION OF events FOR VALUES IN ('asia') PARTITION BY RANGE (id);
+CREATE TABLE events_asia_lo PARTITION OF events_asia FOR VALUES FROM (0) TO (100);
+CREATE TABLE events_sa (id int NOT NULL, region text NOT NULL, payload text);
+ALTER TABLE events ATTACH PARTITION events_sa FOR VALUES IN ('sa');
+SELECT p.relid, steward._audit_trigger_count(p.relid, true) AS triggers
+  FROM pg_partition_tree('events') p ORDER BY p.relid::text;
+INSERT INTO events_asia_lo VALUES (4, 'asia', 'leaf');
+INSERT INTO events_asia VALUES (5, 'asia', 'middle');
+INSERT INTO events_sa VALUES (6, 'sa', 'attached');
+-- TRUNCATE of a partition: one entry per row it removes (the history of
+-- the other partitions' rows goes on)
+TRUNCATE events_eu;
+SELECT table_name, action, row_key, old_values, new_values FROM steward.audit_log
+ WHERE id > :before ORDER BY id;
+SELECT action, new_values FROM steward.history('events', 3, 'us');
+SELECT steward.row_as_of('events', 9, 'eu', now()) AS truncated,
+       steward.row_as_of('events', 3, 'us', now()) AS kept;
+-- a detached partition is no longer audited (its copies of the triggers go)
+ALTER TABLE events DETACH PARTITION events_sa;
+SELECT count(*) AS triggers FROM pg_trigger WHERE tgrelid = 'events_sa'::regclass;
+SELECT last_id() AS before \gset
+INSERT INTO events_sa VALUES (7, 'sa', 'detached');
+SELECT count(*) AS logged FROM steward.audit_log WHERE id > :before;
+-- the partitions' triggers cannot be dropped on their own
+DROP TRIGGER steward_audit_insert ON events_us;
 
--- a table audited before it became a partition keeps recording direct writes
+-- a table audited on its own and then attached as a partition of an
+-- audited table: from then on its writes are recorded under the
+-- partitioned table (its own history stays)
 CREATE TABLE events_old (id int NOT NULL, region text NOT NULL, payload text, PRIMARY KEY (id, region));
 SELECT steward.enable_audit('events_old');
+INSERT INTO events_old VALUES (6, 'old', 'own');
 ALTER TABLE events ATTACH PARTITION events_old FOR VALUES IN ('old');
 INSERT INTO events_old VALUES (7, 'old', 'direct');
 INSERT INTO events VALUES (8, 'old', 'through the parent');
 SELECT table_name, action, row_key FROM steward.audit_log WHERE row_key->>'region' = 'old' ORDER BY id;
+SELECT relation_name, trigger_enabled FROM steward.audited_tables WHERE relation_name LIKE 'events%';
+-- TRUNCATE of the partitioned table: one entry, none from its partitions
+SELECT last_id() AS before \gset
+TRUNCATE events;
+SELECT action, row_key FROM steward.audit_log WHERE id > :before;
 
 -- tables without a primary key: the replica identity index, else a clear refusal
 CREATE TABLE nokey (a int NOT NULL, b text);
@@ -228,8 +289,21 @@ SELECT steward.enable_audit('nokey');
 INSERT INTO nokey VALUES (1, 'x');
 SELECT row_key FROM steward.history('nokey', 1);
 
+-- dropping the key makes writes fail (the log identifies records by it)
+CREATE TABLE keyed (id int PRIMARY KEY, v int);
+SELECT steward.enable_audit('keyed');
+INSERT INTO keyed VALUES (1, 1);
+ALTER TABLE keyed DROP CONSTRAINT keyed_pkey;
+INSERT INTO keyed VALUES (2, 2);
+ALTER TABLE keyed ADD PRIMARY KEY (id);
+INSERT INTO keyed VALUES (2, 2);
+SELECT action, row_key FROM steward.history('keyed', 2);
+
 -- bad input
 SELECT steward.enable_audit(NULL);
+SELECT steward.disable_audit(NULL);
+CREATE TEMP TABLE temp_t (id int PRIMARY KEY);
+SELECT steward.enable_audit('temp_t');
 CREATE VIEW v AS SELECT 1 AS x;
 SELECT steward.enable_audit('v');
 CREATE FOREIGN DATA WRAPPER regress_audit_fdw;
@@ -287,6 +361,13 @@ SELECT last_id() AS before \gset
 DROP TABLE lines;
 SELECT count(*) AS lines_history FROM steward.audit_log WHERE table_name = 'lines';
 SELECT tbl, dropped_at IS NOT NULL AS dropped FROM steward.audit_tables WHERE table_name = 'lines';
+-- ... whatever drops it: here DROP TYPE ... CASCADE of a typed table's type
+CREATE TYPE row_type AS (id int, label text);
+CREATE TABLE typed OF row_type (PRIMARY KEY (id));
+SELECT steward.enable_audit('typed');
+INSERT INTO typed VALUES (1, 'a');
+DROP TYPE row_type CASCADE;
+SELECT tbl, dropped_at IS NOT NULL AS dropped FROM steward.audit_tables WHERE table_name = 'typed';
 
 -- retention: whole partitions; the creation function is idempotent
 SELECT steward._audit_partition_for('2001-02-03')::text;
@@ -348,8 +429,42 @@ SELECT count(*) > 0 AS reads_activity FROM steward.recent_activity;
 SELECT count(*) AS checks FROM steward._health_checks_audit();
 RESET ROLE;
 
+-- a table owner changes its own table's options only, with true stamps and
+-- names, and the new options apply to the next write of the same session
+CREATE ROLE regress_audit_owner;
+CREATE SCHEMA regress_audit_own AUTHORIZATION regress_audit_owner;
+GRANT USAGE ON SCHEMA regress_audit TO regress_audit_owner;
+SET ROLE regress_audit_owner;
+CREATE TABLE regress_audit_own.mine (id int PRIMARY KEY, secret text);
+SELECT steward.enable_audit('regress_audit_own.mine');
+INSERT INTO regress_audit_own.mine VALUES (1, 'visible');
+UPDATE steward.audit_tables SET excluded = '{secret}', changed_by = 'alice', changed_at = '2000-01-01',
+       schema_name = 'public', table_name = 'accounts'
+ WHERE tbl = 'regress_audit_own.mine'::regclass;
+UPDATE steward.audit_tables SET changed_by = 'alice' WHERE tbl = 'regress_audit_own.mine'::regclass;
+UPDATE steward.audit_tables SET schema_name = 'public' WHERE tbl = 'regress_audit_own.mine'::regclass;
+UPDATE steward.audit_tables SET excluded = '{nope}' WHERE tbl = 'regress_audit_own.mine'::regclass;
+UPDATE steward.audit_tables SET redacted = '{id}' WHERE tbl = 'regress_audit_own.mine'::regclass;
+BEGIN;
+UPDATE steward.audit_tables SET excluded = '{secret}' WHERE tbl = 'regress_audit_own.mine'::regclass;
+SELECT schema_name, table_name, excluded, changed_by = current_user AS by_me, changed_at = now() AS now
+  FROM steward.audit_tables WHERE tbl = 'regress_audit_own.mine'::regclass;
+COMMIT;
+INSERT INTO regress_audit_own.mine VALUES (2, 'excluded now');
+UPDATE steward.audit_tables SET excluded = '{}', redacted = '{secret}' WHERE tbl = 'regress_audit_own.mine'::regclass;
+INSERT INTO regress_audit_own.mine VALUES (3, 'redacted now');
+-- a row for another table, or with false names
+INSERT INTO steward.audit_tables (tbl, schema_name, table_name) VALUES ('regress_audit.accounts', 'x', 'y');
+CREATE TABLE regress_audit_own.other (id int PRIMARY KEY);
+INSERT INTO steward.audit_tables (tbl, schema_name, table_name) VALUES ('regress_audit_own.other', 'public', 'accounts');
+SELECT schema_name, table_name, changed_by = current_user AS by_me FROM steward.audit_tables
+ WHERE tbl = 'regress_audit_own.other'::regclass;
+RESET ROLE;
+SELECT new_values FROM steward.audit_log WHERE schema_name = 'regress_audit_own' ORDER BY id;
+DROP SCHEMA regress_audit_own CASCADE;
+
 DROP SCHEMA regress_audit CASCADE;
 DROP SERVER regress_audit_server;
 DROP FOREIGN DATA WRAPPER regress_audit_fdw;
-DROP OWNED BY regress_audit_app, regress_audit_reader, regress_audit_monitor;
-DROP ROLE regress_audit_app, regress_audit_reader, regress_audit_monitor;
+DROP OWNED BY regress_audit_app, regress_audit_reader, regress_audit_monitor, regress_audit_owner;
+DROP ROLE regress_audit_app, regress_audit_reader, regress_audit_monitor, regress_audit_owner;

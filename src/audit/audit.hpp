@@ -63,6 +63,13 @@ void BeginBatch(int64 expected_rows);
 void AddEntry(const Entry &entry);
 void EndBatch();
 
+// Have a background worker create the missing log partitions from day
+// (days since 2000-01-01) to 7 days ahead of today, in a transaction of its
+// own (partition_worker.cpp); with wait, wait until it is done. False when
+// no worker could be started (or, with wait, when it could not be waited
+// for: this transaction holds a lock the worker would need).
+bool CreatePartitionsInBackground(int64 day, bool wait);
+
 // Forget the writer's cached partition (after an abort, which may have
 // rolled back its creation), or when one of its relations is invalidated.
 void ResetWriter();

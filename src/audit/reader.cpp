@@ -488,7 +488,7 @@ STEWARD_FUNCTION(steward_audit_row_as_of) {
     if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
     Oid argtypes[3] = {REGCLASSOID, INT8OID, TIMESTAMPTZOID};
     Datum values[3] = {ObjectIdGetDatum(tbl), hash, at};
-    if (SPI_execute_with_args("SELECT steward._row_as_of($1, $2, $3)", 3, argtypes, values,
+    if (SPI_execute_with_args("SELECT state FROM steward._row_as_of($1, $2, $3)", 3, argtypes, values,
                               nullptr, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
         elog(ERROR, "could not read the audit log");
     bool isnull;

@@ -1,7 +1,9 @@
 // steward.audit_trigger(): the AFTER ... FOR EACH STATEMENT triggers that
 // feed the audit log: INSERT, UPDATE and DELETE with transition tables (one
 // call per statement reads every changed row; no per-row trigger event), and
-// TRUNCATE.
+// BEFORE TRUNCATE. The audited table and each of its partitions carry them
+// (a statement fires the triggers of the table it names only); a
+// partition's entries go under the audited table.
 //
 // Per backend and audited relation it caches what it needs to turn a row
 // into row images (the table's current version in steward.audit_versions,
@@ -23,11 +25,14 @@
 
 extern "C" {
 #include "access/detoast.h"
+#include "access/tableam.h"
 #include "access/xact.h"
+#include "catalog/pg_inherits.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "executor/tuptable.h"
+#include "storage/proc.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
@@ -37,6 +42,7 @@ extern "C" {
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/snapmgr.h"
 #include "utils/syscache.h"
 #include "utils/tuplestore.h"
 }
@@ -73,6 +79,7 @@ struct AuditRel {
     int16 *key_positions;  // 1-based, in key order
     int16 *key_sorted;     // 1-based, ascending
     int soft_delete_position;  // 1-based, 0: none
+    Oid audited;               // the audited table: relid, or the partitioned table relid belongs to
 };
 
 HTAB *g_rels = nullptr;
@@ -91,12 +98,25 @@ void InvalidateAll(Datum arg, int, uint32) { InvalidateRel(arg, InvalidOid); }
 
 void InvalidateRoles(Datum, int, uint32) { WriterRolesInvalidated(); }
 
+// The partitions of an audited partitioned table whose TRUNCATE is under
+// way in this transaction: their own TRUNCATE triggers, which fire next
+// (TRUNCATE fires the BEFORE triggers of the named table, then of its
+// partitions), log nothing (the table's entry covers them).
+LocalTransactionId g_truncating_lxid = InvalidLocalTransactionId;
+List *g_truncating = NIL;  // Oids, in TopTransactionContext
+
+void ForgetTruncation() {
+    g_truncating_lxid = InvalidLocalTransactionId;
+    g_truncating = NIL;  // (its memory goes with the transaction)
+}
+
 // A cache entry built in a (sub)transaction that aborts may name a version
 // row that was rolled back; the writer's per-transaction state may name a
 // partition that was. Forget both.
 void OnSubXact(SubXactEvent event, SubTransactionId sub, SubTransactionId, void *) {
     if (event != SUBXACT_EVENT_ABORT_SUB) return;
     ResetWriter();
+    ForgetTruncation();
     if (g_rels == nullptr) return;
     HASH_SEQ_STATUS status;
     hash_seq_init(&status, g_rels);
@@ -110,6 +130,7 @@ void OnXact(XactEvent event, void *) {
     bool commit = event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT ||
                   event == XACT_EVENT_PREPARE;
     if (abort) ResetWriter();
+    if (abort || commit) ForgetTruncation();
     if (g_rels == nullptr || (!abort && !commit)) return;
     HASH_SEQ_STATUS status;
     hash_seq_init(&status, g_rels);
@@ -161,15 +182,15 @@ void Build(AuditRel *ar, Relation rel) {
     Datum args[1] = {ObjectIdGetDatum(relid)};
     int rc = SPI_execute_with_args(
         "SELECT table_id, version_id, full_row, log_noop, log_statement, attnums, storage, "
-        "redacted, key_positions, soft_delete_position FROM steward._audit_prepare($1)",
+        "redacted, key_positions, soft_delete_position, audited FROM steward._audit_prepare($1)",
         1, argtypes, args, nullptr, false, 1);
     if (rc != SPI_OK_SELECT || SPI_processed != 1) elog(ERROR, "steward._audit_prepare failed");
     HeapTuple row = SPI_tuptable->vals[0];
     TupleDesc rowdesc = SPI_tuptable->tupdesc;
-    bool isnull[10];
-    Datum v[10];
-    for (int i = 0; i < 10; ++i) v[i] = SPI_getbinval(row, rowdesc, i + 1, &isnull[i]);
-    if (isnull[5] || isnull[6] || isnull[7] || isnull[8])
+    bool isnull[11];
+    Datum v[11];
+    for (int i = 0; i < 11; ++i) v[i] = SPI_getbinval(row, rowdesc, i + 1, &isnull[i]);
+    if (isnull[5] || isnull[6] || isnull[7] || isnull[8] || isnull[10])
         elog(ERROR, "steward._audit_prepare returned no column list");
 
     MemoryContext old = MemoryContextSwitchTo(ar->cxt);
@@ -243,6 +264,7 @@ void Build(AuditRel *ar, Relation rel) {
         for (int j = i; j > 0 && ar->key_sorted[j - 1] > ar->key_sorted[j]; --j)
             std::swap(ar->key_sorted[j - 1], ar->key_sorted[j]);
     ar->soft_delete_position = isnull[9] ? 0 : DatumGetInt16(v[9]);
+    ar->audited = DatumGetObjectId(v[10]);
     MemoryContextSwitchTo(old);
     SPI_finish();
     ar->built_in = GetCurrentSubTransactionId();
@@ -402,6 +424,16 @@ void AuditUpdate(const AuditRel *ar, TupleTableSlot *old_slot, TupleTableSlot *n
     AddEntry(e);
 }
 
+// An entry holding one whole row: the new one (INSERT) or the old one
+// (DELETE, a partition's TRUNCATE).
+void AddRowEntry(const AuditRel *ar, char action, TupleTableSlot *slot, bool old_row) {
+    Entry e = NewEntry(ar, action);
+    e.has_key = true;
+    e.row_hash = KeyHashOf(ar, slot);
+    (old_row ? e.old_image : e.new_image) = Image(ar, slot, nullptr, 0);
+    AddEntry(e);
+}
+
 // Read the next row of a transition table into slot; false at its end.
 inline bool NextRow(Tuplestorestate *store, TupleTableSlot *slot) {
     if (!tuplestore_gettupleslot(store, true, false, slot)) return false;
@@ -432,17 +464,9 @@ void AuditStatement(const AuditRel *ar, TriggerData *td, char action) {
         if (!have_old && !have_new) break;
         MemoryContext old = MemoryContextSwitchTo(row_cxt);
         if (action == 'I') {
-            Entry e = NewEntry(ar, 'I');
-            e.has_key = true;
-            e.row_hash = KeyHashOf(ar, new_slot);
-            e.new_image = Image(ar, new_slot, nullptr, 0);
-            AddEntry(e);
+            AddRowEntry(ar, 'I', new_slot, false);
         } else if (action == 'D') {
-            Entry e = NewEntry(ar, 'D');
-            e.has_key = true;
-            e.row_hash = KeyHashOf(ar, old_slot);
-            e.old_image = Image(ar, old_slot, nullptr, 0);
-            AddEntry(e);
+            AddRowEntry(ar, 'D', old_slot, true);
         } else {
             if (!have_old || !have_new) elog(ERROR, "transition tables of an UPDATE differ in length");
             AuditUpdate(ar, old_slot, new_slot);
@@ -454,6 +478,56 @@ void AuditStatement(const AuditRel *ar, TriggerData *td, char action) {
     MemoryContextDelete(row_cxt);
     if (old_slot != nullptr) ExecDropSingleTupleTableSlot(old_slot);
     if (new_slot != nullptr) ExecDropSingleTupleTableSlot(new_slot);
+}
+
+// TRUNCATE (BEFORE, so the rows are still there). Of the audited table: one
+// entry without rows, and its partitions, whose triggers fire next, log
+// nothing. Of a partition on its own: one TRUNCATE entry per row it
+// removes, with the row (an entry for the whole table would end the history
+// of the rows in its other partitions too).
+void AuditTruncate(const AuditRel *ar, Relation rel) {
+    Oid relid = RelationGetRelid(rel);
+    if (relid == ar->audited) {
+        BeginBatch(1);
+        AddEntry(NewEntry(ar, 'T'));
+        EndBatch();
+        if (rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE) {
+            // TRUNCATE already holds ACCESS EXCLUSIVE on every partition
+            MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
+            List *parts = find_all_inheritors(relid, NoLock, nullptr);
+            MemoryContextSwitchTo(old);
+            g_truncating = list_delete_first(parts);  // the first one is relid
+            g_truncating_lxid = MyProc->lxid;
+        }
+        return;
+    }
+    if (g_truncating_lxid == MyProc->lxid && list_member_oid(g_truncating, relid)) {
+        g_truncating = list_delete_oid(g_truncating, relid);
+        return;
+    }
+    if (rel->rd_rel->relkind != RELKIND_RELATION) return;  // its own partitions log their rows
+    // Every row TRUNCATE removes: those committed (it waited for their
+    // writers under its lock) and this transaction's, whatever the
+    // transaction's snapshot.
+    Snapshot snapshot = RegisterSnapshot(GetLatestSnapshot());
+    TableScanDesc scan = table_beginscan(rel, snapshot, 0, nullptr);
+    TupleTableSlot *slot = table_slot_create(rel, nullptr);
+    MemoryContext row_cxt =
+        AllocSetContextCreate(CurrentMemoryContext, "steward audit row", ALLOCSET_DEFAULT_SIZES);
+    BeginBatch(2);
+    while (table_scan_getnextslot(scan, ForwardScanDirection, slot)) {
+        CHECK_FOR_INTERRUPTS();
+        slot_getallattrs(slot);
+        MemoryContext old = MemoryContextSwitchTo(row_cxt);
+        AddRowEntry(ar, 'T', slot, true);
+        MemoryContextSwitchTo(old);
+        MemoryContextReset(row_cxt);
+    }
+    EndBatch();
+    MemoryContextDelete(row_cxt);
+    ExecDropSingleTupleTableSlot(slot);
+    table_endscan(scan);
+    UnregisterSnapshot(snapshot);
 }
 
 }  // namespace
@@ -471,8 +545,6 @@ STEWARD_FUNCTION(steward_audit_trigger) {
                         errhint("Use steward.enable_audit() to audit a table.")));
     auto *td = reinterpret_cast<TriggerData *>(fcinfo->context);
     TriggerEvent event = td->tg_event;
-    if (!TRIGGER_FIRED_AFTER(event)) ProtocolError("must be fired AFTER the event");
-    if (!TRIGGER_FIRED_FOR_STATEMENT(event)) ProtocolError("must be fired FOR EACH STATEMENT");
     char action;
     if (TRIGGER_FIRED_BY_INSERT(event))
         action = 'I';
@@ -482,13 +554,13 @@ STEWARD_FUNCTION(steward_audit_trigger) {
         action = 'D';
     else
         action = 'T';
+    if (action == 'T' && !TRIGGER_FIRED_BEFORE(event)) ProtocolError("must be fired BEFORE TRUNCATE");
+    if (action != 'T' && !TRIGGER_FIRED_AFTER(event)) ProtocolError("must be fired AFTER the event");
+    if (!TRIGGER_FIRED_FOR_STATEMENT(event)) ProtocolError("must be fired FOR EACH STATEMENT");
     AuditRel *ar = Lookup(fcinfo, td->tg_relation);
-    if (action == 'T') {
-        BeginBatch(1);
-        AddEntry(NewEntry(ar, 'T'));
-        EndBatch();
-    } else {
+    if (action == 'T')
+        AuditTruncate(ar, td->tg_relation);
+    else
         AuditStatement(ar, td, action);
-    }
     return PointerGetDatum(nullptr);
 }

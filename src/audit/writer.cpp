@@ -10,9 +10,12 @@
 // (ids are value << 20 | row number: ordered like the statements, which for
 // one record is the order of its changes, since a second writer waits for the
 // first one's commit), and writes the rows with heap_multi_insert in batches,
-// then the index entries of each row. Partitions missing at write time are
-// created through the SECURITY DEFINER function steward._audit_partition_for()
-// (rare: they are created ahead).
+// then the index entries of each row. Partitions are created ahead, a week
+// at a time, by a background worker that the first writer of a day starts
+// when the partition of 3 days ahead is missing (partition_worker.cpp). A
+// writer that finds its own day's partition missing has the worker create
+// it and waits for it; only when no worker can run does it create it itself
+// (SECURITY DEFINER steward._audit_partition_for(), in its own transaction).
 //
 // Hot path: plain data and direct PostgreSQL calls only.
 #include "audit/audit.hpp"
@@ -38,6 +41,7 @@ extern "C" {
 #include "utils/builtins.h"
 #include "utils/date.h"
 #include "utils/fmgrprotos.h"
+#include "utils/inval.h"
 #include "utils/guc.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
@@ -62,6 +66,7 @@ constexpr int kBatchRows = 500;
 // images, or statement text kept per row with log_statement).
 constexpr Size kBatchBytes = 8 * 1024 * 1024;
 constexpr int kRowBits = 20;  // rows per id block: 2^20
+constexpr int64 kCheckAheadDays = 3;  // see CheckPartitionsAhead()
 
 enum LogColumn {
     kId, kLoggedAt, kTxid, kAction, kTableId, kVersionId, kRowHash, kOldHash, kStored, kChanged, kOldImage, kNewImage, kActor, kContext, kRoleName, kSessionRole,
@@ -184,6 +189,13 @@ Oid PartitionOfDay(int64 day, Oid ns) {
                         errdetail("Audit log partitions cover the years 1000 to 9999.")));
     Oid part = get_relname_relid(name, ns);
     if (OidIsValid(part)) return part;
+    // Created in this transaction, the partition would be invisible to
+    // everyone else, and would hold their writers, until we commit.
+    if (CreatePartitionsInBackground(day, true)) {
+        AcceptInvalidationMessages();
+        part = get_relname_relid(name, ns);
+        if (OidIsValid(part)) return part;
+    }
     if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
     Oid argtypes[1] = {DATEOID};
     Datum args[1] = {DateADTGetDatum(static_cast<DateADT>(day))};
@@ -196,6 +208,18 @@ Oid PartitionOfDay(int64 day, Oid ns) {
     return part;
 }
 
+// Once per backend and day: is the partition of 3 days ahead there? If not,
+// a background worker creates the next week's (this writer does not wait).
+void CheckPartitionsAhead(int64 day, Oid ns) {
+    static int64 checked_day = PG_INT64_MIN;
+    if (checked_day == day) return;
+    checked_day = day;
+    char name[NAMEDATALEN];
+    if (audit_plan::PartitionName(day + kCheckAheadDays, name, sizeof name) &&
+        !OidIsValid(get_relname_relid(name, ns)))
+        CreatePartitionsInBackground(day, false);
+}
+
 void PrepareWriter(int64 day) {
     g_xact.valid = false;
     if (g_xact.cxt != nullptr) MemoryContextDelete(g_xact.cxt);
@@ -204,6 +228,7 @@ void PrepareWriter(int64 day) {
     Oid seq = get_relname_relid("audit_records_id_seq", ns);
     if (!OidIsValid(seq)) elog(ERROR, "sequence steward.audit_records_id_seq is missing");
     Oid part = PartitionOfDay(day, ns);
+    CheckPartitionsAhead(day, ns);
     g_xact.cxt = AllocSetContextCreate(CacheMemoryContext, "steward audit writer",
                                        ALLOCSET_SMALL_SIZES);
     g_xact.seq = seq;

@@ -26,7 +26,18 @@ $node->safe_psql('src', q{
     INSERT INTO gone VALUES ('x');
     DROP TABLE gone;
     SELECT steward._audit_partition_for('2001-02-03');
+    -- a partitioned table: its partitions carry copies of its triggers,
+    -- which pg_dump leaves out and the restore makes again
+    CREATE TABLE ev (id int, region text, v int, PRIMARY KEY (id, region)) PARTITION BY LIST (region);
+    CREATE TABLE ev_eu PARTITION OF ev FOR VALUES IN ('eu') PARTITION BY RANGE (id);
+    CREATE TABLE ev_eu_lo PARTITION OF ev_eu FOR VALUES FROM (0) TO (100);
+    SELECT steward.enable_audit('ev');
+    INSERT INTO ev_eu_lo VALUES (1, 'eu', 1);
 });
+my $triggers_q = q{SELECT string_agg(tgrelid::regclass || '.' || tgname || ':' || (tgparentid <> 0), ',' ORDER BY tgrelid::regclass::text, tgname)
+      FROM pg_trigger WHERE tgname LIKE 'steward_audit%' AND tgrelid::regclass::text LIKE 'ev%'};
+my $triggers_before = $node->safe_psql('src', $triggers_q);
+like($triggers_before, qr/ev_eu_lo\.steward_audit_truncate:true/, 'partitions carry copies of the triggers');
 
 my $log_query = q{
     SELECT id, action, schema_name, table_name, row_key, old_values, new_values, changed_columns, actor
@@ -48,8 +59,12 @@ is($node->safe_psql('dst', $log_query), $before, 'log restored with the same con
 is($node->safe_psql('dst', $partitions_q), $parts_before, 'partitions restored (incl. an empty old one)');
 is($node->safe_psql('dst', 'SELECT last_value FROM steward.audit_records_id_seq'), $seq_before,
    'id sequence restored');
-is($node->safe_psql('dst', q{SELECT full_row, redacted::text, excluded::text FROM steward.audited_tables}),
+is($node->safe_psql('dst', q{SELECT full_row, redacted::text, excluded::text FROM steward.audited_tables WHERE relation_name = 'acct'}),
    't|{secret}|{note}', 'options restored');
+is($node->safe_psql('dst', $triggers_q), $triggers_before, 'the partitions\' triggers are made again');
+$node->safe_psql('dst', q{INSERT INTO ev_eu_lo VALUES (2, 'eu', 2); UPDATE ev_eu SET v = 3 WHERE id = 1});
+is($node->safe_psql('dst', q{SELECT string_agg(action || ':' || (row_key->>'id'), ',' ORDER BY id) FROM steward.audit_log WHERE table_name = 'ev'}),
+   'INSERT:1,INSERT:2,UPDATE:1', 'direct writes to partitions recorded after restore');
 is($node->safe_psql('dst', q{SELECT count(*) FROM steward.audit_tables WHERE dropped_at IS NOT NULL AND table_name = 'gone'}),
    '1', 'history of a dropped table restored');
 

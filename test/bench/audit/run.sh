@@ -13,6 +13,7 @@
 # log's bytes per row. (INSERT copies rows from a staging table, like a bulk import.)
 #
 #   bash test/bench/audit/run.sh            # ROWS=20000 ROUNDS=3 SECONDS_PER_RUN=10
+#   CPU_ONLY=1 bash test/bench/audit/run.sh # only the deterministic parts (callgrind, bytes)
 set -euo pipefail
 ROWS=${ROWS:-20000}
 ROUNDS=${ROUNDS:-3}
@@ -68,11 +69,16 @@ declare -A STMT=(
 )
 PART=$(spsql -At -c "SELECT steward._audit_partition_name((now() AT TIME ZONE 'UTC')::date)")
 declare -A CPU
+WARM="UPDATE t_steward SET a = a WHERE id = 0;"
+CPU_WARM=$(callgrind_instructions "SELECT 1;" "$WARM")
 for op in update insert delete; do
   for v in bare steward plpgsql cte; do
     CPU[${op}_$v]=$(callgrind_instructions "SELECT 1;" "${STMT[${op}_$v]};")
   done
   CPU[${op}_deferred]=$(callgrind_instructions "DROP INDEX steward.${PART}_key;" "${STMT[${op}_steward]};")
+  # steady state: the same statement after one that loads the library and
+  # builds the backend's caches (a long-lived connection pays that once)
+  CPU[${op}_warm]=$(( $(callgrind_instructions "SELECT 1;" "$WARM"$'\n'"${STMT[${op}_steward]};") - CPU_WARM ))
 done
 
 echo
@@ -84,6 +90,12 @@ for op in update insert delete; do
     "$op" "$b" "$s" "$d" "$p" "$c" "$(bc -l <<<"$s/$b")" "$(bc -l <<<"$d/$b")" "$(bc -l <<<"$p/$b")" "$(bc -l <<<"$c/$b")" "$(bc -l <<<"$s/$c")" "$(bc -l <<<"$d/$c")"
 done
 echo "targets: UPDATE steward/bare <= 2.0x; INSERT and DELETE steward/cte <= 0.5x"
+printf 'steady state (library loaded, backend caches built; the first statement of a backend pays %d more):\n' \
+  "$((CPU[update_steward] - CPU[update_warm]))"
+for op in update insert delete; do
+  printf '%-7s pg_steward %12d   steward/bare %.2fx  steward/cte %.2fx\n' "$op" "${CPU[${op}_warm]}" \
+    "$(bc -l <<<"${CPU[${op}_warm]}/${CPU[${op}_bare]}")" "$(bc -l <<<"${CPU[${op}_warm]}/${CPU[${op}_cte]}")"
+done
 
 # -- log size per row ---------------------------------------------------------------
 spsql -c "UPDATE t_steward SET a = a + 1" -c "UPDATE t_plpgsql SET a = a + 1"
@@ -112,6 +124,8 @@ c_warm=$(callgrind_instructions "SELECT 1;" "UPDATE t_steward SET a = a WHERE id
 c_warm_base=$(callgrind_instructions "SELECT 1;" "UPDATE t_steward SET a = a WHERE id = 0;")
 printf 'single-row UPDATE transactions, CPU per transaction: bare %d, pg_steward %d (%d once the backend cache is built): %.2fx\n' \
   $((c_bare / 500)) $((c_steward / 500)) $(((c_warm - c_warm_base) / 500)) "$(bc -l <<<"($c_warm - $c_warm_base) / $c_bare")"
+
+[ -z "${CPU_ONLY-}" ] || exit 0
 
 # -- single-row transactions (wall time, pgbench, 2 clients) ------------------------------
 cat >"$STEWARD_SERVER_DIR/bare.sql" <<SQL
