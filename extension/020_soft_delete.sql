@@ -602,9 +602,11 @@ $$;
 COMMENT ON FUNCTION steward.restore_where(regclass, text, boolean) IS
 'Brings back the soft-deleted rows matching a SQL condition over the table (alias t), with their cascaded children; returns the rows restored in the table';
 
--- Really delete the rows of tbl matching cond (alias t, $1 = arg): the only
--- way past the soft delete, scoped to this one statement.
-CREATE FUNCTION steward._soft_delete_hard_delete(tbl regclass, cond text, arg jsonb)
+-- Really delete the rows of tbl matching cond (alias t, $1 = arg, $2 =
+-- oids, $3 = tids): the only way past the soft delete, scoped to this one
+-- statement.
+CREATE FUNCTION steward._soft_delete_hard_delete(tbl regclass, cond text, arg jsonb,
+                                                 oids oid[] DEFAULT NULL, tids tid[] DEFAULT NULL)
 RETURNS bigint
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -616,7 +618,7 @@ BEGIN
     PERFORM steward.soft_delete_mode();            -- defines steward.hard_delete
     previous := pg_catalog.current_setting('steward.hard_delete');
     PERFORM pg_catalog.set_config('steward.hard_delete', 'on', true);
-    EXECUTE pg_catalog.format('DELETE FROM %s AS t WHERE %s', tbl, cond) USING arg;
+    EXECUTE pg_catalog.format('DELETE FROM %s AS t WHERE %s', tbl, cond) USING arg, oids, tids;
     GET DIAGNOSTICS n = ROW_COUNT;
     PERFORM pg_catalog.set_config('steward.hard_delete', previous, true);
     RETURN n;
@@ -675,7 +677,8 @@ AS $$
 DECLARE
     on_primary constant boolean := steward._require_primary('purge deleted rows');
     cfg steward.soft_delete_tables := steward._soft_delete_config(tbl);
-    batch text;
+    oids oid[];
+    tids tid[];
 BEGIN
     IF older_than IS NULL OR batch_size IS NULL THEN
         RAISE EXCEPTION 'older_than and batch_size must not be null' USING ERRCODE = 'null_value_not_allowed';
@@ -690,15 +693,19 @@ BEGIN
         RAISE EXCEPTION 'batch_size must be positive' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     -- the batch: old marks, locked here (rows locked by others wait for the
-    -- next call); a TID scan on a plain table, (partition, ctid) pairs on a
-    -- partitioned one (a ctid repeats across partitions)
-    batch := pg_catalog.format('SELECT x.tableoid, x.ctid FROM %s AS x WHERE x.%I < pg_catalog.now() - %L::interval '
-                               'LIMIT %s FOR UPDATE SKIP LOCKED', tbl, cfg.column_name, older_than, batch_size);
-    IF (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid = tbl) = 'p' THEN
-        RETURN steward._soft_delete_hard_delete(tbl, pg_catalog.format('(t.tableoid, t.ctid) IN (%s)', batch), NULL);
+    -- next call), named by (table, ctid): a ctid repeats across partitions
+    -- and inheritance children. The DELETE finds them by TID scan.
+    EXECUTE pg_catalog.format(
+        'SELECT pg_catalog.array_agg(b.tableoid), pg_catalog.array_agg(b.ctid) FROM '
+        '(SELECT x.tableoid, x.ctid FROM %s AS x WHERE x.%I < pg_catalog.now() - $1 LIMIT %s FOR UPDATE SKIP LOCKED) AS b',
+        tbl, cfg.column_name, batch_size)
+      INTO oids, tids USING older_than;
+    IF oids IS NULL THEN
+        RETURN 0;
     END IF;
     RETURN steward._soft_delete_hard_delete(tbl,
-        pg_catalog.format('t.ctid = ANY (ARRAY(SELECT b.ctid FROM (%s) AS b))', batch), NULL);
+        't.ctid = ANY ($3) AND (t.tableoid, t.ctid) IN (SELECT u.o, u.c FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3)) AS u(o, c))',
+        NULL, oids, tids);
 END
 $$;
 
