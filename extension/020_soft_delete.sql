@@ -192,6 +192,14 @@ BEGIN
 END
 $$;
 
+-- Is hard delete in force (steward.hard_delete)? C: calling it loads the
+-- library, which refuses a value that configuration gave the setting as a
+-- placeholder before (current_setting() would read that placeholder).
+CREATE FUNCTION steward._soft_delete_hard_delete_on()
+RETURNS boolean
+LANGUAGE c VOLATILE
+AS 'MODULE_PATHNAME', 'steward_soft_delete_hard_delete_on';
+
 -- BEFORE TRUNCATE statement trigger of enabled tables: TRUNCATE would remove
 -- every row, deleted or not, past the soft delete; it must be asked for.
 CREATE FUNCTION steward._soft_delete_truncate()
@@ -200,7 +208,7 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    IF NOT COALESCE(NULLIF(pg_catalog.current_setting('steward.hard_delete', true), '')::boolean, false)
+    IF NOT steward._soft_delete_hard_delete_on()
        AND EXISTS (SELECT FROM pg_catalog.pg_trigger t        -- a detached partition is free again
                     WHERE t.tgrelid = TG_RELID AND t.tgname = 'steward_soft_delete'
                       AND t.tgfoid = 'steward._soft_delete_trigger()'::regprocedure) THEN

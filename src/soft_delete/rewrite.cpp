@@ -319,3 +319,12 @@ STEWARD_FUNCTION(steward_soft_delete_preloaded) {
     const char *session = GetConfigOption("session_preload_libraries", true, false);
     PG_RETURN_BOOL(session != nullptr && strstr(session, "pg_steward") != nullptr);
 }
+
+// steward._soft_delete_hard_delete_on(): is hard delete in force? Read by
+// the TRUNCATE guard. Calling it loads the library, so a value that only
+// configuration gave the setting (ALTER ROLE/DATABASE SET, postgresql.conf,
+// connection options: accepted as a placeholder while the library was not
+// loaded) has been refused by then and reads as off.
+STEWARD_FUNCTION(steward_soft_delete_hard_delete_on) {
+    PG_RETURN_BOOL(steward::soft_delete::g_hard_delete);
+}
