@@ -133,11 +133,91 @@ BEGIN
 END
 $$;
 
+-- Soft delete and foreign keys (src/soft_delete/references.cpp): the checks
+-- of ON DELETE RESTRICT / NO ACTION wait until the statement has run every
+-- cascade, as a real DELETE's do.
+CREATE FUNCTION steward._soft_delete_defer_check(fk oid, parent text)
+RETURNS boolean
+LANGUAGE c VOLATILE
+AS 'MODULE_PATHNAME', 'steward_soft_delete_defer_check';
+COMMENT ON FUNCTION steward._soft_delete_defer_check(oid, text) IS
+'Keeps the reference check of a soft-deleted row (jsonb text) through foreign key fk for the end of the statement; false when it must be checked now';
+
+CREATE FUNCTION steward._soft_delete_cascade_update(sql text, parent anyelement)
+RETURNS bigint
+LANGUAGE c VOLATILE
+AS 'MODULE_PATHNAME', 'steward_soft_delete_cascade_update';
+COMMENT ON FUNCTION steward._soft_delete_cascade_update(text, anyelement) IS
+'Runs the cascade UPDATE of children ($1 = the parent row) with its AFTER triggers joining the current statement';
+
+-- In the cascade trigger's WHEN clause: loads the library while the UPDATE
+-- runs (so the end of the statement is seen, references.cpp). Immutable:
+-- folded once per statement.
+CREATE FUNCTION steward._soft_delete_load()
+RETURNS boolean
+LANGUAGE c IMMUTABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'steward_soft_delete_load';
+
+-- Raise PostgreSQL's foreign key error (23503) when live rows still
+-- reference one of `parents` (soft-deleted rows, a jsonb array of objects
+-- holding at least the referenced columns) through foreign key fk (ON
+-- DELETE RESTRICT / NO ACTION). Live rows: in an enabled child table those
+-- with its column NULL, otherwise every row.
+CREATE FUNCTION steward._soft_delete_check_references(fk oid, parents jsonb)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    c record;
+    key_text text;
+BEGIN
+    SELECT con.conname, con.conrelid::regclass AS child, ch.relname AS child_name, chn.nspname AS child_schema,
+           ch.relkind AS child_kind, s.column_name AS child_column,
+           con.confrelid::regclass AS parent, pc.relname AS parent_name,
+           pg_catalog.string_agg(pg_catalog.format('c.%I = p.%I', ca.attname, pa.attname), ' AND ' ORDER BY k.n) AS cond,
+           pg_catalog.string_agg(pg_catalog.quote_ident(pa.attname), ', ' ORDER BY k.n) AS key_columns,
+           pg_catalog.string_agg(pg_catalog.format('p.%I::text', pa.attname), ', ' ORDER BY k.n) AS key_values
+      INTO c
+      FROM pg_catalog.pg_constraint con
+     CROSS JOIN LATERAL unnest(con.conkey, con.confkey) WITH ORDINALITY AS k(child_att, parent_att, n)
+      JOIN pg_catalog.pg_attribute ca ON ca.attrelid = con.conrelid AND ca.attnum = k.child_att
+      JOIN pg_catalog.pg_attribute pa ON pa.attrelid = con.confrelid AND pa.attnum = k.parent_att
+      JOIN pg_catalog.pg_class ch ON ch.oid = con.conrelid
+      JOIN pg_catalog.pg_namespace chn ON chn.oid = ch.relnamespace
+      JOIN pg_catalog.pg_class pc ON pc.oid = con.confrelid
+      LEFT JOIN steward.soft_delete_tables s ON s.table_name = con.conrelid
+     WHERE con.oid = fk AND con.contype = 'f'
+     GROUP BY con.oid, con.conname, con.conrelid, ch.relname, chn.nspname, ch.relkind, s.column_name,
+              con.confrelid, pc.relname;
+    IF NOT FOUND OR parents IS NULL THEN
+        RETURN;                                    -- the foreign key is gone
+    END IF;
+    -- as PostgreSQL's own check: ONLY the referencing table unless partitioned
+    EXECUTE pg_catalog.format(
+        'SELECT pg_catalog.concat_ws('', '', %s) FROM pg_catalog.jsonb_populate_recordset(NULL::%s, $1) AS p '
+        'WHERE EXISTS (SELECT FROM %s%s AS c WHERE %s%s) LIMIT 1',
+        c.key_values, c.parent, CASE WHEN c.child_kind = 'p' THEN '' ELSE 'ONLY ' END, c.child, c.cond,
+        CASE WHEN c.child_column IS NULL THEN '' ELSE pg_catalog.format(' AND c.%I IS NULL', c.child_column) END)
+      INTO key_text USING parents;
+    IF key_text IS NOT NULL THEN
+        RAISE EXCEPTION 'soft delete on table "%" violates foreign key constraint "%" on table "%"',
+                        c.parent_name, c.conname, c.child_name
+            USING ERRCODE = 'foreign_key_violation',
+                  DETAIL = pg_catalog.format('Key (%s)=(%s) is still referenced by live rows of table "%s".',
+                                             c.key_columns, key_text, c.child_name),
+                  HINT = 'Delete the referencing rows first, or make the foreign key ON DELETE CASCADE.',
+                  CONSTRAINT = c.conname, TABLE = c.child_name, SCHEMA = c.child_schema;
+    END IF;
+END
+$$;
+
 -- AFTER UPDATE OF <column> row trigger, fired when a row goes from live to
 -- deleted: marks live children that reference it ON DELETE CASCADE in
 -- soft-delete-enabled tables with the same timestamp (so restore() can bring
 -- them back together), and refuses the soft delete while live rows reference
--- it ON DELETE RESTRICT / NO ACTION, as a real DELETE would.
+-- it ON DELETE RESTRICT / NO ACTION, as a real DELETE would: checked once
+-- the statement has run all its cascades, whatever their order.
 CREATE FUNCTION steward._soft_delete_cascade()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -145,43 +225,45 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     fk record;
-    referenced boolean;
-    key_text text;
+    locked boolean := false;
+    parent text;
 BEGIN
     FOR fk IN
-        SELECT c.conname, c.conrelid::regclass AS child, c.confdeltype, s.column_name AS child_column,
+        SELECT c.oid, c.conrelid::regclass AS child, c.confdeltype, s.column_name AS child_column,
                pg_catalog.string_agg(pg_catalog.format('c.%I = ($1).%I', ca.attname, pa.attname), ' AND ' ORDER BY k.n) AS cond,
-               pg_catalog.string_agg(pg_catalog.quote_ident(pa.attname), ', ' ORDER BY k.n) AS key_columns,
-               pg_catalog.string_agg(pg_catalog.format('($1).%I::text', pa.attname), ', ' ORDER BY k.n) AS key_values
+               pg_catalog.string_agg(pg_catalog.format('p.%I = ($1).%I', pa.attname, pa.attname), ' AND ' ORDER BY k.n) AS self_cond,
+               pg_catalog.array_agg(pa.attname::text ORDER BY k.n) AS key_names
           FROM pg_catalog.pg_constraint c
          CROSS JOIN LATERAL unnest(c.conkey, c.confkey) WITH ORDINALITY AS k(child_att, parent_att, n)
           JOIN pg_catalog.pg_attribute ca ON ca.attrelid = c.conrelid AND ca.attnum = k.child_att
           JOIN pg_catalog.pg_attribute pa ON pa.attrelid = c.confrelid AND pa.attnum = k.parent_att
           LEFT JOIN steward.soft_delete_tables s ON s.table_name = c.conrelid
          WHERE c.contype = 'f' AND c.conparentid = 0
+           AND (c.confdeltype IN ('r', 'a') OR c.confdeltype = 'c' AND s.column_name IS NOT NULL)
            AND (c.confrelid = TG_RELID
                 OR c.confrelid IN (SELECT a.relid FROM pg_catalog.pg_partition_ancestors(TG_RELID) a))
-         GROUP BY c.oid, c.conname, c.conrelid, c.confdeltype, s.column_name
-         ORDER BY c.conname
+         GROUP BY c.oid, c.conrelid, c.confdeltype, s.column_name
+         ORDER BY c.oid
     LOOP
-        IF fk.confdeltype = 'c' AND fk.child_column IS NOT NULL THEN
-            EXECUTE pg_catalog.format('UPDATE %s AS c SET %I = ($1).%I WHERE %s AND c.%I IS NULL',
-                                      fk.child, fk.child_column, TG_ARGV[0], fk.cond, fk.child_column)
+        IF NOT locked THEN
+            -- FOR UPDATE conflicts with the FOR KEY SHARE lock that the
+            -- foreign key check of a concurrent child INSERT holds: wait for
+            -- it, so that the cascade and the check see that child.
+            EXECUTE pg_catalog.format('SELECT FROM ONLY %s AS p WHERE %s FOR UPDATE', TG_RELID::regclass, fk.self_cond)
               USING NEW;
-        ELSIF fk.confdeltype IN ('r', 'a') THEN
-            EXECUTE pg_catalog.format('SELECT EXISTS (SELECT FROM %s AS c WHERE %s%s)', fk.child, fk.cond,
-                        CASE WHEN fk.child_column IS NULL THEN ''
-                             ELSE pg_catalog.format(' AND c.%I IS NULL', fk.child_column) END)
-              INTO referenced USING NEW;
-            IF referenced THEN
-                EXECUTE pg_catalog.format('SELECT pg_catalog.concat_ws('', '', %s)', fk.key_values)
-                  INTO key_text USING NEW;
-                RAISE EXCEPTION 'soft delete on table "%" violates foreign key constraint "%" on table "%"',
-                                TG_TABLE_NAME, fk.conname, fk.child
-                    USING ERRCODE = 'foreign_key_violation',
-                          DETAIL = pg_catalog.format('Key (%s)=(%s) is still referenced by live rows of table "%s".',
-                                                     fk.key_columns, key_text, fk.child),
-                          HINT = 'Delete the referencing rows first, or make the foreign key ON DELETE CASCADE.';
+            locked := true;
+        END IF;
+        IF fk.confdeltype = 'c' THEN
+            PERFORM steward._soft_delete_cascade_update(
+                pg_catalog.format('UPDATE %s AS c SET %I = ($1).%I WHERE %s AND c.%I IS NULL',
+                                  fk.child, fk.child_column, TG_ARGV[0], fk.cond, fk.child_column),
+                NEW);
+        ELSE
+            parent := (SELECT pg_catalog.jsonb_object_agg(e.key, e.value)
+                         FROM pg_catalog.jsonb_each(pg_catalog.to_jsonb(NEW)) AS e
+                        WHERE e.key = ANY (fk.key_names))::text;
+            IF NOT steward._soft_delete_defer_check(fk.oid, parent) THEN
+                PERFORM steward._soft_delete_check_references(fk.oid, pg_catalog.jsonb_build_array(parent::jsonb));
             END IF;
         END IF;
         -- ON DELETE SET NULL / SET DEFAULT, and CASCADE into tables without
@@ -249,7 +331,8 @@ BEGIN
     IF referenced AND NOT has_trigger THEN
         EXECUTE pg_catalog.format(
             'CREATE TRIGGER steward_soft_delete_cascade AFTER UPDATE OF %I ON %s FOR EACH ROW '
-            'WHEN (OLD.%I IS NULL AND NEW.%I IS NOT NULL) EXECUTE FUNCTION steward._soft_delete_cascade(%L)',
+            'WHEN (OLD.%I IS NULL AND NEW.%I IS NOT NULL AND steward._soft_delete_load()) '
+            'EXECUTE FUNCTION steward._soft_delete_cascade(%L)',
             col, tbl, col, col, col);
     ELSIF has_trigger AND NOT referenced THEN
         EXECUTE pg_catalog.format('DROP TRIGGER steward_soft_delete_cascade ON %s', tbl);

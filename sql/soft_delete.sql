@@ -42,6 +42,30 @@ DELETE FROM users WHERE id = 5 RETURNING id;
 SELECT id, deleted_at IS NOT NULL AS deleted FROM users ORDER BY id;
 RESET steward.soft_delete_rewrite;
 
+-- UPDATE triggers see a soft delete the same in both paths: statement
+-- triggers once per statement, row triggers after every row is marked; the
+-- trigger path adds the DELETE statement triggers
+CREATE TABLE fired (id int PRIMARY KEY);
+INSERT INTO fired SELECT generate_series(1, 4);
+SELECT steward.enable_soft_delete('fired', create_views => false);
+CREATE FUNCTION note_trigger() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE NOTICE '% % %: % marked', TG_WHEN, TG_LEVEL, TG_OP, (SELECT count(*) FROM fired WHERE deleted_at IS NOT NULL);
+    RETURN NULL;
+END $$;
+CREATE TRIGGER note_bs BEFORE UPDATE ON fired FOR EACH STATEMENT EXECUTE FUNCTION note_trigger();
+CREATE TRIGGER note_ar AFTER UPDATE ON fired FOR EACH ROW EXECUTE FUNCTION note_trigger();
+CREATE TRIGGER note_as AFTER UPDATE ON fired FOR EACH STATEMENT EXECUTE FUNCTION note_trigger();
+CREATE TRIGGER note_ds AFTER DELETE ON fired FOR EACH STATEMENT EXECUTE FUNCTION note_trigger();
+SET client_min_messages = notice;
+DELETE FROM fired WHERE id IN (1, 2);
+SET steward.soft_delete_rewrite = off;
+DELETE FROM fired WHERE id IN (3, 4);
+RESET steward.soft_delete_rewrite;
+SET client_min_messages = warning;
+DROP TABLE fired;
+DROP FUNCTION note_trigger();
+
 -- a soft delete is an UPDATE: updated_at moves (fast path or trigger)
 ALTER TABLE users ADD COLUMN updated_at timestamptz NOT NULL DEFAULT '2000-01-01';
 SELECT steward.track_updated_at('users');
