@@ -584,6 +584,32 @@ BEGIN
 END
 $$;
 
+-- A key passed as text: JSON as for the jsonb functions (an object, an array,
+-- a JSON string, null), any other text the value of a one-column key as
+-- written ('1111...-uuid', 'ann@example.com', '42', '1e5' for a text key).
+CREATE FUNCTION steward._soft_delete_key_from_text(key text)
+RETURNS jsonb
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    parsed jsonb;
+BEGIN
+    IF key IS NULL THEN
+        RETURN NULL;
+    END IF;
+    BEGIN
+        parsed := key::pg_catalog.jsonb;
+    EXCEPTION WHEN invalid_text_representation THEN
+        RETURN pg_catalog.to_jsonb(key);           -- not JSON: the value itself
+    END;
+    IF pg_catalog.jsonb_typeof(parsed) IN ('number', 'boolean') AND parsed::text <> key THEN
+        RETURN pg_catalog.to_jsonb(key);           -- '1e5', ' 43 ': the text as written, not the number
+    END IF;
+    RETURN parsed;
+END
+$$;
+
 -- Bring back the deleted rows of tbl matching cond (over alias t, with $1 =
 -- arg), then, when recursive, the children marked with them by the cascade
 -- (same foreign key, same timestamp). Returns the rows restored in tbl.
@@ -674,6 +700,19 @@ $$;
 COMMENT ON FUNCTION steward.restore(regclass, jsonb, boolean) IS
 'Brings back soft-deleted rows by primary key (scalar, {"col": value}, or an array of them), with the children the cascade marked with them; returns the rows restored in the table';
 
+CREATE FUNCTION steward.restore(tbl regclass, key text, recursive boolean DEFAULT true)
+RETURNS bigint
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RETURN steward.restore(tbl, steward._soft_delete_key_from_text(key), recursive);
+END
+$$;
+
+COMMENT ON FUNCTION steward.restore(regclass, text, boolean) IS
+'steward.restore() with the key as text: the value of a one-column key as written (''1111...-uuid''), or the JSON forms';
+
 CREATE FUNCTION steward.restore_where(tbl regclass, condition text, recursive boolean DEFAULT true)
 RETURNS bigint
 LANGUAGE plpgsql
@@ -738,6 +777,19 @@ $$;
 
 COMMENT ON FUNCTION steward.hard_delete(regclass, jsonb) IS
 'Really deletes rows (live or soft-deleted) by primary key; foreign keys act as for any DELETE';
+
+CREATE FUNCTION steward.hard_delete(tbl regclass, key text)
+RETURNS bigint
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RETURN steward.hard_delete(tbl, steward._soft_delete_key_from_text(key));
+END
+$$;
+
+COMMENT ON FUNCTION steward.hard_delete(regclass, text) IS
+'steward.hard_delete() with the key as text: the value of a one-column key as written, or the JSON forms';
 
 CREATE FUNCTION steward.hard_delete_where(tbl regclass, condition text)
 RETURNS bigint
