@@ -26,6 +26,32 @@ SELECT pg_catalog.pg_extension_config_dump('steward.soft_delete_tables', '');
 REVOKE ALL ON steward.soft_delete_tables FROM PUBLIC;
 GRANT SELECT ON steward.soft_delete_tables TO PUBLIC;
 
+-- A relation as messages name it, PostgreSQL's way: schema.name, for the
+-- message to put in double quotes (the names are not quoted again).
+CREATE FUNCTION steward._soft_delete_label(tbl regclass)
+RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT COALESCE((SELECT n.nspname OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) c.relname
+                       FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                      WHERE c.oid = tbl), tbl::text)
+$$;
+
+-- Drop trigger trigger_name of tbl when it exists, without the NOTICE of
+-- DROP TRIGGER IF EXISTS.
+CREATE FUNCTION steward._soft_delete_drop_trigger(tbl regclass, trigger_name name)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF EXISTS (SELECT FROM pg_catalog.pg_trigger t WHERE t.tgrelid = tbl AND t.tgname = trigger_name) THEN
+        EXECUTE pg_catalog.format('DROP TRIGGER %I ON %s', trigger_name, tbl);
+    END IF;
+END
+$$;
+
 -- Record tbl as enabled. Callable by anyone, harmless: tbl must carry our
 -- trigger for exactly this column (creating it took the TRIGGER privilege),
 -- and the views must be views over tbl.
@@ -46,7 +72,7 @@ BEGIN
                                        JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_rewrite'::regclass
                                                                   AND d.objid = r.oid
                                       WHERE r.ev_class = v.view_oid AND d.refobjid = tbl)) THEN
-        RAISE EXCEPTION 'cannot register soft delete of "%"', tbl
+        RAISE EXCEPTION 'cannot register soft delete of "%"', steward._soft_delete_label(tbl)
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   DETAIL = 'The table lacks its steward_soft_delete trigger, or a view is not over it.',
                   HINT = 'Call steward.enable_soft_delete().';
@@ -68,7 +94,7 @@ BEGIN
     IF EXISTS (SELECT FROM pg_catalog.pg_trigger t
                 WHERE t.tgrelid = tbl AND t.tgname = 'steward_soft_delete'
                   AND t.tgfoid = 'steward._soft_delete_trigger()'::regprocedure) THEN
-        RAISE EXCEPTION 'cannot unregister soft delete of "%" while its trigger exists', tbl
+        RAISE EXCEPTION 'cannot unregister soft delete of "%" while its trigger exists', steward._soft_delete_label(tbl)
             USING ERRCODE = 'object_in_use',
                   HINT = 'Call steward.disable_soft_delete().';
     END IF;
@@ -109,7 +135,7 @@ BEGIN
     END IF;
     SELECT * INTO cfg FROM steward.soft_delete_tables s WHERE s.table_name = tbl;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'soft delete is not enabled on "%"', tbl
+        RAISE EXCEPTION 'soft delete is not enabled on "%"', steward._soft_delete_label(tbl)
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   HINT = 'Call steward.enable_soft_delete() first.';
     END IF;
@@ -294,8 +320,7 @@ BEGIN
        AND EXISTS (SELECT FROM pg_catalog.pg_trigger t        -- a detached partition is free again
                     WHERE t.tgrelid = TG_RELID AND t.tgname = 'steward_soft_delete'
                       AND t.tgfoid = 'steward._soft_delete_trigger()'::regprocedure) THEN
-        RAISE EXCEPTION 'cannot truncate "%": soft delete is enabled on it',
-                        pg_catalog.format('%I.%I', TG_TABLE_SCHEMA, TG_TABLE_NAME)
+        RAISE EXCEPTION 'cannot truncate "%": soft delete is enabled on it', steward._soft_delete_label(TG_RELID)
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   DETAIL = 'TRUNCATE removes every row, live or deleted, and cannot be restored.',
                   HINT = 'To do it on purpose: BEGIN; SET LOCAL steward.hard_delete = on; TRUNCATE ...; COMMIT;';
@@ -401,7 +426,7 @@ BEGIN
       FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
      WHERE c.oid = tbl;
     IF rel.relispartition THEN
-        RAISE EXCEPTION 'cannot enable soft delete on partition "%"', tbl
+        RAISE EXCEPTION 'cannot enable soft delete on partition "%"', steward._soft_delete_label(tbl)
             USING ERRCODE = 'wrong_object_type',
                   HINT = pg_catalog.format('Enable it on the partitioned table %s; its partitions follow.',
                                            pg_catalog.pg_partition_root(tbl));
@@ -412,7 +437,7 @@ BEGIN
         IF existing.column_name = column_name THEN
             RETURN false;                          -- already enabled: nothing changes
         END IF;
-        RAISE EXCEPTION 'soft delete is already enabled on "%" with column "%"', tbl, existing.column_name
+        RAISE EXCEPTION 'soft delete is already enabled on "%" with column "%"', steward._soft_delete_label(tbl), existing.column_name
             USING ERRCODE = 'object_in_use',
                   HINT = 'Call steward.disable_soft_delete() first to switch to another column.';
     END IF;
@@ -422,16 +447,16 @@ BEGIN
      WHERE a.attrelid = tbl AND a.attname = column_name AND a.attnum > 0 AND NOT a.attisdropped;
     IF FOUND THEN
         IF steward._base_type(col.typ) <> 'timestamptz'::regtype THEN
-            RAISE EXCEPTION 'column "%" of relation "%" must be of type timestamptz', column_name, tbl
+            RAISE EXCEPTION 'column "%" of relation "%" must be of type timestamptz', column_name, steward._soft_delete_label(tbl)
                 USING ERRCODE = 'datatype_mismatch',
                       DETAIL = pg_catalog.format('The column is of type %s.', col.typ);
         END IF;
         IF col.attgenerated <> '' THEN
-            RAISE EXCEPTION 'column "%" of relation "%" is a generated column', column_name, tbl
+            RAISE EXCEPTION 'column "%" of relation "%" is a generated column', column_name, steward._soft_delete_label(tbl)
                 USING ERRCODE = 'wrong_object_type';
         END IF;
         IF col.attnotnull THEN
-            RAISE EXCEPTION 'column "%" of relation "%" must allow null', column_name, tbl
+            RAISE EXCEPTION 'column "%" of relation "%" must allow null', column_name, steward._soft_delete_label(tbl)
                 USING ERRCODE = 'invalid_table_definition',
                       DETAIL = 'NULL marks a live row.',
                       HINT = pg_catalog.format('ALTER TABLE %s ALTER COLUMN %I DROP NOT NULL;', tbl, column_name);
@@ -441,7 +466,7 @@ BEGIN
     SELECT t.tgfoid::regprocedure AS fn INTO other
       FROM pg_catalog.pg_trigger t WHERE t.tgrelid = tbl AND t.tgname = 'steward_soft_delete';
     IF FOUND AND other.fn <> 'steward._soft_delete_trigger()'::regprocedure THEN
-        RAISE EXCEPTION 'table "%" already has a trigger named "steward_soft_delete"', tbl
+        RAISE EXCEPTION 'table "%" already has a trigger named "steward_soft_delete"', steward._soft_delete_label(tbl)
             USING ERRCODE = 'duplicate_object',
                   DETAIL = pg_catalog.format('It calls %s.', other.fn);
     END IF;
@@ -467,7 +492,7 @@ BEGIN
     EXECUTE pg_catalog.format(
         'CREATE TRIGGER steward_soft_delete BEFORE DELETE ON %s FOR EACH ROW EXECUTE FUNCTION steward._soft_delete_trigger(%L)',
         tbl, column_name);
-    EXECUTE pg_catalog.format('DROP TRIGGER IF EXISTS steward_soft_delete_truncate ON %s', tbl);
+    PERFORM steward._soft_delete_drop_trigger(tbl, 'steward_soft_delete_truncate');
     EXECUTE pg_catalog.format(
         'CREATE TRIGGER steward_soft_delete_truncate BEFORE TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION steward._soft_delete_truncate()',
         tbl);
@@ -521,8 +546,8 @@ BEGIN
     IF cfg.deleted_view IS NOT NULL THEN
         EXECUTE pg_catalog.format('DROP VIEW %s', cfg.deleted_view);
     END IF;
-    EXECUTE pg_catalog.format('DROP TRIGGER IF EXISTS steward_soft_delete ON %s', tbl);
-    EXECUTE pg_catalog.format('DROP TRIGGER IF EXISTS steward_soft_delete_truncate ON %s', tbl);
+    PERFORM steward._soft_delete_drop_trigger(tbl, 'steward_soft_delete');
+    PERFORM steward._soft_delete_drop_trigger(tbl, 'steward_soft_delete_truncate');
     PERFORM steward._soft_delete_unregister(tbl);
     PERFORM steward._soft_delete_sync(tbl);
     RETURN true;
@@ -553,7 +578,7 @@ BEGIN
       JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
      WHERE i.indrelid = tbl AND i.indisprimary;
     IF pk IS NULL THEN
-        RAISE EXCEPTION 'table "%" has no primary key', tbl
+        RAISE EXCEPTION 'table "%" has no primary key', steward._soft_delete_label(tbl)
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   HINT = 'Pass a condition instead: steward.restore_where() or steward.hard_delete_where().';
     END IF;
@@ -563,7 +588,7 @@ BEGIN
     LOOP
         IF pg_catalog.jsonb_typeof(item) <> 'object' THEN
             IF pg_catalog.array_length(pk, 1) > 1 THEN
-                RAISE EXCEPTION 'key of table "%" must be an object', tbl
+                RAISE EXCEPTION 'key of table "%" must be an object', steward._soft_delete_label(tbl)
                     USING ERRCODE = 'invalid_parameter_value',
                           DETAIL = pg_catalog.format('The primary key has columns %s.', pg_catalog.array_to_string(pk, ', ')),
                           HINT = 'Pass {"column": value, ...} for each row.';
@@ -572,7 +597,7 @@ BEGIN
         END IF;
         SELECT c INTO missing FROM pg_catalog.unnest(pk) AS c WHERE NOT item ? c LIMIT 1;
         IF missing IS NOT NULL THEN
-            RAISE EXCEPTION 'key % lacks primary key column "%" of table "%"', item, missing, tbl
+            RAISE EXCEPTION 'key % lacks primary key column "%" of table "%"', item, missing, steward._soft_delete_label(tbl)
                 USING ERRCODE = 'invalid_parameter_value';
         END IF;
         keys := keys || pg_catalog.jsonb_build_array(item);
@@ -624,6 +649,11 @@ DECLARE
     tids tid[];
     n bigint;
     fk record;
+    err_message text;
+    err_detail text;
+    err_constraint text;
+    err_table text;
+    err_schema text;
 BEGIN
     -- Lock first (READ COMMITTED re-checks rows changed meanwhile), keeping
     -- each row as it was, mark included: the children's mark equals it.
@@ -635,11 +665,23 @@ BEGIN
     IF old_rows IS NULL THEN
         RETURN 0;
     END IF;
-    EXECUTE pg_catalog.format(
-        'UPDATE %s AS t SET %I = NULL WHERE t.ctid = ANY ($2) '
-        'AND (t.tableoid, t.ctid) IN (SELECT u.o, u.c FROM unnest($1, $2) AS u(o, c))',
-        tbl, col)
-      USING oids, tids;
+    BEGIN
+        EXECUTE pg_catalog.format(
+            'UPDATE %s AS t SET %I = NULL WHERE t.ctid = ANY ($2) '
+            'AND (t.tableoid, t.ctid) IN (SELECT u.o, u.c FROM unnest($1, $2) AS u(o, c))',
+            tbl, col)
+          USING oids, tids;
+    EXCEPTION WHEN unique_violation THEN
+        -- a live row took the value meanwhile (steward.soft_delete_unique)
+        GET STACKED DIAGNOSTICS err_message = MESSAGE_TEXT, err_detail = PG_EXCEPTION_DETAIL,
+                                err_constraint = CONSTRAINT_NAME, err_table = TABLE_NAME, err_schema = SCHEMA_NAME;
+        RAISE EXCEPTION 'cannot restore rows of "%": %', steward._soft_delete_label(tbl), err_message
+            USING ERRCODE = 'unique_violation', DETAIL = err_detail, CONSTRAINT = err_constraint,
+                  TABLE = err_table, SCHEMA = err_schema,
+                  HINT = pg_catalog.format('A live row now holds the same value. Change or delete that row first, '
+                                           'or bring this one back with another value: UPDATE %s SET %I = NULL, ... WHERE ...;',
+                                           tbl, col);
+    END;
     GET DIAGNOSTICS n = ROW_COUNT;
     IF recursive THEN
         FOR fk IN
@@ -689,7 +731,7 @@ BEGIN
     IF unmatched IS NOT NULL THEN
         EXECUTE pg_catalog.format('SELECT EXISTS (SELECT FROM %s AS t WHERE %s)', tbl, k.cond)
           INTO live USING pg_catalog.jsonb_build_array(unmatched);
-        RAISE EXCEPTION 'no soft-deleted row of "%" has key %', tbl, unmatched
+        RAISE EXCEPTION 'no soft-deleted row of "%" has key %', steward._soft_delete_label(tbl), unmatched
             USING ERRCODE = 'no_data_found',
                   DETAIL = CASE WHEN live THEN 'The row is not deleted.' ELSE 'No row has this key.' END;
     END IF;
@@ -769,7 +811,7 @@ BEGIN
     k := steward._soft_delete_key_condition(tbl, key);
     n := steward._soft_delete_hard_delete(tbl, k.cond, k.keys);
     IF n = 0 THEN
-        RAISE EXCEPTION 'no row of "%" has key %', tbl, key USING ERRCODE = 'no_data_found';
+        RAISE EXCEPTION 'no row of "%" has key %', steward._soft_delete_label(tbl), key USING ERRCODE = 'no_data_found';
     END IF;
     RETURN n;
 END
@@ -895,6 +937,8 @@ DECLARE
     con record;
     fk name;
     nsp name;
+    existing regclass;
+    existing_name name;
 BEGIN
     IF constraint_name IS NULL THEN
         RAISE EXCEPTION 'constraint name must not be null' USING ERRCODE = 'null_value_not_allowed';
@@ -908,7 +952,7 @@ BEGIN
       FROM pg_catalog.pg_constraint c LEFT JOIN pg_catalog.pg_index i ON i.indexrelid = c.conindid
      WHERE c.conrelid = tbl AND c.conname = constraint_name;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'constraint "%" of relation "%" does not exist', constraint_name, tbl
+        RAISE EXCEPTION 'constraint "%" of relation "%" does not exist', constraint_name, steward._soft_delete_label(tbl)
             USING ERRCODE = 'undefined_object';
     END IF;
     IF con.contype = 'p' THEN
@@ -917,7 +961,7 @@ BEGIN
                   DETAIL = 'A primary key identifies deleted rows too.';
     END IF;
     IF con.contype <> 'u' THEN
-        RAISE EXCEPTION 'constraint "%" of relation "%" is not a unique constraint', constraint_name, tbl
+        RAISE EXCEPTION 'constraint "%" of relation "%" is not a unique constraint', constraint_name, steward._soft_delete_label(tbl)
             USING ERRCODE = 'wrong_object_type';
     END IF;
     IF con.condeferrable THEN
@@ -932,9 +976,33 @@ BEGIN
             USING ERRCODE = 'dependent_objects_still_exist',
                   DETAIL = pg_catalog.format('Foreign key "%s" references it.', fk);
     END IF;
+    -- a unique index that already does it (same columns, operator classes,
+    -- collations and NULLS [NOT] DISTINCT, over live rows): keep that one
+    -- rather than add an exact duplicate
+    SELECT i.indexrelid::regclass, ic.relname INTO existing, existing_name
+      FROM pg_catalog.pg_index ci
+      JOIN pg_catalog.pg_class cc ON cc.oid = ci.indexrelid
+      JOIN pg_catalog.pg_index i ON i.indrelid = ci.indrelid AND i.indexrelid <> ci.indexrelid
+      JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
+     WHERE ci.indexrelid = con.conindid
+       AND i.indisunique AND i.indisvalid AND i.indimmediate AND i.indexprs IS NULL
+       AND ic.relam = cc.relam AND i.indnkeyatts = ci.indnkeyatts AND i.indnatts = ci.indnatts
+       AND i.indkey::pg_catalog.int2[] = ci.indkey::pg_catalog.int2[]
+       AND i.indclass::pg_catalog.oid[] = ci.indclass::pg_catalog.oid[]
+       AND i.indcollation::pg_catalog.oid[] = ci.indcollation::pg_catalog.oid[]
+       AND i.indnullsnotdistinct = ci.indnullsnotdistinct
+       AND pg_catalog.pg_get_expr(i.indpred, i.indrelid) = pg_catalog.format('(%I IS NULL)', cfg.column_name)
+     ORDER BY i.indexrelid
+     LIMIT 1;
     SELECT n.nspname INTO nsp FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
      WHERE c.oid = tbl;
     EXECUTE pg_catalog.format('ALTER TABLE %s DROP CONSTRAINT %I', tbl, constraint_name);
+    IF existing IS NOT NULL THEN
+        RAISE NOTICE 'unique index "%" already limits (%) to live rows: kept, constraint "%" dropped',
+                     existing_name, con.columns, constraint_name
+            USING DETAIL = 'No second index was created.';
+        RETURN existing;
+    END IF;
     EXECUTE pg_catalog.format('CREATE UNIQUE INDEX %I ON %s (%s)%s WHERE %I IS NULL', constraint_name, tbl,
                               con.columns, CASE WHEN con.indnullsnotdistinct THEN ' NULLS NOT DISTINCT' ELSE '' END,
                               cfg.column_name);
@@ -943,7 +1011,7 @@ END
 $$;
 
 COMMENT ON FUNCTION steward.soft_delete_unique(regclass, name) IS
-'Replaces a unique constraint by a unique index of the same name over live rows (WHERE <column> IS NULL); returns the index';
+'Replaces a unique constraint by a unique index of the same name over live rows (WHERE <column> IS NULL), or by such an index that exists already; returns the index';
 
 -- Row counts for the summary: exact below steward.soft_delete_summary_exact_limit
 -- rows (default 100000), else estimated from the planner statistics.
@@ -1018,7 +1086,7 @@ BEGIN
             PERFORM steward._soft_delete_sync(tbl);
         EXCEPTION WHEN OTHERS THEN
             -- never let a problem with one table fail someone's unrelated DDL
-            RAISE WARNING 'pg_steward could not update the soft delete cascade of "%": %', tbl, SQLERRM;
+            RAISE WARNING 'pg_steward could not update the soft delete cascade of "%": %', steward._soft_delete_label(tbl), SQLERRM;
         END;
     END LOOP;
 END
@@ -1050,7 +1118,7 @@ BEGIN
                AND NOT EXISTS (SELECT FROM pg_catalog.pg_attribute a
                                 WHERE a.attrelid = gone.objid AND a.attname = s.column_name AND NOT a.attisdropped);
             IF FOUND THEN
-                EXECUTE pg_catalog.format('DROP TRIGGER IF EXISTS steward_soft_delete ON %s', gone.objid::regclass);
+                PERFORM steward._soft_delete_drop_trigger(gone.objid::regclass, 'steward_soft_delete');
             END IF;
         END IF;
     END LOOP;

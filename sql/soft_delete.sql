@@ -106,6 +106,22 @@ INSERT INTO users (id, email, name) VALUES (8, 'u6@example.com', 'dup');        
 INSERT INTO users (id, email, name) VALUES (8, 'u6@example.com', 'upsert')
     ON CONFLICT (email) WHERE deleted_at IS NULL DO UPDATE SET name = excluded.name;
 SELECT id, email, name, deleted_at IS NOT NULL AS deleted FROM users WHERE email = 'u6@example.com' ORDER BY id;
+-- restoring user 6 now clashes with the live user 7: a clear error and a hint
+SELECT steward.restore('users', '6');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT id, deleted_at IS NOT NULL AS deleted FROM users WHERE id = 6;
+-- a unique index over live rows that exists already is kept, not doubled
+CREATE TABLE accts (id int PRIMARY KEY, email text CONSTRAINT accts_email_key UNIQUE);
+SELECT steward.soft_delete_unique('accts', 'accts_email_key');       -- not enabled: error
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT steward.enable_soft_delete('accts', create_views => false);
+CREATE UNIQUE INDEX accts_email_live ON accts (email) WHERE deleted_at IS NULL;
+SET client_min_messages = notice;
+SELECT steward.soft_delete_unique('accts', 'accts_email_key');
+SET client_min_messages = warning;
+SELECT indexrelid::regclass AS index, pg_get_expr(indpred, indrelid) AS predicate
+  FROM pg_index WHERE indrelid = 'accts'::regclass ORDER BY 1;
+DROP TABLE accts;
 SELECT steward.soft_delete_unique('users', 'users_pkey');            -- primary key: error
 SELECT steward.soft_delete_unique('users', 'nope');                  -- missing: error
 ALTER TABLE users ADD CONSTRAINT users_name_check CHECK (name <> '');
