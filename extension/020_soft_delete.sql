@@ -531,6 +531,7 @@ AS $$
 DECLARE
     on_primary constant boolean := steward._require_primary('disable soft delete');
     cfg steward.soft_delete_tables;
+    err_detail text;
 BEGIN
     IF tbl IS NULL THEN
         RAISE EXCEPTION 'table must not be null' USING ERRCODE = 'null_value_not_allowed';
@@ -540,12 +541,20 @@ BEGIN
         RETURN false;
     END IF;
     PERFORM steward._soft_delete_check_owner(tbl);
-    IF cfg.live_view IS NOT NULL THEN
-        EXECUTE pg_catalog.format('DROP VIEW %s', cfg.live_view);
-    END IF;
-    IF cfg.deleted_view IS NOT NULL THEN
-        EXECUTE pg_catalog.format('DROP VIEW %s', cfg.deleted_view);
-    END IF;
+    BEGIN
+        IF cfg.live_view IS NOT NULL THEN
+            EXECUTE pg_catalog.format('DROP VIEW %s', cfg.live_view);
+        END IF;
+        IF cfg.deleted_view IS NOT NULL THEN
+            EXECUTE pg_catalog.format('DROP VIEW %s', cfg.deleted_view);
+        END IF;
+    EXCEPTION WHEN dependent_objects_still_exist THEN
+        GET STACKED DIAGNOSTICS err_detail = PG_EXCEPTION_DETAIL;
+        RAISE EXCEPTION 'cannot disable soft delete on "%": other objects depend on its views',
+                        steward._soft_delete_label(tbl)
+            USING ERRCODE = 'dependent_objects_still_exist', DETAIL = err_detail,
+                  HINT = 'Drop those objects or base them on the table, then disable soft delete again (it drops the views).';
+    END;
     PERFORM steward._soft_delete_drop_trigger(tbl, 'steward_soft_delete');
     PERFORM steward._soft_delete_drop_trigger(tbl, 'steward_soft_delete_truncate');
     PERFORM steward._soft_delete_unregister(tbl);
