@@ -783,6 +783,13 @@ $$;
 COMMENT ON FUNCTION steward.restore_where(regclass, text, boolean) IS
 'Brings back the soft-deleted rows matching a SQL condition over the table (alias t), with their cascaded children; returns the rows restored in the table';
 
+-- Run one DELETE with hard delete in force (C: no switching of
+-- steward.hard_delete, the plan cache is reset only when needed).
+CREATE FUNCTION steward._soft_delete_execute_hard(sql text, key jsonb, oids oid[], tids tid[])
+RETURNS bigint
+LANGUAGE c VOLATILE
+AS 'MODULE_PATHNAME', 'steward_soft_delete_execute_hard';
+
 -- Really delete the rows of tbl matching cond (alias t, $1 = arg, $2 =
 -- oids, $3 = tids): the only way past the soft delete, scoped to this one
 -- statement.
@@ -792,17 +799,9 @@ RETURNS bigint
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-    previous text;
-    n bigint;
 BEGIN
-    PERFORM steward.soft_delete_mode();            -- defines steward.hard_delete
-    previous := pg_catalog.current_setting('steward.hard_delete');
-    PERFORM pg_catalog.set_config('steward.hard_delete', 'on', true);
-    EXECUTE pg_catalog.format('DELETE FROM %s AS t WHERE %s', tbl, cond) USING arg, oids, tids;
-    GET DIAGNOSTICS n = ROW_COUNT;
-    PERFORM pg_catalog.set_config('steward.hard_delete', previous, true);
-    RETURN n;
+    RETURN steward._soft_delete_execute_hard(pg_catalog.format('DELETE FROM %s AS t WHERE %s', tbl, cond),
+                                             arg, oids, tids);
 END
 $$;
 
