@@ -169,6 +169,8 @@ DELETE FROM users WHERE id = 5;                                      -- soft aga
 SELECT id, deleted_at IS NOT NULL AS deleted FROM users WHERE id = 5;
 SELECT steward.hard_delete_where('users', NULL);
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT steward.hard_delete_where('users', 't.id = 5; DELETE FROM public.users');  -- one statement only
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 SELECT steward.hard_delete('users', NULL);
 
 -- purge: rows deleted before the cutoff, in batches

@@ -403,7 +403,15 @@ STEWARD_FUNCTION(steward_soft_delete_execute_hard) {
     PG_TRY();
     {
         if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
-        int rc = SPI_execute_with_args(sql, 3, types, values, nulls, false, 0);
+        SPIPlanPtr plan = SPI_prepare(sql, 3, types);
+        if (plan == nullptr)
+            elog(ERROR, "could not prepare the hard delete: %s", SPI_result_code_string(SPI_result));
+        // a condition like "true; DELETE FROM other" must not run a second
+        // statement with hard delete in force
+        if (list_length(SPI_plan_get_plan_sources(plan)) != 1)
+            ereport(ERROR, (errcode(ERRCODE_SYNTAX_ERROR),
+                            errmsg("hard delete condition must not contain more than one statement")));
+        int rc = SPI_execute_plan(plan, values, nulls, false, 0);
         if (rc != SPI_OK_DELETE)
             elog(ERROR, "hard delete did not run a DELETE: %s", SPI_result_code_string(rc));
         deleted = SPI_processed;
