@@ -56,7 +56,13 @@ RESET steward.soft_delete_rewrite;
 SELECT count(*) FILTER (WHERE deleted_at IS NOT NULL) AS deleted_a_exec FROM a_exec;  -- nothing half-done
 
 -- ON DELETE RESTRICT behaves the same: PostgreSQL checks it at the end of
--- the statement too (not before the cascades)
+-- the statement too (not before the cascades), as this real DELETE shows
+CREATE TABLE rp (id int PRIMARY KEY);
+CREATE TABLE ra (id int PRIMARY KEY, rp_id int REFERENCES rp ON DELETE CASCADE);
+CREATE TABLE rz (id int PRIMARY KEY, rp_id int REFERENCES rp ON DELETE CASCADE,
+                 ra_id int REFERENCES ra ON DELETE RESTRICT);
+INSERT INTO rp VALUES (1); INSERT INTO ra VALUES (1, 1); INSERT INTO rz VALUES (1, 1, 1);
+DELETE FROM rp WHERE id = 1 RETURNING id;                            -- real DELETE: works
 ALTER TABLE z_val DROP CONSTRAINT z_val_exec_id_fkey,
     ADD CONSTRAINT z_val_exec_id_fkey FOREIGN KEY (exec_id) REFERENCES a_exec ON DELETE RESTRICT;
 DELETE FROM z_val WHERE id = 400;
