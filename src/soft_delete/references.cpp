@@ -122,6 +122,17 @@ void RunChecks(int depth) {
 }
 
 void ExecutorFinish(QueryDesc *qd) {
+    // A statement run without firing its AFTER triggers (SPI with
+    // fire_triggers = false: the trigger path's mark of each row, the
+    // cascade's UPDATEs) calls none here: nothing to wait for, so nothing
+    // to wrap (it saves the per-row cost of PG_TRY on the trigger path).
+    if (qd->estate != nullptr && (qd->estate->es_top_eflags & EXEC_FLAG_SKIP_TRIGGERS) != 0) {
+        if (g_prev_finish)
+            g_prev_finish(qd);
+        else
+            standard_ExecutorFinish(qd);
+        return;
+    }
     int depth = ++g_finish_depth;
     PG_TRY();
     {
