@@ -26,6 +26,32 @@ SELECT pg_catalog.pg_extension_config_dump('steward.soft_delete_tables', '');
 REVOKE ALL ON steward.soft_delete_tables FROM PUBLIC;
 GRANT SELECT ON steward.soft_delete_tables TO PUBLIC;
 
+-- A relation as messages name it, PostgreSQL's way: schema.name, for the
+-- message to put in double quotes (the names are not quoted again).
+CREATE FUNCTION steward._soft_delete_label(tbl regclass)
+RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT COALESCE((SELECT n.nspname OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) c.relname
+                       FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                      WHERE c.oid = tbl), tbl::text)
+$$;
+
+-- Drop trigger trigger_name of tbl when it exists, without the NOTICE of
+-- DROP TRIGGER IF EXISTS.
+CREATE FUNCTION steward._soft_delete_drop_trigger(tbl regclass, trigger_name name)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF EXISTS (SELECT FROM pg_catalog.pg_trigger t WHERE t.tgrelid = tbl AND t.tgname = trigger_name) THEN
+        EXECUTE pg_catalog.format('DROP TRIGGER %I ON %s', trigger_name, tbl);
+    END IF;
+END
+$$;
+
 -- Record tbl as enabled. Callable by anyone, harmless: tbl must carry our
 -- trigger for exactly this column (creating it took the TRIGGER privilege),
 -- and the views must be views over tbl.
@@ -46,7 +72,7 @@ BEGIN
                                        JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_rewrite'::regclass
                                                                   AND d.objid = r.oid
                                       WHERE r.ev_class = v.view_oid AND d.refobjid = tbl)) THEN
-        RAISE EXCEPTION 'cannot register soft delete of "%"', tbl
+        RAISE EXCEPTION 'cannot register soft delete of "%"', steward._soft_delete_label(tbl)
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   DETAIL = 'The table lacks its steward_soft_delete trigger, or a view is not over it.',
                   HINT = 'Call steward.enable_soft_delete().';
@@ -68,7 +94,7 @@ BEGIN
     IF EXISTS (SELECT FROM pg_catalog.pg_trigger t
                 WHERE t.tgrelid = tbl AND t.tgname = 'steward_soft_delete'
                   AND t.tgfoid = 'steward._soft_delete_trigger()'::regprocedure) THEN
-        RAISE EXCEPTION 'cannot unregister soft delete of "%" while its trigger exists', tbl
+        RAISE EXCEPTION 'cannot unregister soft delete of "%" while its trigger exists', steward._soft_delete_label(tbl)
             USING ERRCODE = 'object_in_use',
                   HINT = 'Call steward.disable_soft_delete().';
     END IF;
@@ -109,7 +135,7 @@ BEGIN
     END IF;
     SELECT * INTO cfg FROM steward.soft_delete_tables s WHERE s.table_name = tbl;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'soft delete is not enabled on "%"', tbl
+        RAISE EXCEPTION 'soft delete is not enabled on "%"', steward._soft_delete_label(tbl)
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   HINT = 'Call steward.enable_soft_delete() first.';
     END IF;
@@ -133,11 +159,91 @@ BEGIN
 END
 $$;
 
+-- Soft delete and foreign keys (src/soft_delete/references.cpp): the checks
+-- of ON DELETE RESTRICT / NO ACTION wait until the statement has run every
+-- cascade, as a real DELETE's do.
+CREATE FUNCTION steward._soft_delete_defer_check(fk oid, parent text)
+RETURNS boolean
+LANGUAGE c VOLATILE
+AS 'MODULE_PATHNAME', 'steward_soft_delete_defer_check';
+COMMENT ON FUNCTION steward._soft_delete_defer_check(oid, text) IS
+'Keeps the reference check of a soft-deleted row (jsonb text) through foreign key fk for the end of the statement; false when it must be checked now';
+
+CREATE FUNCTION steward._soft_delete_cascade_update(sql text, parent anyelement)
+RETURNS bigint
+LANGUAGE c VOLATILE
+AS 'MODULE_PATHNAME', 'steward_soft_delete_cascade_update';
+COMMENT ON FUNCTION steward._soft_delete_cascade_update(text, anyelement) IS
+'Runs the cascade UPDATE of children ($1 = the parent row) with its AFTER triggers joining the current statement';
+
+-- In the cascade trigger's WHEN clause: loads the library while the UPDATE
+-- runs (so the end of the statement is seen, references.cpp). Immutable:
+-- folded once per statement.
+CREATE FUNCTION steward._soft_delete_load()
+RETURNS boolean
+LANGUAGE c IMMUTABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'steward_soft_delete_load';
+
+-- Raise PostgreSQL's foreign key error (23503) when live rows still
+-- reference one of `parents` (soft-deleted rows, a jsonb array of objects
+-- holding at least the referenced columns) through foreign key fk (ON
+-- DELETE RESTRICT / NO ACTION). Live rows: in an enabled child table those
+-- with its column NULL, otherwise every row.
+CREATE FUNCTION steward._soft_delete_check_references(fk oid, parents jsonb)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    c record;
+    key_text text;
+BEGIN
+    SELECT con.conname, con.conrelid::regclass AS child, ch.relname AS child_name, chn.nspname AS child_schema,
+           ch.relkind AS child_kind, s.column_name AS child_column,
+           con.confrelid::regclass AS parent, pc.relname AS parent_name,
+           pg_catalog.string_agg(pg_catalog.format('c.%I = p.%I', ca.attname, pa.attname), ' AND ' ORDER BY k.n) AS cond,
+           pg_catalog.string_agg(pg_catalog.quote_ident(pa.attname), ', ' ORDER BY k.n) AS key_columns,
+           pg_catalog.string_agg(pg_catalog.format('p.%I::text', pa.attname), ', ' ORDER BY k.n) AS key_values
+      INTO c
+      FROM pg_catalog.pg_constraint con
+     CROSS JOIN LATERAL unnest(con.conkey, con.confkey) WITH ORDINALITY AS k(child_att, parent_att, n)
+      JOIN pg_catalog.pg_attribute ca ON ca.attrelid = con.conrelid AND ca.attnum = k.child_att
+      JOIN pg_catalog.pg_attribute pa ON pa.attrelid = con.confrelid AND pa.attnum = k.parent_att
+      JOIN pg_catalog.pg_class ch ON ch.oid = con.conrelid
+      JOIN pg_catalog.pg_namespace chn ON chn.oid = ch.relnamespace
+      JOIN pg_catalog.pg_class pc ON pc.oid = con.confrelid
+      LEFT JOIN steward.soft_delete_tables s ON s.table_name = con.conrelid
+     WHERE con.oid = fk AND con.contype = 'f'
+     GROUP BY con.oid, con.conname, con.conrelid, ch.relname, chn.nspname, ch.relkind, s.column_name,
+              con.confrelid, pc.relname;
+    IF NOT FOUND OR parents IS NULL THEN
+        RETURN;                                    -- the foreign key is gone
+    END IF;
+    -- as PostgreSQL's own check: ONLY the referencing table unless partitioned
+    EXECUTE pg_catalog.format(
+        'SELECT pg_catalog.concat_ws('', '', %s) FROM pg_catalog.jsonb_populate_recordset(NULL::%s, $1) AS p '
+        'WHERE EXISTS (SELECT FROM %s%s AS c WHERE %s%s) LIMIT 1',
+        c.key_values, c.parent, CASE WHEN c.child_kind = 'p' THEN '' ELSE 'ONLY ' END, c.child, c.cond,
+        CASE WHEN c.child_column IS NULL THEN '' ELSE pg_catalog.format(' AND c.%I IS NULL', c.child_column) END)
+      INTO key_text USING parents;
+    IF key_text IS NOT NULL THEN
+        RAISE EXCEPTION 'soft delete on table "%" violates foreign key constraint "%" on table "%"',
+                        c.parent_name, c.conname, c.child_name
+            USING ERRCODE = 'foreign_key_violation',
+                  DETAIL = pg_catalog.format('Key (%s)=(%s) is still referenced by live rows of table "%s".',
+                                             c.key_columns, key_text, c.child_name),
+                  HINT = 'Delete the referencing rows first, or make the foreign key ON DELETE CASCADE.',
+                  CONSTRAINT = c.conname, TABLE = c.child_name, SCHEMA = c.child_schema;
+    END IF;
+END
+$$;
+
 -- AFTER UPDATE OF <column> row trigger, fired when a row goes from live to
 -- deleted: marks live children that reference it ON DELETE CASCADE in
 -- soft-delete-enabled tables with the same timestamp (so restore() can bring
 -- them back together), and refuses the soft delete while live rows reference
--- it ON DELETE RESTRICT / NO ACTION, as a real DELETE would.
+-- it ON DELETE RESTRICT / NO ACTION, as a real DELETE would: checked once
+-- the statement has run all its cascades, whatever their order.
 CREATE FUNCTION steward._soft_delete_cascade()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -145,43 +251,45 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     fk record;
-    referenced boolean;
-    key_text text;
+    locked boolean := false;
+    parent text;
 BEGIN
     FOR fk IN
-        SELECT c.conname, c.conrelid::regclass AS child, c.confdeltype, s.column_name AS child_column,
+        SELECT c.oid, c.conrelid::regclass AS child, c.confdeltype, s.column_name AS child_column,
                pg_catalog.string_agg(pg_catalog.format('c.%I = ($1).%I', ca.attname, pa.attname), ' AND ' ORDER BY k.n) AS cond,
-               pg_catalog.string_agg(pg_catalog.quote_ident(pa.attname), ', ' ORDER BY k.n) AS key_columns,
-               pg_catalog.string_agg(pg_catalog.format('($1).%I::text', pa.attname), ', ' ORDER BY k.n) AS key_values
+               pg_catalog.string_agg(pg_catalog.format('p.%I = ($1).%I', pa.attname, pa.attname), ' AND ' ORDER BY k.n) AS self_cond,
+               pg_catalog.array_agg(pa.attname::text ORDER BY k.n) AS key_names
           FROM pg_catalog.pg_constraint c
          CROSS JOIN LATERAL unnest(c.conkey, c.confkey) WITH ORDINALITY AS k(child_att, parent_att, n)
           JOIN pg_catalog.pg_attribute ca ON ca.attrelid = c.conrelid AND ca.attnum = k.child_att
           JOIN pg_catalog.pg_attribute pa ON pa.attrelid = c.confrelid AND pa.attnum = k.parent_att
           LEFT JOIN steward.soft_delete_tables s ON s.table_name = c.conrelid
          WHERE c.contype = 'f' AND c.conparentid = 0
+           AND (c.confdeltype IN ('r', 'a') OR c.confdeltype = 'c' AND s.column_name IS NOT NULL)
            AND (c.confrelid = TG_RELID
                 OR c.confrelid IN (SELECT a.relid FROM pg_catalog.pg_partition_ancestors(TG_RELID) a))
-         GROUP BY c.oid, c.conname, c.conrelid, c.confdeltype, s.column_name
-         ORDER BY c.conname
+         GROUP BY c.oid, c.conrelid, c.confdeltype, s.column_name
+         ORDER BY c.oid
     LOOP
-        IF fk.confdeltype = 'c' AND fk.child_column IS NOT NULL THEN
-            EXECUTE pg_catalog.format('UPDATE %s AS c SET %I = ($1).%I WHERE %s AND c.%I IS NULL',
-                                      fk.child, fk.child_column, TG_ARGV[0], fk.cond, fk.child_column)
+        IF NOT locked THEN
+            -- FOR UPDATE conflicts with the FOR KEY SHARE lock that the
+            -- foreign key check of a concurrent child INSERT holds: wait for
+            -- it, so that the cascade and the check see that child.
+            EXECUTE pg_catalog.format('SELECT FROM ONLY %s AS p WHERE %s FOR UPDATE', TG_RELID::regclass, fk.self_cond)
               USING NEW;
-        ELSIF fk.confdeltype IN ('r', 'a') THEN
-            EXECUTE pg_catalog.format('SELECT EXISTS (SELECT FROM %s AS c WHERE %s%s)', fk.child, fk.cond,
-                        CASE WHEN fk.child_column IS NULL THEN ''
-                             ELSE pg_catalog.format(' AND c.%I IS NULL', fk.child_column) END)
-              INTO referenced USING NEW;
-            IF referenced THEN
-                EXECUTE pg_catalog.format('SELECT pg_catalog.concat_ws('', '', %s)', fk.key_values)
-                  INTO key_text USING NEW;
-                RAISE EXCEPTION 'soft delete on table "%" violates foreign key constraint "%" on table "%"',
-                                TG_TABLE_NAME, fk.conname, fk.child
-                    USING ERRCODE = 'foreign_key_violation',
-                          DETAIL = pg_catalog.format('Key (%s)=(%s) is still referenced by live rows of table "%s".',
-                                                     fk.key_columns, key_text, fk.child),
-                          HINT = 'Delete the referencing rows first, or make the foreign key ON DELETE CASCADE.';
+            locked := true;
+        END IF;
+        IF fk.confdeltype = 'c' THEN
+            PERFORM steward._soft_delete_cascade_update(
+                pg_catalog.format('UPDATE %s AS c SET %I = ($1).%I WHERE %s AND c.%I IS NULL',
+                                  fk.child, fk.child_column, TG_ARGV[0], fk.cond, fk.child_column),
+                NEW);
+        ELSE
+            parent := (SELECT pg_catalog.jsonb_object_agg(e.key, e.value)
+                         FROM pg_catalog.jsonb_each(pg_catalog.to_jsonb(NEW)) AS e
+                        WHERE e.key = ANY (fk.key_names))::text;
+            IF NOT steward._soft_delete_defer_check(fk.oid, parent) THEN
+                PERFORM steward._soft_delete_check_references(fk.oid, pg_catalog.jsonb_build_array(parent::jsonb));
             END IF;
         END IF;
         -- ON DELETE SET NULL / SET DEFAULT, and CASCADE into tables without
@@ -192,6 +300,14 @@ BEGIN
 END
 $$;
 
+-- Is hard delete in force (steward.hard_delete)? C: calling it loads the
+-- library, which refuses a value that configuration gave the setting as a
+-- placeholder before (current_setting() would read that placeholder).
+CREATE FUNCTION steward._soft_delete_hard_delete_on()
+RETURNS boolean
+LANGUAGE c VOLATILE
+AS 'MODULE_PATHNAME', 'steward_soft_delete_hard_delete_on';
+
 -- BEFORE TRUNCATE statement trigger of enabled tables: TRUNCATE would remove
 -- every row, deleted or not, past the soft delete; it must be asked for.
 CREATE FUNCTION steward._soft_delete_truncate()
@@ -200,12 +316,11 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    IF NOT COALESCE(NULLIF(pg_catalog.current_setting('steward.hard_delete', true), '')::boolean, false)
+    IF NOT steward._soft_delete_hard_delete_on()
        AND EXISTS (SELECT FROM pg_catalog.pg_trigger t        -- a detached partition is free again
                     WHERE t.tgrelid = TG_RELID AND t.tgname = 'steward_soft_delete'
                       AND t.tgfoid = 'steward._soft_delete_trigger()'::regprocedure) THEN
-        RAISE EXCEPTION 'cannot truncate "%": soft delete is enabled on it',
-                        pg_catalog.format('%I.%I', TG_TABLE_SCHEMA, TG_TABLE_NAME)
+        RAISE EXCEPTION 'cannot truncate "%": soft delete is enabled on it', steward._soft_delete_label(TG_RELID)
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   DETAIL = 'TRUNCATE removes every row, live or deleted, and cannot be restored.',
                   HINT = 'To do it on purpose: BEGIN; SET LOCAL steward.hard_delete = on; TRUNCATE ...; COMMIT;';
@@ -241,7 +356,8 @@ BEGIN
     IF referenced AND NOT has_trigger THEN
         EXECUTE pg_catalog.format(
             'CREATE TRIGGER steward_soft_delete_cascade AFTER UPDATE OF %I ON %s FOR EACH ROW '
-            'WHEN (OLD.%I IS NULL AND NEW.%I IS NOT NULL) EXECUTE FUNCTION steward._soft_delete_cascade(%L)',
+            'WHEN (OLD.%I IS NULL AND NEW.%I IS NOT NULL AND steward._soft_delete_load()) '
+            'EXECUTE FUNCTION steward._soft_delete_cascade(%L)',
             col, tbl, col, col, col);
     ELSIF has_trigger AND NOT referenced THEN
         EXECUTE pg_catalog.format('DROP TRIGGER steward_soft_delete_cascade ON %s', tbl);
@@ -310,7 +426,7 @@ BEGIN
       FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
      WHERE c.oid = tbl;
     IF rel.relispartition THEN
-        RAISE EXCEPTION 'cannot enable soft delete on partition "%"', tbl
+        RAISE EXCEPTION 'cannot enable soft delete on partition "%"', steward._soft_delete_label(tbl)
             USING ERRCODE = 'wrong_object_type',
                   HINT = pg_catalog.format('Enable it on the partitioned table %s; its partitions follow.',
                                            pg_catalog.pg_partition_root(tbl));
@@ -321,7 +437,7 @@ BEGIN
         IF existing.column_name = column_name THEN
             RETURN false;                          -- already enabled: nothing changes
         END IF;
-        RAISE EXCEPTION 'soft delete is already enabled on "%" with column "%"', tbl, existing.column_name
+        RAISE EXCEPTION 'soft delete is already enabled on "%" with column "%"', steward._soft_delete_label(tbl), existing.column_name
             USING ERRCODE = 'object_in_use',
                   HINT = 'Call steward.disable_soft_delete() first to switch to another column.';
     END IF;
@@ -331,16 +447,16 @@ BEGIN
      WHERE a.attrelid = tbl AND a.attname = column_name AND a.attnum > 0 AND NOT a.attisdropped;
     IF FOUND THEN
         IF steward._base_type(col.typ) <> 'timestamptz'::regtype THEN
-            RAISE EXCEPTION 'column "%" of relation "%" must be of type timestamptz', column_name, tbl
+            RAISE EXCEPTION 'column "%" of relation "%" must be of type timestamptz', column_name, steward._soft_delete_label(tbl)
                 USING ERRCODE = 'datatype_mismatch',
                       DETAIL = pg_catalog.format('The column is of type %s.', col.typ);
         END IF;
         IF col.attgenerated <> '' THEN
-            RAISE EXCEPTION 'column "%" of relation "%" is a generated column', column_name, tbl
+            RAISE EXCEPTION 'column "%" of relation "%" is a generated column', column_name, steward._soft_delete_label(tbl)
                 USING ERRCODE = 'wrong_object_type';
         END IF;
         IF col.attnotnull THEN
-            RAISE EXCEPTION 'column "%" of relation "%" must allow null', column_name, tbl
+            RAISE EXCEPTION 'column "%" of relation "%" must allow null', column_name, steward._soft_delete_label(tbl)
                 USING ERRCODE = 'invalid_table_definition',
                       DETAIL = 'NULL marks a live row.',
                       HINT = pg_catalog.format('ALTER TABLE %s ALTER COLUMN %I DROP NOT NULL;', tbl, column_name);
@@ -350,7 +466,7 @@ BEGIN
     SELECT t.tgfoid::regprocedure AS fn INTO other
       FROM pg_catalog.pg_trigger t WHERE t.tgrelid = tbl AND t.tgname = 'steward_soft_delete';
     IF FOUND AND other.fn <> 'steward._soft_delete_trigger()'::regprocedure THEN
-        RAISE EXCEPTION 'table "%" already has a trigger named "steward_soft_delete"', tbl
+        RAISE EXCEPTION 'table "%" already has a trigger named "steward_soft_delete"', steward._soft_delete_label(tbl)
             USING ERRCODE = 'duplicate_object',
                   DETAIL = pg_catalog.format('It calls %s.', other.fn);
     END IF;
@@ -376,7 +492,7 @@ BEGIN
     EXECUTE pg_catalog.format(
         'CREATE TRIGGER steward_soft_delete BEFORE DELETE ON %s FOR EACH ROW EXECUTE FUNCTION steward._soft_delete_trigger(%L)',
         tbl, column_name);
-    EXECUTE pg_catalog.format('DROP TRIGGER IF EXISTS steward_soft_delete_truncate ON %s', tbl);
+    PERFORM steward._soft_delete_drop_trigger(tbl, 'steward_soft_delete_truncate');
     EXECUTE pg_catalog.format(
         'CREATE TRIGGER steward_soft_delete_truncate BEFORE TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION steward._soft_delete_truncate()',
         tbl);
@@ -415,6 +531,7 @@ AS $$
 DECLARE
     on_primary constant boolean := steward._require_primary('disable soft delete');
     cfg steward.soft_delete_tables;
+    err_detail text;
 BEGIN
     IF tbl IS NULL THEN
         RAISE EXCEPTION 'table must not be null' USING ERRCODE = 'null_value_not_allowed';
@@ -424,14 +541,22 @@ BEGIN
         RETURN false;
     END IF;
     PERFORM steward._soft_delete_check_owner(tbl);
-    IF cfg.live_view IS NOT NULL THEN
-        EXECUTE pg_catalog.format('DROP VIEW %s', cfg.live_view);
-    END IF;
-    IF cfg.deleted_view IS NOT NULL THEN
-        EXECUTE pg_catalog.format('DROP VIEW %s', cfg.deleted_view);
-    END IF;
-    EXECUTE pg_catalog.format('DROP TRIGGER IF EXISTS steward_soft_delete ON %s', tbl);
-    EXECUTE pg_catalog.format('DROP TRIGGER IF EXISTS steward_soft_delete_truncate ON %s', tbl);
+    BEGIN
+        IF cfg.live_view IS NOT NULL THEN
+            EXECUTE pg_catalog.format('DROP VIEW %s', cfg.live_view);
+        END IF;
+        IF cfg.deleted_view IS NOT NULL THEN
+            EXECUTE pg_catalog.format('DROP VIEW %s', cfg.deleted_view);
+        END IF;
+    EXCEPTION WHEN dependent_objects_still_exist THEN
+        GET STACKED DIAGNOSTICS err_detail = PG_EXCEPTION_DETAIL;
+        RAISE EXCEPTION 'cannot disable soft delete on "%": other objects depend on its views',
+                        steward._soft_delete_label(tbl)
+            USING ERRCODE = 'dependent_objects_still_exist', DETAIL = err_detail,
+                  HINT = 'Drop those objects or base them on the table, then disable soft delete again (it drops the views).';
+    END;
+    PERFORM steward._soft_delete_drop_trigger(tbl, 'steward_soft_delete');
+    PERFORM steward._soft_delete_drop_trigger(tbl, 'steward_soft_delete_truncate');
     PERFORM steward._soft_delete_unregister(tbl);
     PERFORM steward._soft_delete_sync(tbl);
     RETURN true;
@@ -462,7 +587,7 @@ BEGIN
       JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
      WHERE i.indrelid = tbl AND i.indisprimary;
     IF pk IS NULL THEN
-        RAISE EXCEPTION 'table "%" has no primary key', tbl
+        RAISE EXCEPTION 'table "%" has no primary key', steward._soft_delete_label(tbl)
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   HINT = 'Pass a condition instead: steward.restore_where() or steward.hard_delete_where().';
     END IF;
@@ -472,7 +597,7 @@ BEGIN
     LOOP
         IF pg_catalog.jsonb_typeof(item) <> 'object' THEN
             IF pg_catalog.array_length(pk, 1) > 1 THEN
-                RAISE EXCEPTION 'key of table "%" must be an object', tbl
+                RAISE EXCEPTION 'key of table "%" must be an object', steward._soft_delete_label(tbl)
                     USING ERRCODE = 'invalid_parameter_value',
                           DETAIL = pg_catalog.format('The primary key has columns %s.', pg_catalog.array_to_string(pk, ', ')),
                           HINT = 'Pass {"column": value, ...} for each row.';
@@ -481,7 +606,7 @@ BEGIN
         END IF;
         SELECT c INTO missing FROM pg_catalog.unnest(pk) AS c WHERE NOT item ? c LIMIT 1;
         IF missing IS NOT NULL THEN
-            RAISE EXCEPTION 'key % lacks primary key column "%" of table "%"', item, missing, tbl
+            RAISE EXCEPTION 'key % lacks primary key column "%" of table "%"', item, missing, steward._soft_delete_label(tbl)
                 USING ERRCODE = 'invalid_parameter_value';
         END IF;
         keys := keys || pg_catalog.jsonb_build_array(item);
@@ -490,6 +615,32 @@ BEGIN
                               (SELECT pg_catalog.string_agg(pg_catalog.format('t.%I', c), ', ') FROM pg_catalog.unnest(pk) AS c),
                               (SELECT pg_catalog.string_agg(pg_catalog.format('k.%I', c), ', ') FROM pg_catalog.unnest(pk) AS c),
                               tbl);
+END
+$$;
+
+-- A key passed as text: JSON as for the jsonb functions (an object, an array,
+-- a JSON string, null), any other text the value of a one-column key as
+-- written ('1111...-uuid', 'ann@example.com', '42', '1e5' for a text key).
+CREATE FUNCTION steward._soft_delete_key_from_text(key text)
+RETURNS jsonb
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    parsed jsonb;
+BEGIN
+    IF key IS NULL THEN
+        RETURN NULL;
+    END IF;
+    BEGIN
+        parsed := key::pg_catalog.jsonb;
+    EXCEPTION WHEN invalid_text_representation THEN
+        RETURN pg_catalog.to_jsonb(key);           -- not JSON: the value itself
+    END;
+    IF pg_catalog.jsonb_typeof(parsed) IN ('number', 'boolean') AND parsed::text <> key THEN
+        RETURN pg_catalog.to_jsonb(key);           -- '1e5', ' 43 ': the text as written, not the number
+    END IF;
+    RETURN parsed;
 END
 $$;
 
@@ -507,6 +658,11 @@ DECLARE
     tids tid[];
     n bigint;
     fk record;
+    err_message text;
+    err_detail text;
+    err_constraint text;
+    err_table text;
+    err_schema text;
 BEGIN
     -- Lock first (READ COMMITTED re-checks rows changed meanwhile), keeping
     -- each row as it was, mark included: the children's mark equals it.
@@ -518,11 +674,23 @@ BEGIN
     IF old_rows IS NULL THEN
         RETURN 0;
     END IF;
-    EXECUTE pg_catalog.format(
-        'UPDATE %s AS t SET %I = NULL WHERE t.ctid = ANY ($2) '
-        'AND (t.tableoid, t.ctid) IN (SELECT u.o, u.c FROM unnest($1, $2) AS u(o, c))',
-        tbl, col)
-      USING oids, tids;
+    BEGIN
+        EXECUTE pg_catalog.format(
+            'UPDATE %s AS t SET %I = NULL WHERE t.ctid = ANY ($2) '
+            'AND (t.tableoid, t.ctid) IN (SELECT u.o, u.c FROM unnest($1, $2) AS u(o, c))',
+            tbl, col)
+          USING oids, tids;
+    EXCEPTION WHEN unique_violation THEN
+        -- a live row took the value meanwhile (steward.soft_delete_unique)
+        GET STACKED DIAGNOSTICS err_message = MESSAGE_TEXT, err_detail = PG_EXCEPTION_DETAIL,
+                                err_constraint = CONSTRAINT_NAME, err_table = TABLE_NAME, err_schema = SCHEMA_NAME;
+        RAISE EXCEPTION 'cannot restore rows of "%": %', steward._soft_delete_label(tbl), err_message
+            USING ERRCODE = 'unique_violation', DETAIL = err_detail, CONSTRAINT = err_constraint,
+                  TABLE = err_table, SCHEMA = err_schema,
+                  HINT = pg_catalog.format('A live row now holds the same value. Change or delete that row first, '
+                                           'or bring this one back with another value: UPDATE %s SET %I = NULL, ... WHERE ...;',
+                                           tbl, col);
+    END;
     GET DIAGNOSTICS n = ROW_COUNT;
     IF recursive THEN
         FOR fk IN
@@ -572,7 +740,7 @@ BEGIN
     IF unmatched IS NOT NULL THEN
         EXECUTE pg_catalog.format('SELECT EXISTS (SELECT FROM %s AS t WHERE %s)', tbl, k.cond)
           INTO live USING pg_catalog.jsonb_build_array(unmatched);
-        RAISE EXCEPTION 'no soft-deleted row of "%" has key %', tbl, unmatched
+        RAISE EXCEPTION 'no soft-deleted row of "%" has key %', steward._soft_delete_label(tbl), unmatched
             USING ERRCODE = 'no_data_found',
                   DETAIL = CASE WHEN live THEN 'The row is not deleted.' ELSE 'No row has this key.' END;
     END IF;
@@ -582,6 +750,19 @@ $$;
 
 COMMENT ON FUNCTION steward.restore(regclass, jsonb, boolean) IS
 'Brings back soft-deleted rows by primary key (scalar, {"col": value}, or an array of them), with the children the cascade marked with them; returns the rows restored in the table';
+
+CREATE FUNCTION steward.restore(tbl regclass, key text, recursive boolean DEFAULT true)
+RETURNS bigint
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RETURN steward.restore(tbl, steward._soft_delete_key_from_text(key), recursive);
+END
+$$;
+
+COMMENT ON FUNCTION steward.restore(regclass, text, boolean) IS
+'steward.restore() with the key as text: the value of a one-column key as written (''1111...-uuid''), or the JSON forms';
 
 CREATE FUNCTION steward.restore_where(tbl regclass, condition text, recursive boolean DEFAULT true)
 RETURNS bigint
@@ -602,24 +783,25 @@ $$;
 COMMENT ON FUNCTION steward.restore_where(regclass, text, boolean) IS
 'Brings back the soft-deleted rows matching a SQL condition over the table (alias t), with their cascaded children; returns the rows restored in the table';
 
--- Really delete the rows of tbl matching cond (alias t, $1 = arg): the only
--- way past the soft delete, scoped to this one statement.
-CREATE FUNCTION steward._soft_delete_hard_delete(tbl regclass, cond text, arg jsonb)
+-- Run one DELETE with hard delete in force (C: no switching of
+-- steward.hard_delete, the plan cache is reset only when needed).
+CREATE FUNCTION steward._soft_delete_execute_hard(sql text, key jsonb, oids oid[], tids tid[])
+RETURNS bigint
+LANGUAGE c VOLATILE
+AS 'MODULE_PATHNAME', 'steward_soft_delete_execute_hard';
+
+-- Really delete the rows of tbl matching cond (alias t, $1 = arg, $2 =
+-- oids, $3 = tids): the only way past the soft delete, scoped to this one
+-- statement.
+CREATE FUNCTION steward._soft_delete_hard_delete(tbl regclass, cond text, arg jsonb,
+                                                 oids oid[] DEFAULT NULL, tids tid[] DEFAULT NULL)
 RETURNS bigint
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-    previous text;
-    n bigint;
 BEGIN
-    PERFORM steward.soft_delete_mode();            -- defines steward.hard_delete
-    previous := pg_catalog.current_setting('steward.hard_delete');
-    PERFORM pg_catalog.set_config('steward.hard_delete', 'on', true);
-    EXECUTE pg_catalog.format('DELETE FROM %s AS t WHERE %s', tbl, cond) USING arg;
-    GET DIAGNOSTICS n = ROW_COUNT;
-    PERFORM pg_catalog.set_config('steward.hard_delete', previous, true);
-    RETURN n;
+    RETURN steward._soft_delete_execute_hard(pg_catalog.format('DELETE FROM %s AS t WHERE %s', tbl, cond),
+                                             arg, oids, tids);
 END
 $$;
 
@@ -637,7 +819,7 @@ BEGIN
     k := steward._soft_delete_key_condition(tbl, key);
     n := steward._soft_delete_hard_delete(tbl, k.cond, k.keys);
     IF n = 0 THEN
-        RAISE EXCEPTION 'no row of "%" has key %', tbl, key USING ERRCODE = 'no_data_found';
+        RAISE EXCEPTION 'no row of "%" has key %', steward._soft_delete_label(tbl), key USING ERRCODE = 'no_data_found';
     END IF;
     RETURN n;
 END
@@ -645,6 +827,19 @@ $$;
 
 COMMENT ON FUNCTION steward.hard_delete(regclass, jsonb) IS
 'Really deletes rows (live or soft-deleted) by primary key; foreign keys act as for any DELETE';
+
+CREATE FUNCTION steward.hard_delete(tbl regclass, key text)
+RETURNS bigint
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RETURN steward.hard_delete(tbl, steward._soft_delete_key_from_text(key));
+END
+$$;
+
+COMMENT ON FUNCTION steward.hard_delete(regclass, text) IS
+'steward.hard_delete() with the key as text: the value of a one-column key as written, or the JSON forms';
 
 CREATE FUNCTION steward.hard_delete_where(tbl regclass, condition text)
 RETURNS bigint
@@ -675,7 +870,8 @@ AS $$
 DECLARE
     on_primary constant boolean := steward._require_primary('purge deleted rows');
     cfg steward.soft_delete_tables := steward._soft_delete_config(tbl);
-    batch text;
+    oids oid[];
+    tids tid[];
 BEGIN
     IF older_than IS NULL OR batch_size IS NULL THEN
         RAISE EXCEPTION 'older_than and batch_size must not be null' USING ERRCODE = 'null_value_not_allowed';
@@ -690,15 +886,19 @@ BEGIN
         RAISE EXCEPTION 'batch_size must be positive' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     -- the batch: old marks, locked here (rows locked by others wait for the
-    -- next call); a TID scan on a plain table, (partition, ctid) pairs on a
-    -- partitioned one (a ctid repeats across partitions)
-    batch := pg_catalog.format('SELECT x.tableoid, x.ctid FROM %s AS x WHERE x.%I < pg_catalog.now() - %L::interval '
-                               'LIMIT %s FOR UPDATE SKIP LOCKED', tbl, cfg.column_name, older_than, batch_size);
-    IF (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid = tbl) = 'p' THEN
-        RETURN steward._soft_delete_hard_delete(tbl, pg_catalog.format('(t.tableoid, t.ctid) IN (%s)', batch), NULL);
+    -- next call), named by (table, ctid): a ctid repeats across partitions
+    -- and inheritance children. The DELETE finds them by TID scan.
+    EXECUTE pg_catalog.format(
+        'SELECT pg_catalog.array_agg(b.tableoid), pg_catalog.array_agg(b.ctid) FROM '
+        '(SELECT x.tableoid, x.ctid FROM %s AS x WHERE x.%I < pg_catalog.now() - $1 LIMIT %s FOR UPDATE SKIP LOCKED) AS b',
+        tbl, cfg.column_name, batch_size)
+      INTO oids, tids USING older_than;
+    IF oids IS NULL THEN
+        RETURN 0;
     END IF;
     RETURN steward._soft_delete_hard_delete(tbl,
-        pg_catalog.format('t.ctid = ANY (ARRAY(SELECT b.ctid FROM (%s) AS b))', batch), NULL);
+        't.ctid = ANY ($3) AND (t.tableoid, t.ctid) IN (SELECT u.o, u.c FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3)) AS u(o, c))',
+        NULL, oids, tids);
 END
 $$;
 
@@ -745,6 +945,8 @@ DECLARE
     con record;
     fk name;
     nsp name;
+    existing regclass;
+    existing_name name;
 BEGIN
     IF constraint_name IS NULL THEN
         RAISE EXCEPTION 'constraint name must not be null' USING ERRCODE = 'null_value_not_allowed';
@@ -758,7 +960,7 @@ BEGIN
       FROM pg_catalog.pg_constraint c LEFT JOIN pg_catalog.pg_index i ON i.indexrelid = c.conindid
      WHERE c.conrelid = tbl AND c.conname = constraint_name;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'constraint "%" of relation "%" does not exist', constraint_name, tbl
+        RAISE EXCEPTION 'constraint "%" of relation "%" does not exist', constraint_name, steward._soft_delete_label(tbl)
             USING ERRCODE = 'undefined_object';
     END IF;
     IF con.contype = 'p' THEN
@@ -767,7 +969,7 @@ BEGIN
                   DETAIL = 'A primary key identifies deleted rows too.';
     END IF;
     IF con.contype <> 'u' THEN
-        RAISE EXCEPTION 'constraint "%" of relation "%" is not a unique constraint', constraint_name, tbl
+        RAISE EXCEPTION 'constraint "%" of relation "%" is not a unique constraint', constraint_name, steward._soft_delete_label(tbl)
             USING ERRCODE = 'wrong_object_type';
     END IF;
     IF con.condeferrable THEN
@@ -782,9 +984,33 @@ BEGIN
             USING ERRCODE = 'dependent_objects_still_exist',
                   DETAIL = pg_catalog.format('Foreign key "%s" references it.', fk);
     END IF;
+    -- a unique index that already does it (same columns, operator classes,
+    -- collations and NULLS [NOT] DISTINCT, over live rows): keep that one
+    -- rather than add an exact duplicate
+    SELECT i.indexrelid::regclass, ic.relname INTO existing, existing_name
+      FROM pg_catalog.pg_index ci
+      JOIN pg_catalog.pg_class cc ON cc.oid = ci.indexrelid
+      JOIN pg_catalog.pg_index i ON i.indrelid = ci.indrelid AND i.indexrelid <> ci.indexrelid
+      JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
+     WHERE ci.indexrelid = con.conindid
+       AND i.indisunique AND i.indisvalid AND i.indimmediate AND i.indexprs IS NULL
+       AND ic.relam = cc.relam AND i.indnkeyatts = ci.indnkeyatts AND i.indnatts = ci.indnatts
+       AND i.indkey::pg_catalog.int2[] = ci.indkey::pg_catalog.int2[]
+       AND i.indclass::pg_catalog.oid[] = ci.indclass::pg_catalog.oid[]
+       AND i.indcollation::pg_catalog.oid[] = ci.indcollation::pg_catalog.oid[]
+       AND i.indnullsnotdistinct = ci.indnullsnotdistinct
+       AND pg_catalog.pg_get_expr(i.indpred, i.indrelid) = pg_catalog.format('(%I IS NULL)', cfg.column_name)
+     ORDER BY i.indexrelid
+     LIMIT 1;
     SELECT n.nspname INTO nsp FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
      WHERE c.oid = tbl;
     EXECUTE pg_catalog.format('ALTER TABLE %s DROP CONSTRAINT %I', tbl, constraint_name);
+    IF existing IS NOT NULL THEN
+        RAISE NOTICE 'unique index "%" already limits (%) to live rows: kept, constraint "%" dropped',
+                     existing_name, con.columns, constraint_name
+            USING DETAIL = 'No second index was created.';
+        RETURN existing;
+    END IF;
     EXECUTE pg_catalog.format('CREATE UNIQUE INDEX %I ON %s (%s)%s WHERE %I IS NULL', constraint_name, tbl,
                               con.columns, CASE WHEN con.indnullsnotdistinct THEN ' NULLS NOT DISTINCT' ELSE '' END,
                               cfg.column_name);
@@ -793,7 +1019,7 @@ END
 $$;
 
 COMMENT ON FUNCTION steward.soft_delete_unique(regclass, name) IS
-'Replaces a unique constraint by a unique index of the same name over live rows (WHERE <column> IS NULL); returns the index';
+'Replaces a unique constraint by a unique index of the same name over live rows (WHERE <column> IS NULL), or by such an index that exists already; returns the index';
 
 -- Row counts for the summary: exact below steward.soft_delete_summary_exact_limit
 -- rows (default 100000), else estimated from the planner statistics.
@@ -868,7 +1094,7 @@ BEGIN
             PERFORM steward._soft_delete_sync(tbl);
         EXCEPTION WHEN OTHERS THEN
             -- never let a problem with one table fail someone's unrelated DDL
-            RAISE WARNING 'pg_steward could not update the soft delete cascade of "%": %', tbl, SQLERRM;
+            RAISE WARNING 'pg_steward could not update the soft delete cascade of "%": %', steward._soft_delete_label(tbl), SQLERRM;
         END;
     END LOOP;
 END
@@ -900,7 +1126,7 @@ BEGIN
                AND NOT EXISTS (SELECT FROM pg_catalog.pg_attribute a
                                 WHERE a.attrelid = gone.objid AND a.attname = s.column_name AND NOT a.attisdropped);
             IF FOUND THEN
-                EXECUTE pg_catalog.format('DROP TRIGGER IF EXISTS steward_soft_delete ON %s', gone.objid::regclass);
+                PERFORM steward._soft_delete_drop_trigger(gone.objid::regclass, 'steward_soft_delete');
             END IF;
         END IF;
     END LOOP;

@@ -12,6 +12,7 @@ INSERT INTO users SELECT g, 'u' || g || '@example.com', 'user ' || g FROM genera
 SELECT steward.enable_soft_delete('users');
 SELECT steward.enable_soft_delete('users');                -- idempotent: false
 SELECT steward.enable_soft_delete('users', 'removed_at');  -- another column: error
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 SELECT a.attname, a.atttypid::regtype, a.attnotnull FROM pg_attribute a
  WHERE a.attrelid = 'users'::regclass AND a.attname = 'deleted_at';
 SELECT tgname, pg_get_triggerdef(oid) FROM pg_trigger WHERE tgrelid = 'users'::regclass ORDER BY tgname;
@@ -42,6 +43,30 @@ DELETE FROM users WHERE id = 5 RETURNING id;
 SELECT id, deleted_at IS NOT NULL AS deleted FROM users ORDER BY id;
 RESET steward.soft_delete_rewrite;
 
+-- UPDATE triggers see a soft delete the same in both paths: statement
+-- triggers once per statement, row triggers after every row is marked; the
+-- trigger path adds the DELETE statement triggers
+CREATE TABLE fired (id int PRIMARY KEY);
+INSERT INTO fired SELECT generate_series(1, 4);
+SELECT steward.enable_soft_delete('fired', create_views => false);
+CREATE FUNCTION note_trigger() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE NOTICE '% % %: % marked', TG_WHEN, TG_LEVEL, TG_OP, (SELECT count(*) FROM fired WHERE deleted_at IS NOT NULL);
+    RETURN NULL;
+END $$;
+CREATE TRIGGER note_bs BEFORE UPDATE ON fired FOR EACH STATEMENT EXECUTE FUNCTION note_trigger();
+CREATE TRIGGER note_ar AFTER UPDATE ON fired FOR EACH ROW EXECUTE FUNCTION note_trigger();
+CREATE TRIGGER note_as AFTER UPDATE ON fired FOR EACH STATEMENT EXECUTE FUNCTION note_trigger();
+CREATE TRIGGER note_ds AFTER DELETE ON fired FOR EACH STATEMENT EXECUTE FUNCTION note_trigger();
+SET client_min_messages = notice;
+DELETE FROM fired WHERE id IN (1, 2);
+SET steward.soft_delete_rewrite = off;
+DELETE FROM fired WHERE id IN (3, 4);
+RESET steward.soft_delete_rewrite;
+SET client_min_messages = warning;
+DROP TABLE fired;
+DROP FUNCTION note_trigger();
+
 -- a soft delete is an UPDATE: updated_at moves (fast path or trigger)
 ALTER TABLE users ADD COLUMN updated_at timestamptz NOT NULL DEFAULT '2000-01-01';
 SELECT steward.track_updated_at('users');
@@ -60,17 +85,25 @@ SELECT steward.restore('users', '{"id": 2}');
 SELECT steward.restore('users', '[3, {"id": 4}]');
 SELECT id FROM users_live ORDER BY id;
 SELECT steward.restore('users', '1');                      -- live row: error
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 SELECT steward.restore('users', '99');                     -- no such row: error
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 SELECT steward.restore('users', '[5, 1]');                 -- one of them live: error, nothing restored
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 SELECT id FROM users_deleted ORDER BY id;
 SELECT steward.restore('users', '{"email": "x"}');         -- key lacks the column
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 SELECT steward.restore('users', NULL);
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 SELECT steward.restore(NULL, '1');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 SELECT steward.restore('users', '5', NULL);
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 -- restore by condition (alias t)
 SELECT steward.restore_where('users', 't.email LIKE ''u5%''');
 SELECT steward.restore_where('users', 'id > 100');         -- nothing matches: 0
 SELECT steward.restore_where('users', NULL);
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 SELECT steward.restore_where('users', 'no_such_column = 1');
 
 -- uniqueness: a deleted row's email can be used again
@@ -79,24 +112,47 @@ SELECT pg_get_indexdef('users_email_key'::regclass);
 DELETE FROM users WHERE id = 6;
 INSERT INTO users (id, email, name) VALUES (7, 'u6@example.com', 'again');
 INSERT INTO users (id, email, name) VALUES (8, 'u6@example.com', 'dup');              -- live duplicate: error
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 INSERT INTO users (id, email, name) VALUES (8, 'u6@example.com', 'upsert')
     ON CONFLICT (email) WHERE deleted_at IS NULL DO UPDATE SET name = excluded.name;
 SELECT id, email, name, deleted_at IS NOT NULL AS deleted FROM users WHERE email = 'u6@example.com' ORDER BY id;
+-- restoring user 6 now clashes with the live user 7: a clear error and a hint
+SELECT steward.restore('users', '6');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT id, deleted_at IS NOT NULL AS deleted FROM users WHERE id = 6;
+-- a unique index over live rows that exists already is kept, not doubled
+CREATE TABLE accts (id int PRIMARY KEY, email text CONSTRAINT accts_email_key UNIQUE);
+SELECT steward.soft_delete_unique('accts', 'accts_email_key');       -- not enabled: error
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT steward.enable_soft_delete('accts', create_views => false);
+CREATE UNIQUE INDEX accts_email_live ON accts (email) WHERE deleted_at IS NULL;
+SET client_min_messages = notice;
+SELECT steward.soft_delete_unique('accts', 'accts_email_key');
+SET client_min_messages = warning;
+SELECT indexrelid::regclass AS index, pg_get_expr(indpred, indrelid) AS predicate
+  FROM pg_index WHERE indrelid = 'accts'::regclass ORDER BY 1;
+DROP TABLE accts;
 SELECT steward.soft_delete_unique('users', 'users_pkey');            -- primary key: error
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 SELECT steward.soft_delete_unique('users', 'nope');                  -- missing: error
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 ALTER TABLE users ADD CONSTRAINT users_name_check CHECK (name <> '');
 SELECT steward.soft_delete_unique('users', 'users_name_check');      -- not unique: error
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 ALTER TABLE users ADD CONSTRAINT users_name_key UNIQUE (name) DEFERRABLE;
 SELECT steward.soft_delete_unique('users', 'users_name_key');        -- deferrable: error
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 ALTER TABLE users DROP CONSTRAINT users_name_key, DROP CONSTRAINT users_name_check;
 ALTER TABLE users ADD CONSTRAINT users_name_key UNIQUE (name);
 CREATE TABLE refs (name text CONSTRAINT refs_name_fkey REFERENCES users (name));
 SELECT steward.soft_delete_unique('users', 'users_name_key');        -- referenced: error
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 DROP TABLE refs;
 ALTER TABLE users DROP CONSTRAINT users_name_key;
 
 -- hard delete: the only way past the soft delete
 TRUNCATE users;                                                      -- refused
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 BEGIN;
 SET LOCAL steward.hard_delete = on;
 TRUNCATE users;                                                      -- on purpose
@@ -105,12 +161,16 @@ ROLLBACK;
 SELECT count(*) > 0 AS rows_back FROM users;
 SELECT steward.hard_delete('users', '7');
 SELECT steward.hard_delete('users', '7');                            -- gone: error
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 SELECT steward.hard_delete_where('users', 't.deleted_at IS NOT NULL');
 SELECT id, deleted_at IS NOT NULL AS deleted FROM users ORDER BY id;
 SELECT current_setting('steward.hard_delete') AS hard_delete_after;  -- back to off
 DELETE FROM users WHERE id = 5;                                      -- soft again
 SELECT id, deleted_at IS NOT NULL AS deleted FROM users WHERE id = 5;
 SELECT steward.hard_delete_where('users', NULL);
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT steward.hard_delete_where('users', 't.id = 5; DELETE FROM public.users');  -- one statement only
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 SELECT steward.hard_delete('users', NULL);
 
 -- purge: rows deleted before the cutoff, in batches
@@ -122,8 +182,11 @@ UPDATE users SET deleted_at = now() - interval '40 days' WHERE id IN (1, 2, 3);
 CALL steward.purge_deleted('users', '30 days', 2);
 SELECT id FROM users ORDER BY id;
 SELECT steward.purge_deleted_batch('users', '-1 day');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 SELECT steward.purge_deleted_batch('users', '1 day', 0);
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 SELECT steward.purge_deleted_batch('users', NULL);
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 CALL steward.purge_deleted('users', '-1 day');
 
 -- cascade: ON DELETE CASCADE children in enabled tables follow (same mark),
@@ -170,8 +233,10 @@ CREATE TABLE invoices (id int PRIMARY KEY, account_id int REFERENCES accounts ON
 INSERT INTO invoices VALUES (1, 3);
 SELECT table_name, cascades FROM steward.soft_delete_summary WHERE table_name = 'accounts'::regclass;
 DELETE FROM accounts WHERE id = 3;                                   -- live invoice: error
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 SET steward.soft_delete_rewrite = off;
 DELETE FROM accounts WHERE id = 3;                                   -- same error in the trigger path
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 RESET steward.soft_delete_rewrite;
 SELECT steward.enable_soft_delete('invoices');
 DELETE FROM invoices WHERE id = 1;
@@ -204,12 +269,14 @@ CREATE TABLE "Sales Data"."Order Lines 1" PARTITION OF "Sales Data"."Order Lines
 CREATE TABLE "Sales Data"."Order Lines 2" PARTITION OF "Sales Data"."Order Lines" FOR VALUES IN (2);
 INSERT INTO "Sales Data"."Order Lines" SELECT t, l, l * 10 FROM generate_series(1, 2) t, generate_series(1, 3) l;
 SELECT steward.enable_soft_delete('"Sales Data"."Order Lines 1"');  -- a partition: error
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 SELECT steward.enable_soft_delete('"Sales Data"."Order Lines"', 'Gone At');
 DELETE FROM "Sales Data"."Order Lines" WHERE "Line No" = 1 RETURNING "Tenant", "Line No", "Gone At" IS NOT NULL AS marked;
 DELETE FROM "Sales Data"."Order Lines 2" WHERE "Line No" = 2 RETURNING "Tenant", "Line No";
 SELECT tableoid::regclass, "Tenant", "Line No" FROM "Sales Data"."Order Lines" WHERE "Gone At" IS NOT NULL ORDER BY 2, 3;
 SELECT "Tenant", "Line No" FROM "Sales Data"."Order Lines_live" ORDER BY 1, 2;
 TRUNCATE "Sales Data"."Order Lines 2";                               -- a partition: refused too
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 CREATE TABLE "Sales Data"."Order Lines 3" PARTITION OF "Sales Data"."Order Lines" FOR VALUES IN (3);
 SELECT tgrelid::regclass, tgname FROM pg_trigger
  WHERE tgrelid = '"Sales Data"."Order Lines 3"'::regclass ORDER BY tgname;  -- new partition guarded
@@ -218,6 +285,7 @@ TRUNCATE "Sales Data"."Order Lines 3";                               -- detached
 DROP TABLE "Sales Data"."Order Lines 3";
 SELECT steward.restore('"Sales Data"."Order Lines"', '{"Tenant": 2, "Line No": 1}');
 SELECT steward.restore('"Sales Data"."Order Lines"', '2');           -- composite key needs an object
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 SELECT steward.restore_where('"Sales Data"."Order Lines"', 't."Tenant" = 1');
 SELECT "Tenant", "Line No" FROM "Sales Data"."Order Lines_deleted" ORDER BY 1, 2;
 SET steward.soft_delete_rewrite = off;
@@ -271,54 +339,90 @@ SELECT steward.enable_soft_delete('events', create_views => false);
 DELETE FROM events RETURNING id;
 SELECT tableoid::regclass, id, deleted_at IS NOT NULL AS deleted FROM events ORDER BY id;
 SELECT steward.restore('events', '1');                               -- no primary key: error
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 SELECT steward.restore_where('events', 't.id = 1');
+-- purge on a plain-inheritance parent names rows by (table, ctid): a ctid
+-- repeats in the children, whose live rows must stay (found in review)
+CREATE TABLE ev (id int, deleted_at timestamptz);
+CREATE TABLE ev_child () INHERITS (ev);
+INSERT INTO ev VALUES (1, now() - interval '40 days'), (2, now() - interval '40 days');
+INSERT INTO ev_child VALUES (101), (102), (103);
+SELECT steward.enable_soft_delete('ev', create_views => false);
+SELECT steward.purge_deleted_batch('ev', '30 days');
+SELECT tableoid::regclass, id, deleted_at IS NOT NULL AS deleted FROM ev ORDER BY id;
+-- old marks in a child go too, batch by batch across the tables
+INSERT INTO ev VALUES (3, now() - interval '40 days');
+UPDATE ev_child SET deleted_at = now() - interval '40 days' WHERE id = 102;
+CALL steward.purge_deleted('ev', '30 days', 1);
+SELECT tableoid::regclass, id, deleted_at IS NOT NULL AS deleted FROM ev ORDER BY id;
+DROP TABLE ev CASCADE;
 
 -- bad input
 CREATE VIEW users_view AS SELECT * FROM users;
 SELECT steward.enable_soft_delete('users_view');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 CREATE MATERIALIZED VIEW users_mat AS SELECT 1 AS x;
 SELECT steward.enable_soft_delete('users_mat');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 CREATE FOREIGN DATA WRAPPER regress_soft_delete_fdw;
 CREATE SERVER regress_soft_delete_srv FOREIGN DATA WRAPPER regress_soft_delete_fdw;
 CREATE FOREIGN TABLE remote_users (id int) SERVER regress_soft_delete_srv;
 SELECT steward.enable_soft_delete('remote_users');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 SELECT steward.enable_soft_delete(NULL);
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 SELECT steward.enable_soft_delete('users', NULL);
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 CREATE TABLE wrong_type (id int, deleted_at date);
 SELECT steward.enable_soft_delete('wrong_type');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 CREATE TABLE not_null (id int, deleted_at timestamptz NOT NULL);
 SELECT steward.enable_soft_delete('not_null');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 CREATE TABLE generated (id int, deleted_at timestamptz GENERATED ALWAYS AS ('2020-01-01'::timestamptz) STORED);
 SELECT steward.enable_soft_delete('generated');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 CREATE TABLE clash (id int);
 CREATE VIEW clash_live AS SELECT 1 AS x;
 SELECT steward.enable_soft_delete('clash');                          -- view name taken: error, nothing done
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 SELECT count(*) AS columns_added FROM pg_attribute WHERE attrelid = 'clash'::regclass AND attname = 'deleted_at';
 CREATE FUNCTION other_trigger() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN OLD; END $$;
 CREATE TRIGGER steward_soft_delete BEFORE DELETE ON clash FOR EACH ROW EXECUTE FUNCTION other_trigger();
 SELECT steward.enable_soft_delete('clash', create_views => false);  -- someone else's trigger name: error
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 -- the list cannot be forged: registering needs the trigger, and only
 -- entries whose trigger is gone can be removed
 SELECT steward._soft_delete_register('clash', 'deleted_at', NULL, NULL);
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 SELECT steward._soft_delete_register('events', 'deleted_at', 'users_view', NULL);
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 SELECT steward._soft_delete_unregister('events');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 SELECT steward.restore('clash', '1');                                -- not enabled
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 SELECT steward.purge_deleted_batch('clash', '1 day');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 -- the trigger function used by hand
 SELECT steward._soft_delete_trigger();
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 CREATE TABLE misuse (id int, deleted_at timestamptz);
 INSERT INTO misuse VALUES (1);
 CREATE TRIGGER t AFTER DELETE ON misuse FOR EACH ROW EXECUTE FUNCTION steward._soft_delete_trigger('deleted_at');
 DELETE FROM misuse;
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 DROP TRIGGER t ON misuse;
 CREATE TRIGGER t BEFORE DELETE ON misuse FOR EACH ROW EXECUTE FUNCTION steward._soft_delete_trigger('nope');
 DELETE FROM misuse;
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 DROP TRIGGER t ON misuse;
 CREATE TRIGGER t BEFORE DELETE ON misuse FOR EACH ROW EXECUTE FUNCTION steward._soft_delete_trigger();
 DELETE FROM misuse;
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 DROP TRIGGER t ON misuse;
 CREATE TRIGGER t BEFORE DELETE ON misuse FOR EACH ROW EXECUTE FUNCTION steward._soft_delete_trigger('id');
 DELETE FROM misuse;
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 DROP TRIGGER t ON misuse;
 
 -- privileges: a soft delete is an UPDATE of the column
@@ -327,8 +431,10 @@ CREATE ROLE regress_soft_delete_user;
 GRANT SELECT, DELETE ON users TO regress_soft_delete_user;
 SET ROLE regress_soft_delete_user;
 DELETE FROM users WHERE id = 8;                                      -- no UPDATE privilege: error
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 SET steward.soft_delete_rewrite = off;
 DELETE FROM users WHERE id = 8;                                      -- same in the trigger path
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 RESET steward.soft_delete_rewrite;
 RESET ROLE;
 SELECT id, deleted_at IS NOT NULL AS deleted FROM users WHERE id = 8;
@@ -336,9 +442,22 @@ GRANT UPDATE (deleted_at) ON users TO regress_soft_delete_user;
 SET ROLE regress_soft_delete_user;
 DELETE FROM users WHERE id = 8 RETURNING id;
 SELECT steward.disable_soft_delete('users');                         -- not the owner
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 INSERT INTO steward.soft_delete_tables VALUES ('users', 'x');          -- the list is read-only
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 SELECT steward.enable_soft_delete('users');                          -- not the owner
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 RESET ROLE;
+-- the TRIGGER privilege without ownership is not enough: enabling changes
+-- the table (column, views)
+CREATE TABLE trigger_only (id int PRIMARY KEY);
+GRANT TRIGGER ON trigger_only TO regress_soft_delete_user;
+SET ROLE regress_soft_delete_user;
+SELECT steward.enable_soft_delete('trigger_only');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+RESET ROLE;
+SELECT count(*) AS columns_added FROM pg_attribute WHERE attrelid = 'trigger_only'::regclass AND attname = 'deleted_at';
+DROP TABLE trigger_only;
 -- steward_monitor reads the summary
 GRANT steward_monitor TO regress_soft_delete_user;
 SET ROLE regress_soft_delete_user;
@@ -374,6 +493,17 @@ RESET ROLE;
 DROP SCHEMA regress_owned CASCADE;
 DROP ROLE regress_soft_delete_owner;
 
+-- disable refuses while a view is built on the table's live view (nothing done)
+CREATE TABLE reported (id int PRIMARY KEY);
+SELECT steward.enable_soft_delete('reported');
+CREATE VIEW reported_count AS SELECT count(*) AS n FROM reported_live;
+SELECT steward.disable_soft_delete('reported');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT count(*) AS triggers_kept FROM pg_trigger WHERE tgrelid = 'reported'::regclass AND tgname LIKE 'steward%';
+DROP VIEW reported_count;
+SELECT steward.disable_soft_delete('reported');
+DROP TABLE reported;
+
 -- disable: DELETE removes rows again; column and marks stay; idempotent
 SELECT steward.disable_soft_delete('users');
 SELECT steward.disable_soft_delete('users');
@@ -398,6 +528,7 @@ SELECT count(*) AS left_enabled FROM steward.soft_delete_tables;
 -- steward.hard_delete cannot be made permanent
 CREATE ROLE regress_soft_delete_role;
 ALTER ROLE regress_soft_delete_role SET steward.hard_delete = on;
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 DROP ROLE regress_soft_delete_role;
 SET steward.hard_delete = on;                                        -- in a session: allowed
 RESET steward.hard_delete;

@@ -22,6 +22,44 @@ EXECUTE del(4);
 SELECT id, deleted_at IS NOT NULL AS marked FROM items ORDER BY id;
 DEALLOCATE del;
 
+-- steward.hard_delete() and purge do not switch the setting: the plan cache
+-- is reset only when a cached plan could do the wrong thing (a rewritten
+-- DELETE, planned since the last reset, running inside), not at every call.
+-- A plan-time NOTICE shows when a prepared statement is planned again.
+CREATE FUNCTION plan_probe() RETURNS int LANGUAGE plpgsql IMMUTABLE AS
+  $$ BEGIN RAISE NOTICE 'planned'; RETURN 0; END $$;
+PREPARE probe AS SELECT count(*) > 0 AS rows FROM items WHERE id > plan_probe();
+EXECUTE probe;                                -- planned
+EXECUTE probe;                                -- cached
+DELETE FROM items WHERE id = 5;               -- a rewritten DELETE ...
+SELECT steward.hard_delete('items', '5');     -- ... so the cache is reset here
+EXECUTE probe;                                -- planned again
+SELECT steward.hard_delete('items', '4');     -- nothing rewritten since: no reset
+UPDATE items SET deleted_at = now() - interval '2 days' WHERE id = 6;
+SELECT steward.purge_deleted_batch('items', '1 day');
+EXECUTE probe;                                -- still cached
+BEGIN;
+SET LOCAL steward.hard_delete = on;           -- nothing rewritten since: no reset
+COMMIT;
+EXECUTE probe;                                -- still cached
+DEALLOCATE probe;
+SELECT id, deleted_at IS NOT NULL AS marked FROM items ORDER BY id;
+-- a DELETE that a trigger runs inside steward.hard_delete() is a real one
+-- too, and soft again afterwards
+CREATE TABLE item_copies (id int PRIMARY KEY);
+SET client_min_messages = warning;
+SELECT steward.enable_soft_delete('item_copies') IS NOT NULL AS enabled;
+RESET client_min_messages;
+INSERT INTO items VALUES (7, 'item 7'), (8, 'item 8');
+INSERT INTO item_copies VALUES (7), (8), (9);
+CREATE FUNCTION drop_copy() RETURNS trigger LANGUAGE plpgsql AS
+  $$ BEGIN DELETE FROM sdp.item_copies WHERE id = OLD.id; RETURN NULL; END $$;
+CREATE TRIGGER z_drop_copy AFTER DELETE ON items FOR EACH ROW EXECUTE FUNCTION drop_copy();
+SELECT steward.hard_delete('items', '7');
+SELECT steward.hard_delete('items', '8');
+DELETE FROM item_copies WHERE id = 9;
+SELECT id, deleted_at IS NOT NULL AS marked FROM item_copies ORDER BY id;
+
 -- A partition with the steward trigger disabled, or with a BEFORE DELETE
 -- trigger of its own that runs first, is handled by the triggers for every
 -- row of the statement, so the same rows end up marked whether the library

@@ -32,6 +32,7 @@ extern "C" {
 #include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
 #include "executor/executor.h"
+#include "executor/spi.h"
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
 #include "optimizer/optimizer.h"
@@ -52,6 +53,24 @@ namespace {
 
 bool g_rewrite_enabled = true;
 bool g_hard_delete = false;
+// steward._soft_delete_execute_hard() runs its DELETE: hard delete in force
+// for it (and whatever it fires), without touching the setting.
+bool g_hard_internal = false;
+int g_internal_plans = 0;  // DELETEs planned while g_hard_internal
+
+// The rewrite is decided when a statement is planned, so a cached plan made
+// with hard delete off must not run while it is on, and the other way
+// round. Rather than resetting the whole plan cache at every switch, note
+// which kind of plan was made since the last reset, and reset only when a
+// plan of the other kind may be cached.
+bool g_soft_plans = false;  // a DELETE was rewritten
+bool g_hard_plans = false;  // a DELETE was planned while steward.hard_delete was on
+
+void ResetPlans() {
+    ResetPlanCache();
+    g_soft_plans = false;
+    g_hard_plans = false;
+}
 planner_hook_type g_prev_planner = nullptr;
 ExecutorRun_hook_type g_prev_executor_run = nullptr;
 
@@ -166,6 +185,7 @@ void RewriteDelete(Query *query) {
     rte->requiredPerms |= ACL_UPDATE;
     rte->updatedCols = bms_add_member(rte->updatedCols, attnum - FirstLowInvalidHeapAttributeNumber);
     query->commandType = CMD_UPDATE;
+    g_soft_plans = true;
 }
 
 // Rewrite the statement's DELETE and its data-modifying WITH queries.
@@ -179,9 +199,33 @@ void RewriteDeletes(Query *query) {
     if (query->commandType == CMD_DELETE) RewriteDelete(query);
 }
 
+// Does the statement delete (itself or in a WITH query)?
+bool HasDelete(const Query *query) {
+    if (query->commandType == CMD_DELETE) return true;
+    ListCell *lc;
+    foreach (lc, query->cteList) {
+        auto *cte = static_cast<CommonTableExpr *>(lfirst(lc));
+        if (cte->ctequery != nullptr && IsA(cte->ctequery, Query) &&
+            HasDelete(reinterpret_cast<Query *>(cte->ctequery)))
+            return true;
+    }
+    return false;
+}
+
 PlannedStmt *Planner(Query *parse, const char *query_string, int cursor_options,
                      ParamListInfo bound_params) {
-    if (g_rewrite_enabled && !HardDeleteRequested()) RewriteDeletes(parse);
+    if (InNoForceRLSOperation()) {
+        // a referential action: never rewritten, whatever the settings
+    } else if (g_hard_delete || g_hard_internal) {
+        if (HasDelete(parse)) {
+            if (g_hard_internal)
+                ++g_internal_plans;
+            else
+                g_hard_plans = true;
+        }
+    } else if (g_rewrite_enabled) {
+        RewriteDeletes(parse);
+    }
     if (g_prev_planner) return g_prev_planner(parse, query_string, cursor_options, bound_params);
     return standard_planner(parse, query_string, cursor_options, bound_params);
 }
@@ -223,13 +267,15 @@ bool CheckHardDelete(bool *newval, void **, GucSource source) {
 }
 
 // The rewrite is decided when a statement is planned; a cached plan made
-// under another value must not be reused (PostgreSQL does the same for
-// session_replication_role).
+// under another value must not be reused (PostgreSQL resets the plan cache
+// for session_replication_role): switching hard delete on drops the plans
+// if a rewritten one may be cached, switching it off if a DELETE was
+// planned meanwhile.
 void AssignHardDelete(bool newval, void *) {
-    if (newval != g_hard_delete) ResetPlanCache();
+    if (newval != g_hard_delete && (newval ? g_soft_plans : g_hard_plans)) ResetPlans();
 }
 void AssignRewrite(bool newval, void *) {
-    if (newval != g_rewrite_enabled) ResetPlanCache();
+    if (newval != g_rewrite_enabled) ResetPlans();
 }
 
 int g_summary_exact_limit = 100000;
@@ -244,8 +290,8 @@ void Init() {
     DefineCustomBoolVariable(
         "steward.hard_delete",
         "Makes DELETE really remove rows of soft-delete-enabled tables.",
-        "Set for the transaction by steward.hard_delete() and steward.purge_deleted(); "
-        "prefer those functions.",
+        "Only inside a session (SET LOCAL); prefer steward.hard_delete() and "
+        "steward.purge_deleted(), which delete for real without it.",
         &g_hard_delete, false, PGC_USERSET, GUC_NOT_IN_SAMPLE, CheckHardDelete, AssignHardDelete,
         nullptr);
     // Read by steward.soft_delete_summary with current_setting(); defined
@@ -263,7 +309,7 @@ void Init() {
     ExecutorRun_hook = ExecutorRun;
     // Loaded in the middle of a session: statements prepared before were
     // planned without the rewrite; plan them again on their next use.
-    if (!process_shared_preload_libraries_in_progress) ResetPlanCache();
+    if (!process_shared_preload_libraries_in_progress) ResetPlans();
 }
 
 }  // namespace
@@ -282,7 +328,7 @@ Oid TriggerFunctionOid() {
     return g_trigger_oid;
 }
 
-bool HardDeleteRequested() { return g_hard_delete || InNoForceRLSOperation(); }
+bool HardDeleteRequested() { return g_hard_delete || g_hard_internal || InNoForceRLSOperation(); }
 
 bool TriggerFiresNow(const Trigger *t) {
     switch (t->tgenabled) {
@@ -318,4 +364,66 @@ STEWARD_FUNCTION(steward_soft_delete_preloaded) {
     if (steward::LoadedAtStartup()) PG_RETURN_BOOL(true);
     const char *session = GetConfigOption("session_preload_libraries", true, false);
     PG_RETURN_BOOL(session != nullptr && strstr(session, "pg_steward") != nullptr);
+}
+
+// steward._soft_delete_hard_delete_on(): is hard delete in force (the
+// setting, or steward.hard_delete() running)? Read by the TRUNCATE guard. Calling it loads the library, so a value that only
+// configuration gave the setting (ALTER ROLE/DATABASE SET, postgresql.conf,
+// connection options: accepted as a placeholder while the library was not
+// loaded) has been refused by then and reads as off.
+STEWARD_FUNCTION(steward_soft_delete_hard_delete_on) {
+    PG_RETURN_BOOL(steward::soft_delete::g_hard_delete || steward::soft_delete::g_hard_internal);
+}
+
+// steward._soft_delete_execute_hard(sql text, key jsonb, oids oid[], tids tid[]) -> bigint:
+// run one DELETE (sql, parameters $1..$3) with hard delete in force, for
+// steward.hard_delete(), hard_delete_where() and purge, without switching
+// steward.hard_delete (whose every switch may reset the plan cache). The
+// plan cache is reset before only when a rewritten plan may be cached (it
+// could run inside, e.g. from a trigger), and after only when statements
+// other than this one-shot DELETE were planned inside: purge batches in a
+// loop reset it at most once.
+STEWARD_FUNCTION(steward_soft_delete_execute_hard) {
+    using namespace steward::soft_delete;
+    if (PG_ARGISNULL(0)) elog(ERROR, "steward._soft_delete_execute_hard: sql must not be null");
+    char *sql = text_to_cstring(PG_GETARG_TEXT_PP(0));
+    Oid types[3] = {JSONBOID, OIDARRAYOID, TIDARRAYOID};
+    Datum values[3];
+    char nulls[3];
+    for (int i = 0; i < 3; ++i) {
+        values[i] = PG_ARGISNULL(i + 1) ? static_cast<Datum>(0) : PG_GETARG_DATUM(i + 1);
+        nulls[i] = PG_ARGISNULL(i + 1) ? 'n' : ' ';
+    }
+    if (g_soft_plans) ResetPlans();
+    bool outer_internal = g_hard_internal;
+    int outer_plans = g_internal_plans;
+    g_hard_internal = true;
+    g_internal_plans = 0;
+    uint64 deleted = 0;
+    PG_TRY();
+    {
+        if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
+        SPIPlanPtr plan = SPI_prepare(sql, 3, types);
+        if (plan == nullptr)
+            elog(ERROR, "could not prepare the hard delete: %s", SPI_result_code_string(SPI_result));
+        // a condition like "true; DELETE FROM other" must not run a second
+        // statement with hard delete in force
+        if (list_length(SPI_plan_get_plan_sources(plan)) != 1)
+            ereport(ERROR, (errcode(ERRCODE_SYNTAX_ERROR),
+                            errmsg("hard delete condition must not contain more than one statement")));
+        int rc = SPI_execute_plan(plan, values, nulls, false, 0);
+        if (rc != SPI_OK_DELETE)
+            elog(ERROR, "hard delete did not run a DELETE: %s", SPI_result_code_string(rc));
+        deleted = SPI_processed;
+        SPI_finish();
+    }
+    PG_FINALLY();
+    {
+        bool nested = g_internal_plans > 1;
+        g_hard_internal = outer_internal;
+        g_internal_plans = outer_plans;
+        if (nested) ResetPlans();
+    }
+    PG_END_TRY();
+    PG_RETURN_INT64(static_cast<int64>(deleted));
 }

@@ -19,8 +19,9 @@ inline constexpr const char *kTriggerName = "steward_soft_delete";
 // the extension is not installed. Cached; reset by syscache invalidation.
 Oid TriggerFunctionOid();
 
-// True when a DELETE must really remove rows: steward.hard_delete is on (set
-// by steward.hard_delete() and purge), or the DELETE is a referential action
+// True when a DELETE must really remove rows: steward.hard_delete is on,
+// steward.hard_delete() or purge is running its DELETE
+// (steward._soft_delete_execute_hard), or the DELETE is a referential action
 // (ON DELETE CASCADE of a really deleted parent), which must never be
 // softened or the child would point at a row that no longer exists.
 bool HardDeleteRequested();

@@ -3,8 +3,10 @@
 //
 // It is the path that always works, preloaded or not: the row is marked by
 // `UPDATE ONLY rel SET column = now() WHERE ctid = $1` (so UPDATE triggers,
-// updated_at and the audit trail see a soft delete as the UPDATE it is), and
-// the trigger returns NULL so the row stays. The client then sees `DELETE 0`
+// updated_at and the audit trail see a soft delete as the UPDATE it is; ONLY
+// and the trigger's own relation make the ctid unique, also under
+// inheritance), and the trigger returns NULL so the row stays. The UPDATE's
+// AFTER triggers fire with the DELETE's, at the end of the statement. The client then sees `DELETE 0`
 // and an empty RETURNING for that row; when the library is loaded the
 // statement is rewritten before it gets here (rewrite.cpp) and the trigger
 // never fires for it. An already deleted row keeps its first timestamp, and
@@ -235,7 +237,11 @@ STEWARD_FUNCTION(steward_soft_delete_trigger) {
     }
     SPIPlanPtr plan = MarkPlan(rel, attnum);
     Datum tid = PointerGetDatum(&old_row->t_self);
-    int rc = SPI_execute_plan(plan, &tid, nullptr, false, 0);
+    // fire_triggers = false: the UPDATE's AFTER triggers (the cascade and
+    // its reference checks among them) join the DELETE's, fired when the
+    // whole statement is done, as in the rewrite path (references.cpp).
+    int rc = SPI_execute_snapshot(plan, &tid, nullptr, InvalidSnapshot, InvalidSnapshot, false,
+                                  false, 0);
     if (rc != SPI_OK_UPDATE)
         elog(ERROR, "soft delete of a row of \"%s\" failed: %s", RelationGetRelationName(rel),
              SPI_result_code_string(rc));

@@ -94,6 +94,19 @@ is($pre->safe_psql('postgres', $marked), $plain->safe_psql('postgres', $marked),
 	'preloaded: the same rows marked');
 is($pre->safe_psql('postgres', "SELECT count(*) FROM items"), '20', 'nothing removed');
 
+# Enabling and disabling say nothing but what matters: no NOTICE from the
+# internal DROP TRIGGER IF EXISTS (found in review); without preloading only
+# the notice that sessions report DELETE 0 until they load the library.
+my $quiet = "CREATE TABLE quiet (id int PRIMARY KEY);\n"
+  . "SELECT steward.enable_soft_delete('quiet');\n"
+  . "SELECT steward.disable_soft_delete('quiet');\nDROP TABLE quiet;";
+my ($ret, $out, $err) = $pre->psql('postgres', $quiet);
+is($err, '', 'preloaded: enable and disable print no NOTICE');
+($ret, $out, $err) = $plain->psql('postgres', $quiet);
+my @notices = $err =~ /(?:NOTICE|WARNING):  (.*)$/mg;
+is_deeply(\@notices, ['pg_steward is not preloaded: a session reports DELETE 0 for soft deletes until it has loaded the library'],
+	'plain: only the notice about preloading');
+
 # The trigger's own error paths never take the server down.
 $pre->safe_psql('postgres', 'SELECT 1');
 ok($pre->log_contains('terminated by signal') == 0, 'no backend crashed');

@@ -1,0 +1,169 @@
+-- Soft delete and foreign keys: ON DELETE RESTRICT / NO ACTION are checked
+-- once the statement has run all its cascades, as PostgreSQL checks a real
+-- DELETE, in both paths (rewrite, and trigger: steward.soft_delete_rewrite =
+-- off), whatever the constraint names.
+CREATE SCHEMA sdr;
+SET search_path = sdr, public;
+SET client_min_messages = warning;
+
+-- A "diamond": parent -> a_exec (CASCADE), parent -> z_val (CASCADE), and
+-- z_val -> a_exec (NO ACTION). Deleting a parent cascades into both; the
+-- NO ACTION reference from z_val to a_exec is gone once both cascades ran.
+-- Built twice: the NO ACTION key sorting after the cascades (z_val_exec_id_fkey)
+-- and before them (a_val_exec_id_fkey).
+CREATE FUNCTION diamond(p text, e text, v text) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE format('CREATE TABLE %I (id int PRIMARY KEY)', p);
+    EXECUTE format('CREATE TABLE %I (id int PRIMARY KEY, parent_id int REFERENCES %I ON DELETE CASCADE)', e, p);
+    EXECUTE format('CREATE TABLE %I (id int PRIMARY KEY, parent_id int REFERENCES %I ON DELETE CASCADE, '
+                   'exec_id int REFERENCES %I)', v, p, e);
+    EXECUTE format('INSERT INTO %I VALUES (1), (2), (3)', p);
+    EXECUTE format('INSERT INTO %I VALUES (10, 1), (20, 2), (30, 3)', e);
+    EXECUTE format('INSERT INTO %I VALUES (100, 1, 10), (200, 2, 20), (300, 3, 30)', v);
+END $$;
+SELECT diamond('parent', 'a_exec', 'z_val'), diamond('parent2', 'z_exec', 'a_val');
+SELECT conname, confdeltype FROM pg_constraint WHERE conrelid IN ('z_val'::regclass, 'a_val'::regclass) ORDER BY conname;
+-- a real DELETE works
+DELETE FROM parent WHERE id = 3;
+DELETE FROM parent2 WHERE id = 3;
+SELECT steward.enable_soft_delete(t, create_views => false)
+  FROM unnest('{parent,a_exec,z_val,parent2,z_exec,a_val}'::regclass[]) AS t;
+-- soft delete, rewrite path
+DELETE FROM parent WHERE id = 1 RETURNING id;
+DELETE FROM parent2 WHERE id = 1 RETURNING id;
+-- soft delete, trigger path
+SET steward.soft_delete_rewrite = off;
+DELETE FROM parent WHERE id = 2;
+DELETE FROM parent2 WHERE id = 2;
+RESET steward.soft_delete_rewrite;
+SELECT 'a_exec' AS t, id, deleted_at IS NOT NULL AS deleted FROM a_exec
+UNION ALL SELECT 'z_val', id, deleted_at IS NOT NULL FROM z_val
+UNION ALL SELECT 'z_exec', id, deleted_at IS NOT NULL FROM z_exec
+UNION ALL SELECT 'a_val', id, deleted_at IS NOT NULL FROM a_val ORDER BY 1, 2;
+-- the same with an UPDATE of the column (a soft delete too)
+SELECT steward.restore('parent', '[1, 2]'), steward.restore('parent2', '[1, 2]');
+UPDATE parent SET deleted_at = now() WHERE id = 1;
+UPDATE parent2 SET deleted_at = now() WHERE id = 1;
+SELECT count(*) FILTER (WHERE deleted_at IS NOT NULL) AS deleted FROM z_val;
+-- a NO ACTION reference that no cascade removes still fails, in both paths
+INSERT INTO z_val VALUES (400, NULL, 20);
+DELETE FROM parent WHERE id = 2;
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SET steward.soft_delete_rewrite = off;
+DELETE FROM parent WHERE id = 2;
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+RESET steward.soft_delete_rewrite;
+SELECT count(*) FILTER (WHERE deleted_at IS NOT NULL) AS deleted_a_exec FROM a_exec;  -- nothing half-done
+
+-- ON DELETE RESTRICT behaves the same: PostgreSQL checks it at the end of
+-- the statement too (not before the cascades), as this real DELETE shows
+CREATE TABLE rp (id int PRIMARY KEY);
+CREATE TABLE ra (id int PRIMARY KEY, rp_id int REFERENCES rp ON DELETE CASCADE);
+CREATE TABLE rz (id int PRIMARY KEY, rp_id int REFERENCES rp ON DELETE CASCADE,
+                 ra_id int REFERENCES ra ON DELETE RESTRICT);
+INSERT INTO rp VALUES (1); INSERT INTO ra VALUES (1, 1); INSERT INTO rz VALUES (1, 1, 1);
+DELETE FROM rp WHERE id = 1 RETURNING id;                            -- real DELETE: works
+ALTER TABLE z_val DROP CONSTRAINT z_val_exec_id_fkey,
+    ADD CONSTRAINT z_val_exec_id_fkey FOREIGN KEY (exec_id) REFERENCES a_exec ON DELETE RESTRICT;
+DELETE FROM z_val WHERE id = 400;
+DELETE FROM parent WHERE id = 2 RETURNING id;
+SELECT id, deleted_at IS NOT NULL AS deleted FROM z_val ORDER BY id;
+
+-- Deeper: parent -> a (CASCADE), parent -> b (CASCADE), b -> z (CASCADE),
+-- z -> a (NO ACTION). A real DELETE fails here (PostgreSQL fires the check
+-- of a before the cascade from b reached z); a soft delete checks after
+-- every cascade and succeeds.
+CREATE TABLE dp (id int PRIMARY KEY);
+CREATE TABLE da (id int PRIMARY KEY, dp_id int REFERENCES dp ON DELETE CASCADE);
+CREATE TABLE db (id int PRIMARY KEY, dp_id int REFERENCES dp ON DELETE CASCADE);
+CREATE TABLE dz (id int PRIMARY KEY, db_id int REFERENCES db ON DELETE CASCADE, da_id int REFERENCES da);
+INSERT INTO dp VALUES (1), (2); INSERT INTO da VALUES (1, 1), (2, 2); INSERT INTO db VALUES (1, 1), (2, 2);
+INSERT INTO dz VALUES (1, 1, 1), (2, 2, 2);
+DELETE FROM dp WHERE id = 2;                                         -- real: fails
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT steward.enable_soft_delete(t, create_views => false) FROM unnest('{dp,da,db,dz}'::regclass[]) AS t;
+DELETE FROM dp WHERE id = 1 RETURNING id;
+SELECT 'da' AS t, id, deleted_at IS NOT NULL AS deleted FROM da
+UNION ALL SELECT 'dz', id, deleted_at IS NOT NULL FROM dz ORDER BY 1, 2;
+
+-- A self-referencing tree deleted in one statement: 1 <- 2 <- 3, NO ACTION
+CREATE TABLE nodes (id int PRIMARY KEY, parent_id int REFERENCES nodes ON DELETE NO ACTION);
+INSERT INTO nodes VALUES (1, NULL), (2, 1), (3, 2), (11, NULL), (12, 11), (13, 12), (21, NULL), (22, 21), (23, 22);
+DELETE FROM nodes WHERE id IN (21, 22, 23);                          -- real DELETE works
+SELECT steward.enable_soft_delete('nodes', create_views => false);
+DELETE FROM nodes WHERE id IN (1, 2, 3) RETURNING id;
+SET steward.soft_delete_rewrite = off;
+DELETE FROM nodes WHERE id IN (11, 12, 13);
+RESET steward.soft_delete_rewrite;
+SELECT id, deleted_at IS NOT NULL AS deleted FROM nodes ORDER BY id;
+-- a live child left behind fails, in both paths, and nothing is marked
+SELECT steward.restore('nodes', '[1, 2, 3]');
+DELETE FROM nodes WHERE id IN (1, 2);
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SET steward.soft_delete_rewrite = off;
+DELETE FROM nodes WHERE id IN (1, 2);
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+RESET steward.soft_delete_rewrite;
+SELECT count(*) FILTER (WHERE deleted_at IS NOT NULL) AS deleted FROM nodes WHERE id <= 3;
+-- ON DELETE RESTRICT: the same
+ALTER TABLE nodes DROP CONSTRAINT nodes_parent_id_fkey,
+    ADD CONSTRAINT nodes_parent_id_fkey FOREIGN KEY (parent_id) REFERENCES nodes ON DELETE RESTRICT;
+DELETE FROM nodes WHERE id IN (1, 2, 3) RETURNING id;
+SELECT steward.restore('nodes', '[1, 2, 3]');
+SET steward.soft_delete_rewrite = off;
+DELETE FROM nodes WHERE id IN (1, 2, 3);
+RESET steward.soft_delete_rewrite;
+SELECT count(*) FILTER (WHERE deleted_at IS NOT NULL) AS deleted FROM nodes WHERE id <= 3;
+
+-- The check belongs to the statement that soft-deletes: a function can
+-- catch it, as it catches a real DELETE's
+SELECT steward.restore('nodes', '[1, 2, 3]');
+CREATE FUNCTION try_delete(ids int[]) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM sdr.nodes WHERE id = ANY (ids);
+    RETURN 'deleted';
+EXCEPTION WHEN foreign_key_violation THEN
+    RETURN 'refused: ' || SQLERRM;
+END $$;
+SELECT try_delete('{1}');
+SET steward.soft_delete_rewrite = off;
+SELECT try_delete('{1}');
+RESET steward.soft_delete_rewrite;
+SELECT try_delete('{3}');
+SELECT id, deleted_at IS NOT NULL AS deleted FROM nodes WHERE id <= 3 ORDER BY id;
+
+-- DEFERRABLE INITIALLY DEFERRED: a real DELETE waits for COMMIT; a soft
+-- delete checks at the end of the statement all the same (documented)
+CREATE TABLE dparent (id int PRIMARY KEY);
+CREATE TABLE dchild (id int PRIMARY KEY, parent_id int REFERENCES dparent DEFERRABLE INITIALLY DEFERRED);
+INSERT INTO dparent VALUES (1), (2); INSERT INTO dchild VALUES (1, 1), (2, 2);
+BEGIN;
+DELETE FROM dparent WHERE id = 1;                                    -- real: deferred
+DELETE FROM dchild WHERE id = 1;
+COMMIT;
+SELECT steward.enable_soft_delete('dparent', create_views => false);
+BEGIN;
+DELETE FROM dparent WHERE id = 2;                                    -- soft: checked now
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+ROLLBACK;
+-- a child inserted for a parent that is already soft-deleted is accepted
+-- (the foreign key only sees that the row exists; documented)
+DELETE FROM dchild WHERE id = 2;
+DELETE FROM dparent WHERE id = 2;
+INSERT INTO dchild VALUES (3, 2);
+SELECT c.id, p.deleted_at IS NOT NULL AS parent_deleted FROM dchild c JOIN dparent p ON p.id = c.parent_id;
+
+-- a real DELETE of a parent without soft delete really deletes the
+-- children of an enabled table (a referential action is never softened)
+CREATE TABLE plain_parent (id int PRIMARY KEY);
+CREATE TABLE soft_child (id int PRIMARY KEY, parent_id int REFERENCES plain_parent ON DELETE CASCADE);
+INSERT INTO plain_parent VALUES (1), (2); INSERT INTO soft_child VALUES (1, 1), (2, 2);
+SELECT steward.enable_soft_delete('soft_child', create_views => false);
+DELETE FROM plain_parent WHERE id = 1;
+SET steward.soft_delete_rewrite = off;
+DELETE FROM plain_parent WHERE id = 2;
+RESET steward.soft_delete_rewrite;
+SELECT count(*) AS children_left FROM soft_child;
+
+RESET search_path;
+DROP SCHEMA sdr CASCADE;
