@@ -320,9 +320,10 @@ app_fails_like(qq{DELETE FROM tasks WHERE id = '$flaky'},
     qr/soft delete on table "tasks" violates foreign key constraint "error_logs_task_id_fkey"/,
     'a task with error logs cannot be deleted');
 # The sub-task's validation references its execution (NO ACTION) and both
-# cascade from the task. pg_steward checks NO ACTION at once, foreign key by
-# foreign key in name order: this works because pr_validations_task_id_fkey
-# sorts before task_executions_task_id_fkey (see docs/examples/cicd.md).
+# cascade from the task: a diamond. pg_steward checks NO ACTION once the
+# statement has run all its cascades, as PostgreSQL does for a real DELETE
+# (this was a finding of the port: it used to check at once, in
+# constraint-name order, and worked here only by the names' luck).
 is(as_actor('developer@example.com', qq{DELETE FROM tasks WHERE id = '$sub_a' RETURNING title}),
    'Add OAuth2 callback', 'DELETE of a sub-task reports the row it marked');
 is( app(qq{SELECT (SELECT count(*) FROM tasks_live WHERE id = '$sub_a') || ',' ||
