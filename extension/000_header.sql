@@ -19,6 +19,21 @@ AS $$ SELECT pg_catalog.format('%I.%I', n.nspname, c.relname)
         FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
        WHERE c.oid = tbl $$;
 
+-- A relation as messages name it, PostgreSQL's way: schema.name (just the
+-- name for a temporary table, whose schema pg_temp_N means nothing to the
+-- reader), for the message to put in double quotes (the names are not
+-- quoted again). Every feature's messages use it.
+CREATE FUNCTION steward._relation_name(tbl regclass)
+RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT COALESCE((SELECT CASE WHEN c.relpersistence OPERATOR(pg_catalog.=) 't' THEN c.relname::text
+                                 ELSE n.nspname OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) c.relname END
+                       FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                      WHERE c.oid = tbl), tbl::text)
+$$;
+
 -- Raise a clean error unless tbl is a plain or partitioned table the
 -- caller may put triggers on. `feature` names the caller in messages.
 CREATE FUNCTION steward._check_trigger_target(tbl regclass, feature text)
@@ -38,9 +53,9 @@ BEGIN
             USING ERRCODE = 'undefined_table';
     END IF;
     IF kind NOT IN ('r', 'p') THEN
-        RAISE EXCEPTION 'cannot enable % on "%"', feature, tbl
+        RAISE EXCEPTION 'cannot enable % on "%"', feature, steward._relation_name(tbl)
             USING ERRCODE = 'wrong_object_type',
-                  DETAIL = pg_catalog.format('"%s" is %s.', tbl,
+                  DETAIL = pg_catalog.format('"%s" is %s.', steward._relation_name(tbl),
                       CASE kind WHEN 'v' THEN 'a view' WHEN 'm' THEN 'a materialized view'
                                 WHEN 'f' THEN 'a foreign table' WHEN 'S' THEN 'a sequence'
                                 WHEN 'i' THEN 'an index' WHEN 'I' THEN 'a partitioned index'
@@ -49,7 +64,7 @@ BEGIN
                   HINT = pg_catalog.format('%s works on plain and partitioned tables.', feature);
     END IF;
     IF NOT pg_catalog.has_table_privilege(tbl, 'TRIGGER') THEN
-        RAISE EXCEPTION 'permission denied to enable % on "%"', feature, tbl
+        RAISE EXCEPTION 'permission denied to enable % on "%"', feature, steward._relation_name(tbl)
             USING ERRCODE = 'insufficient_privilege',
                   DETAIL = 'Creating the trigger needs the TRIGGER privilege on the table.',
                   HINT = 'Ask the table owner to run it or to GRANT TRIGGER.';

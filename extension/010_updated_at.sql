@@ -34,19 +34,19 @@ BEGIN
       FROM pg_catalog.pg_attribute a
      WHERE a.attrelid = tbl AND a.attname = column_name AND a.attnum > 0 AND NOT a.attisdropped;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'column "%" of relation "%" does not exist', column_name, tbl
+        RAISE EXCEPTION 'column "%" of relation "%" does not exist', column_name, steward._relation_name(tbl)
             USING ERRCODE = 'undefined_column',
                   HINT = pg_catalog.format('Add it first: ALTER TABLE %s ADD COLUMN %I timestamptz NOT NULL DEFAULT now();',
                                            tbl, column_name);
     END IF;
     base_type := steward._base_type(col.typ);
     IF base_type NOT IN ('timestamptz'::regtype, 'timestamp'::regtype) THEN
-        RAISE EXCEPTION 'column "%" of relation "%" must be of type timestamptz or timestamp', column_name, tbl
+        RAISE EXCEPTION 'column "%" of relation "%" must be of type timestamptz or timestamp', column_name, steward._relation_name(tbl)
             USING ERRCODE = 'datatype_mismatch',
                   DETAIL = pg_catalog.format('The column is of type %s.', col.typ);
     END IF;
     IF col.attgenerated <> '' THEN
-        RAISE EXCEPTION 'column "%" of relation "%" is a generated column', column_name, tbl
+        RAISE EXCEPTION 'column "%" of relation "%" is a generated column', column_name, steward._relation_name(tbl)
             USING ERRCODE = 'wrong_object_type';
     END IF;
 
@@ -59,7 +59,7 @@ BEGIN
             RETURN false;                          -- already tracked: nothing changes
         END IF;
         IF existing.tgparentid <> 0 THEN
-            RAISE EXCEPTION 'cannot change updated_at tracking of partition "%"', tbl
+            RAISE EXCEPTION 'cannot change updated_at tracking of partition "%"', steward._relation_name(tbl)
                 USING ERRCODE = 'object_in_use',
                       DETAIL = 'Its trigger is inherited from the partitioned table.',
                       HINT = 'Call steward.track_updated_at() on the partitioned table.';
@@ -97,7 +97,7 @@ BEGIN
         RETURN false;
     END IF;
     IF parent <> 0 THEN
-        RAISE EXCEPTION 'cannot stop updated_at tracking of partition "%"', tbl
+        RAISE EXCEPTION 'cannot stop updated_at tracking of partition "%"', steward._relation_name(tbl)
             USING ERRCODE = 'object_in_use',
                   DETAIL = 'Its trigger is inherited from the partitioned table.',
                   HINT = 'Call steward.untrack_updated_at() on the partitioned table.';

@@ -26,18 +26,6 @@ SELECT pg_catalog.pg_extension_config_dump('steward.soft_delete_tables', '');
 REVOKE ALL ON steward.soft_delete_tables FROM PUBLIC;
 GRANT SELECT ON steward.soft_delete_tables TO PUBLIC;
 
--- A relation as messages name it, PostgreSQL's way: schema.name, for the
--- message to put in double quotes (the names are not quoted again).
-CREATE FUNCTION steward._soft_delete_label(tbl regclass)
-RETURNS text
-LANGUAGE sql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-    SELECT COALESCE((SELECT n.nspname OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) c.relname
-                       FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-                      WHERE c.oid = tbl), tbl::text)
-$$;
-
 -- Drop trigger trigger_name of tbl when it exists, without the NOTICE of
 -- DROP TRIGGER IF EXISTS.
 CREATE FUNCTION steward._soft_delete_drop_trigger(tbl regclass, trigger_name name)
@@ -72,7 +60,7 @@ BEGIN
                                        JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_rewrite'::regclass
                                                                   AND d.objid = r.oid
                                       WHERE r.ev_class = v.view_oid AND d.refobjid = tbl)) THEN
-        RAISE EXCEPTION 'cannot register soft delete of "%"', steward._soft_delete_label(tbl)
+        RAISE EXCEPTION 'cannot register soft delete of "%"', steward._relation_name(tbl)
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   DETAIL = 'The table lacks its steward_soft_delete trigger, or a view is not over it.',
                   HINT = 'Call steward.enable_soft_delete().';
@@ -94,7 +82,7 @@ BEGIN
     IF EXISTS (SELECT FROM pg_catalog.pg_trigger t
                 WHERE t.tgrelid = tbl AND t.tgname = 'steward_soft_delete'
                   AND t.tgfoid = 'steward._soft_delete_trigger()'::regprocedure) THEN
-        RAISE EXCEPTION 'cannot unregister soft delete of "%" while its trigger exists', steward._soft_delete_label(tbl)
+        RAISE EXCEPTION 'cannot unregister soft delete of "%" while its trigger exists', steward._relation_name(tbl)
             USING ERRCODE = 'object_in_use',
                   HINT = 'Call steward.disable_soft_delete().';
     END IF;
@@ -135,7 +123,7 @@ BEGIN
     END IF;
     SELECT * INTO cfg FROM steward.soft_delete_tables s WHERE s.table_name = tbl;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'soft delete is not enabled on "%"', steward._soft_delete_label(tbl)
+        RAISE EXCEPTION 'soft delete is not enabled on "%"', steward._relation_name(tbl)
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   HINT = 'Call steward.enable_soft_delete() first.';
     END IF;
@@ -320,7 +308,7 @@ BEGIN
        AND EXISTS (SELECT FROM pg_catalog.pg_trigger t        -- a detached partition is free again
                     WHERE t.tgrelid = TG_RELID AND t.tgname = 'steward_soft_delete'
                       AND t.tgfoid = 'steward._soft_delete_trigger()'::regprocedure) THEN
-        RAISE EXCEPTION 'cannot truncate "%": soft delete is enabled on it', steward._soft_delete_label(TG_RELID)
+        RAISE EXCEPTION 'cannot truncate "%": soft delete is enabled on it', steward._relation_name(TG_RELID)
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   DETAIL = 'TRUNCATE removes every row, live or deleted, and cannot be restored.',
                   HINT = 'To do it on purpose: BEGIN; SET LOCAL steward.hard_delete = on; TRUNCATE ...; COMMIT;';
@@ -426,7 +414,7 @@ BEGIN
       FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
      WHERE c.oid = tbl;
     IF rel.relispartition THEN
-        RAISE EXCEPTION 'cannot enable soft delete on partition "%"', steward._soft_delete_label(tbl)
+        RAISE EXCEPTION 'cannot enable soft delete on partition "%"', steward._relation_name(tbl)
             USING ERRCODE = 'wrong_object_type',
                   HINT = pg_catalog.format('Enable it on the partitioned table %s; its partitions follow.',
                                            pg_catalog.pg_partition_root(tbl));
@@ -437,7 +425,7 @@ BEGIN
         IF existing.column_name = column_name THEN
             RETURN false;                          -- already enabled: nothing changes
         END IF;
-        RAISE EXCEPTION 'soft delete is already enabled on "%" with column "%"', steward._soft_delete_label(tbl), existing.column_name
+        RAISE EXCEPTION 'soft delete is already enabled on "%" with column "%"', steward._relation_name(tbl), existing.column_name
             USING ERRCODE = 'object_in_use',
                   HINT = 'Call steward.disable_soft_delete() first to switch to another column.';
     END IF;
@@ -447,16 +435,16 @@ BEGIN
      WHERE a.attrelid = tbl AND a.attname = column_name AND a.attnum > 0 AND NOT a.attisdropped;
     IF FOUND THEN
         IF steward._base_type(col.typ) <> 'timestamptz'::regtype THEN
-            RAISE EXCEPTION 'column "%" of relation "%" must be of type timestamptz', column_name, steward._soft_delete_label(tbl)
+            RAISE EXCEPTION 'column "%" of relation "%" must be of type timestamptz', column_name, steward._relation_name(tbl)
                 USING ERRCODE = 'datatype_mismatch',
                       DETAIL = pg_catalog.format('The column is of type %s.', col.typ);
         END IF;
         IF col.attgenerated <> '' THEN
-            RAISE EXCEPTION 'column "%" of relation "%" is a generated column', column_name, steward._soft_delete_label(tbl)
+            RAISE EXCEPTION 'column "%" of relation "%" is a generated column', column_name, steward._relation_name(tbl)
                 USING ERRCODE = 'wrong_object_type';
         END IF;
         IF col.attnotnull THEN
-            RAISE EXCEPTION 'column "%" of relation "%" must allow null', column_name, steward._soft_delete_label(tbl)
+            RAISE EXCEPTION 'column "%" of relation "%" must allow null', column_name, steward._relation_name(tbl)
                 USING ERRCODE = 'invalid_table_definition',
                       DETAIL = 'NULL marks a live row.',
                       HINT = pg_catalog.format('ALTER TABLE %s ALTER COLUMN %I DROP NOT NULL;', tbl, column_name);
@@ -466,7 +454,7 @@ BEGIN
     SELECT t.tgfoid::regprocedure AS fn INTO other
       FROM pg_catalog.pg_trigger t WHERE t.tgrelid = tbl AND t.tgname = 'steward_soft_delete';
     IF FOUND AND other.fn <> 'steward._soft_delete_trigger()'::regprocedure THEN
-        RAISE EXCEPTION 'table "%" already has a trigger named "steward_soft_delete"', steward._soft_delete_label(tbl)
+        RAISE EXCEPTION 'table "%" already has a trigger named "steward_soft_delete"', steward._relation_name(tbl)
             USING ERRCODE = 'duplicate_object',
                   DETAIL = pg_catalog.format('It calls %s.', other.fn);
     END IF;
@@ -551,7 +539,7 @@ BEGIN
     EXCEPTION WHEN dependent_objects_still_exist THEN
         GET STACKED DIAGNOSTICS err_detail = PG_EXCEPTION_DETAIL;
         RAISE EXCEPTION 'cannot disable soft delete on "%": other objects depend on its views',
-                        steward._soft_delete_label(tbl)
+                        steward._relation_name(tbl)
             USING ERRCODE = 'dependent_objects_still_exist', DETAIL = err_detail,
                   HINT = 'Drop those objects or base them on the table, then disable soft delete again (it drops the views).';
     END;
@@ -587,7 +575,7 @@ BEGIN
       JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
      WHERE i.indrelid = tbl AND i.indisprimary;
     IF pk IS NULL THEN
-        RAISE EXCEPTION 'table "%" has no primary key', steward._soft_delete_label(tbl)
+        RAISE EXCEPTION 'table "%" has no primary key', steward._relation_name(tbl)
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   HINT = 'Pass a condition instead: steward.restore_where() or steward.hard_delete_where().';
     END IF;
@@ -597,7 +585,7 @@ BEGIN
     LOOP
         IF pg_catalog.jsonb_typeof(item) <> 'object' THEN
             IF pg_catalog.array_length(pk, 1) > 1 THEN
-                RAISE EXCEPTION 'key of table "%" must be an object', steward._soft_delete_label(tbl)
+                RAISE EXCEPTION 'key of table "%" must be an object', steward._relation_name(tbl)
                     USING ERRCODE = 'invalid_parameter_value',
                           DETAIL = pg_catalog.format('The primary key has columns %s.', pg_catalog.array_to_string(pk, ', ')),
                           HINT = 'Pass {"column": value, ...} for each row.';
@@ -606,7 +594,7 @@ BEGIN
         END IF;
         SELECT c INTO missing FROM pg_catalog.unnest(pk) AS c WHERE NOT item ? c LIMIT 1;
         IF missing IS NOT NULL THEN
-            RAISE EXCEPTION 'key % lacks primary key column "%" of table "%"', item, missing, steward._soft_delete_label(tbl)
+            RAISE EXCEPTION 'key % lacks primary key column "%" of table "%"', item, missing, steward._relation_name(tbl)
                 USING ERRCODE = 'invalid_parameter_value';
         END IF;
         keys := keys || pg_catalog.jsonb_build_array(item);
@@ -684,7 +672,7 @@ BEGIN
         -- a live row took the value meanwhile (steward.soft_delete_unique)
         GET STACKED DIAGNOSTICS err_message = MESSAGE_TEXT, err_detail = PG_EXCEPTION_DETAIL,
                                 err_constraint = CONSTRAINT_NAME, err_table = TABLE_NAME, err_schema = SCHEMA_NAME;
-        RAISE EXCEPTION 'cannot restore rows of "%": %', steward._soft_delete_label(tbl), err_message
+        RAISE EXCEPTION 'cannot restore rows of "%": %', steward._relation_name(tbl), err_message
             USING ERRCODE = 'unique_violation', DETAIL = err_detail, CONSTRAINT = err_constraint,
                   TABLE = err_table, SCHEMA = err_schema,
                   HINT = pg_catalog.format('A live row now holds the same value. Change or delete that row first, '
@@ -740,7 +728,7 @@ BEGIN
     IF unmatched IS NOT NULL THEN
         EXECUTE pg_catalog.format('SELECT EXISTS (SELECT FROM %s AS t WHERE %s)', tbl, k.cond)
           INTO live USING pg_catalog.jsonb_build_array(unmatched);
-        RAISE EXCEPTION 'no soft-deleted row of "%" has key %', steward._soft_delete_label(tbl), unmatched
+        RAISE EXCEPTION 'no soft-deleted row of "%" has key %', steward._relation_name(tbl), unmatched
             USING ERRCODE = 'no_data_found',
                   DETAIL = CASE WHEN live THEN 'The row is not deleted.' ELSE 'No row has this key.' END;
     END IF;
@@ -819,7 +807,7 @@ BEGIN
     k := steward._soft_delete_key_condition(tbl, key);
     n := steward._soft_delete_hard_delete(tbl, k.cond, k.keys);
     IF n = 0 THEN
-        RAISE EXCEPTION 'no row of "%" has key %', steward._soft_delete_label(tbl), key USING ERRCODE = 'no_data_found';
+        RAISE EXCEPTION 'no row of "%" has key %', steward._relation_name(tbl), key USING ERRCODE = 'no_data_found';
     END IF;
     RETURN n;
 END
@@ -960,7 +948,7 @@ BEGIN
       FROM pg_catalog.pg_constraint c LEFT JOIN pg_catalog.pg_index i ON i.indexrelid = c.conindid
      WHERE c.conrelid = tbl AND c.conname = constraint_name;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'constraint "%" of relation "%" does not exist', constraint_name, steward._soft_delete_label(tbl)
+        RAISE EXCEPTION 'constraint "%" of relation "%" does not exist', constraint_name, steward._relation_name(tbl)
             USING ERRCODE = 'undefined_object';
     END IF;
     IF con.contype = 'p' THEN
@@ -969,7 +957,7 @@ BEGIN
                   DETAIL = 'A primary key identifies deleted rows too.';
     END IF;
     IF con.contype <> 'u' THEN
-        RAISE EXCEPTION 'constraint "%" of relation "%" is not a unique constraint', constraint_name, steward._soft_delete_label(tbl)
+        RAISE EXCEPTION 'constraint "%" of relation "%" is not a unique constraint', constraint_name, steward._relation_name(tbl)
             USING ERRCODE = 'wrong_object_type';
     END IF;
     IF con.condeferrable THEN
@@ -1094,7 +1082,7 @@ BEGIN
             PERFORM steward._soft_delete_sync(tbl);
         EXCEPTION WHEN OTHERS THEN
             -- never let a problem with one table fail someone's unrelated DDL
-            RAISE WARNING 'pg_steward could not update the soft delete cascade of "%": %', steward._soft_delete_label(tbl), SQLERRM;
+            RAISE WARNING 'pg_steward could not update the soft delete cascade of "%": %', steward._relation_name(tbl), SQLERRM;
         END;
     END LOOP;
 END

@@ -53,12 +53,12 @@ BEGIN
     FOREACH col IN ARRAY COALESCE(names, '{}') LOOP
         IF col IS NULL OR NOT EXISTS (SELECT FROM pg_catalog.pg_attribute a
                        WHERE a.attrelid = tbl AND a.attname = col AND a.attnum > 0 AND NOT a.attisdropped) THEN
-            RAISE EXCEPTION 'column "%" of relation "%" does not exist', col, tbl
+            RAISE EXCEPTION 'column "%" of relation "%" does not exist', col, steward._relation_name(tbl)
                 USING ERRCODE = 'undefined_column',
                       DETAIL = 'Columns named in excluded or redacted must exist.';
         END IF;
         IF col = ANY (key) THEN
-            RAISE EXCEPTION 'cannot exclude or redact key column "%" of relation "%"', col, tbl
+            RAISE EXCEPTION 'cannot exclude or redact key column "%" of relation "%"', col, steward._relation_name(tbl)
                 USING ERRCODE = 'invalid_parameter_value',
                       DETAIL = 'The audit log identifies each record by its key.';
         END IF;
@@ -740,26 +740,26 @@ BEGIN
            SELECT i.inhrelid FROM pg_catalog.pg_inherits i
             WHERE i.inhparent = 'steward.audit_records'::regclass)
        OR (SELECT c.relnamespace FROM pg_catalog.pg_class c WHERE c.oid = tbl) = 'steward'::regnamespace THEN
-        RAISE EXCEPTION 'cannot enable auditing on "%"', tbl
+        RAISE EXCEPTION 'cannot enable auditing on "%"', steward._relation_name(tbl)
             USING ERRCODE = 'wrong_object_type',
                   DETAIL = 'Tables of pg_steward itself cannot be audited.';
     END IF;
     -- A temporary table goes at the end of its session without any event
     -- trigger seeing it: its row would name a table that is gone.
     IF (SELECT c.relpersistence FROM pg_catalog.pg_class c WHERE c.oid = tbl) = 't' THEN
-        RAISE EXCEPTION 'cannot enable auditing on temporary table "%"', tbl
+        RAISE EXCEPTION 'cannot enable auditing on temporary table "%"', steward._relation_name(tbl)
             USING ERRCODE = 'feature_not_supported',
                   DETAIL = 'Temporary tables are dropped at the end of the session without notice to pg_steward.',
                   HINT = 'Audit a permanent or unlogged table.';
     END IF;
     IF COALESCE(pg_catalog.pg_partition_root(tbl), tbl) <> tbl THEN
-        RAISE EXCEPTION 'cannot enable auditing on partition "%"', tbl
+        RAISE EXCEPTION 'cannot enable auditing on partition "%"', steward._relation_name(tbl)
             USING ERRCODE = 'wrong_object_type',
                   HINT = pg_catalog.format('Enable it on the partitioned table %s.', pg_catalog.pg_partition_root(tbl));
     END IF;
     key := steward._audit_key_columns(tbl);
     IF key IS NULL THEN
-        RAISE EXCEPTION 'table "%" has no primary key or replica identity index', tbl
+        RAISE EXCEPTION 'table "%" has no primary key or replica identity index', steward._relation_name(tbl)
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   DETAIL = 'The audit log identifies each record by its key.',
                   HINT = 'Add a primary key, or ALTER TABLE ... REPLICA IDENTITY USING INDEX a unique index on NOT NULL columns.';
