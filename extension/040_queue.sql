@@ -581,10 +581,10 @@ AS 'MODULE_PATHNAME', 'steward_dequeue';
 
 -- Move finished jobs out (one statement each) ------------------------------------
 
--- Move running job rows to the history as `state`. Internal: callers have
--- checked the lease.
+-- Move running job rows to the history as `state`, finished at
+-- `finished_at`. Internal: callers have checked the lease.
 CREATE FUNCTION steward._job_finish(job_ids bigint[], tokens integer[], new_state steward._job_finished_state,
-                                    results jsonb[])
+                                    results jsonb[], finished_at timestamptz)
 RETURNS integer
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -602,7 +602,7 @@ BEGIN
     INSERT INTO steward._job_history (id, queue_id, state, priority, run_at, payload, attempt, max_attempts, lease_token, worker,
                                       claimed_at, enqueued_at, finished_at, dedup_key, result, errors, progress, log)
     SELECT m.id, m.queue_id, new_state, -m.prio, m.run_at, m.payload, m.attempt, m.max_attempts, m.lease_token, m.worker,
-           m.claimed_at, m.enqueued_at, pg_catalog.now(), m.dedup_key, results[m.n], m.errors, m.progress, m.log
+           m.claimed_at, m.enqueued_at, _job_finish.finished_at, m.dedup_key, results[m.n], m.errors, m.progress, m.log
       FROM moved m
     RETURNING 1)
     SELECT pg_catalog.count(*)::integer INTO n FROM ins;
@@ -651,7 +651,7 @@ BEGIN
     IF FOUND THEN
         PERFORM steward._job_not_yours(bad.id, bad.token, 'complete');
     END IF;
-    done := steward._job_finish(job_ids, lease_tokens, 'completed', results);
+    done := steward._job_finish(job_ids, lease_tokens, 'completed', results, pg_catalog.clock_timestamp());
     IF done < cardinality(job_ids) THEN   -- lost a race with a cancel
         RAISE EXCEPTION 'could not complete all jobs' USING ERRCODE = 'serialization_failure',
             DETAIL = pg_catalog.format('%s of %s jobs were still claimed by this worker.', done, cardinality(job_ids));
@@ -662,7 +662,10 @@ $$;
 
 -- Record a failed run. The job is retried after retry_in (or the queue's
 -- exponential backoff with jitter) until it has run max_attempts times;
--- then it is dead and keeps its errors. Returns the new state: 'ready' or 'dead'.
+-- then it is dead and keeps its errors. Returns the new state: 'ready' or
+-- 'dead'. Times count from the call (clock_timestamp()), not from the
+-- transaction's start: a worker that claims, works and fails in one
+-- transaction gets its whole backoff.
 CREATE FUNCTION steward.fail(job_id bigint, lease_token integer, error text, retry_in interval DEFAULT NULL)
 RETURNS text
 LANGUAGE plpgsql
@@ -671,10 +674,12 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     on_primary constant boolean := steward._require_primary('fail a job');
+    failed_at constant timestamptz := clock_timestamp();
     j steward._job;
     q steward._queue;
     entry jsonb;
     next_run timestamptz;
+    dead boolean;
 BEGIN
     IF retry_in IS NOT NULL AND retry_in < interval '0' THEN
         RAISE EXCEPTION 'retry_in must not be negative' USING ERRCODE = 'invalid_parameter_value';
@@ -684,31 +689,34 @@ BEGIN
     IF NOT FOUND THEN
         PERFORM steward._job_not_yours(job_id, lease_token, 'fail');
     END IF;
-    entry := jsonb_build_object('attempt', j.attempt, 'at', now(), 'worker', j.worker,
+    dead := j.attempt >= j.max_attempts;
+    entry := jsonb_build_object('attempt', j.attempt, 'at', failed_at, 'worker', j.worker,
                                 'error', coalesce(error, 'unknown error'));
+    -- a dead job's error row has at = its finished_at (steward.retry() finds it so)
     INSERT INTO steward._job_error (queue_id, job_id, at, attempt, error, dead)
-    VALUES (j.queue_id, j.id, now(), j.attempt, coalesce(error, 'unknown error'), j.attempt >= j.max_attempts);
-    IF j.attempt >= j.max_attempts THEN
+    VALUES (j.queue_id, j.id, failed_at, j.attempt, coalesce(error, 'unknown error'), dead);
+    IF dead THEN
         UPDATE steward._job x SET errors = coalesce(x.errors, '[]') || entry WHERE x.id = j.id;
-        PERFORM steward._job_finish(ARRAY[j.id], ARRAY[j.lease_token], 'dead', NULL);
+        PERFORM steward._job_finish(ARRAY[j.id], ARRAY[j.lease_token], 'dead', NULL, failed_at);
         RETURN 'dead';
     END IF;
     SELECT * INTO q FROM steward._queue WHERE id = j.queue_id;
-    next_run := now() + coalesce(retry_in, steward._queue_backoff(j.attempt, q.backoff_base, q.backoff_max, q.backoff_jitter));
+    next_run := failed_at + coalesce(retry_in, steward._queue_backoff(j.attempt, q.backoff_base, q.backoff_max, q.backoff_jitter));
     UPDATE steward._job x
-       SET state = CASE WHEN next_run <= now() THEN 'ready'::steward._job_state ELSE 'scheduled' END, run_at = next_run,
+       SET state = CASE WHEN next_run <= failed_at THEN 'ready'::steward._job_state ELSE 'scheduled' END, run_at = next_run,
            worker = NULL, lease_expires_at = NULL, lease_token = -x.lease_token,
            errors = coalesce(x.errors, '[]') || entry
      WHERE x.id = j.id;
     PERFORM steward._queue_ready_hint(j.queue_id, j.prio, next_run, j.id);
-    IF q.notify AND next_run <= now() THEN
+    IF q.notify AND next_run <= failed_at THEN
         PERFORM pg_catalog.pg_notify(steward._queue_channel(q.name), '');
     END IF;
     RETURN 'ready';
 END
 $$;
 
--- Heartbeat: the lease now ends `lease` from now. Returns the new end.
+-- Heartbeat: the lease now ends `lease` from the call (clock_timestamp(),
+-- not the transaction's start). Returns the new end.
 CREATE FUNCTION steward.extend_lease(job_id bigint, lease_token integer, lease interval)
 RETURNS timestamptz
 LANGUAGE plpgsql
@@ -726,7 +734,7 @@ BEGIN
     IF lease > interval '7 days' THEN
         RAISE EXCEPTION 'lease must not exceed 7 days' USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    UPDATE steward._job j SET lease_expires_at = now() + lease
+    UPDATE steward._job j SET lease_expires_at = clock_timestamp() + lease
      WHERE j.id = job_id AND j.lease_token = extend_lease.lease_token AND extend_lease.lease_token > 0
     RETURNING j.lease_expires_at INTO new_end;
     IF NOT FOUND THEN
@@ -737,7 +745,7 @@ END
 $$;
 
 -- Give a claimed job back without using up an attempt; it runs again at
--- once (or after `delay`).
+-- once (or `delay` after the call).
 CREATE FUNCTION steward.release(job_id bigint, lease_token integer, delay interval DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql
@@ -746,6 +754,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     on_primary constant boolean := steward._require_primary('release a job');
+    released_at constant timestamptz := clock_timestamp();
     j record;
 BEGIN
     IF delay IS NOT NULL AND delay < interval '0' THEN
@@ -754,7 +763,7 @@ BEGIN
     UPDATE steward._job x
        SET state = CASE WHEN delay IS NULL OR delay = interval '0' THEN 'ready'::steward._job_state ELSE 'scheduled' END,
            attempt = x.attempt - 1, worker = NULL, lease_expires_at = NULL, lease_token = -x.lease_token,
-           run_at = CASE WHEN delay IS NULL THEN x.run_at ELSE now() + delay END
+           run_at = CASE WHEN delay IS NULL THEN x.run_at ELSE released_at + delay END
      WHERE x.id = job_id AND x.lease_token = release.lease_token AND release.lease_token > 0
     RETURNING x.queue_id, x.prio, x.run_at, x.id INTO j;
     IF NOT FOUND THEN
@@ -762,7 +771,7 @@ BEGIN
     END IF;
     PERFORM steward._queue_ready_hint(j.queue_id, j.prio, j.run_at, j.id);
     PERFORM pg_catalog.pg_notify(steward._queue_channel(q.name), '')
-       FROM steward._queue q WHERE q.id = j.queue_id AND q.notify AND j.run_at <= now();
+       FROM steward._queue q WHERE q.id = j.queue_id AND q.notify AND j.run_at <= released_at;
 END
 $$;
 
@@ -794,7 +803,7 @@ BEGIN
     INSERT INTO steward._job_history (id, queue_id, state, priority, run_at, payload, attempt, max_attempts, lease_token, worker,
                                       claimed_at, enqueued_at, finished_at, dedup_key, errors, progress, log)
     SELECT m.id, m.queue_id, 'cancelled', -m.prio, m.run_at, m.payload, m.attempt, m.max_attempts, m.lease_token, m.worker,
-           m.claimed_at, m.enqueued_at, now(), m.dedup_key, m.errors, m.progress, m.log
+           m.claimed_at, m.enqueued_at, clock_timestamp(), m.dedup_key, m.errors, m.progress, m.log
       FROM moved m;
     RETURN true;
 END
@@ -1171,7 +1180,7 @@ $$;
 
 REVOKE ALL ON FUNCTION steward._queue_get(text), steward._job_not_yours(bigint, integer, text),
     steward._queue_set_paused(text, boolean), steward._queue_for_enqueue(text),
-    steward._job_finish(bigint[], integer[], steward._job_finished_state, jsonb[]), steward._capped_count(text, integer),
+    steward._job_finish(bigint[], integer[], steward._job_finished_state, jsonb[], timestamptz), steward._capped_count(text, integer),
     steward._estimated_rows(text),
     steward._queue_stats(), steward._queue_error_summary(), steward._health_checks_queue() FROM PUBLIC;
 REVOKE ALL ON FUNCTION steward.create_queue(text, integer, interval, interval, interval, double precision, interval, boolean),

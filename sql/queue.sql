@@ -313,6 +313,50 @@ SELECT to_regclass('steward._job_history_p' || to_char(current_date - 1, 'YYYYMM
 -- the cursor introspection answers in both modes (NULL key without preloading)
 SELECT count(*) FROM steward._queue_cursor(1);
 SELECT steward.drop_queue('short');
+-- Clocks: failure, retry, lease extension, release and finishing times count
+-- from the call (clock_timestamp()), not from the transaction's start (found
+-- by the example ports: a worker that claimed, worked and failed in one
+-- transaction got its backoff shortened by its working time)
+SELECT steward.create_queue('clock', backoff_base => '1 second', backoff_jitter => 0) > 0 AS created;
+SELECT steward.enqueue('clock', '{"n": 1}') AS clock_job \gset
+BEGIN;
+SELECT id, lease_token FROM steward.dequeue('clock', 'w') \gset clk_
+SELECT pg_sleep(0.05);
+SELECT clock_timestamp() AS before_extend \gset
+SELECT steward.extend_lease(:clk_id, :clk_lease_token, '1 minute') >= :'before_extend'::timestamptz + interval '1 minute'
+       AS lease_from_the_call;
+SELECT clock_timestamp() AS failed_at \gset
+SELECT steward.fail(:clk_id, :clk_lease_token, 'boom');
+SELECT run_at - :'failed_at'::timestamptz >= interval '1 second' AS full_backoff,
+       (errors -> 0 ->> 'at')::timestamptz >= :'failed_at'::timestamptz AS error_at_the_failure
+  FROM steward._job WHERE id = :clk_id;
+SELECT at >= :'failed_at'::timestamptz AS logged_at_the_failure FROM steward._job_error WHERE job_id = :clk_id;
+COMMIT;
+-- release with a delay, complete and cancel in a transaction that is older
+-- than the call
+UPDATE steward._job SET state = 'ready', run_at = now() WHERE id = :clk_id;
+BEGIN;
+SELECT id, lease_token FROM steward.dequeue('clock', 'w') \gset clk_
+SELECT pg_sleep(0.05);
+SELECT clock_timestamp() AS before_release \gset
+SELECT steward.release(:clk_id, :clk_lease_token, delay => '1 minute');
+SELECT run_at >= :'before_release'::timestamptz + interval '1 minute' AS delay_from_the_call
+  FROM steward._job WHERE id = :clk_id;
+COMMIT;
+UPDATE steward._job SET state = 'ready', run_at = now() WHERE id = :clk_id;
+BEGIN;
+SELECT id, lease_token FROM steward.dequeue('clock', 'w') \gset clk_
+SELECT pg_sleep(0.05);
+SELECT steward.complete(:clk_id, :clk_lease_token);
+SELECT finished_at > claimed_at AS completed_after_the_claim FROM steward._job_history WHERE id = :clk_id;
+SELECT steward.enqueue('clock', '{"n": 2}') AS clock_cancel \gset
+SELECT pg_sleep(0.05);
+SELECT steward.cancel(:clock_cancel);
+SELECT finished_at > now() AS cancelled_at_the_call FROM steward._job_history WHERE id = :clock_cancel;
+COMMIT;
+
+SELECT steward.drop_queue('clock', force => true);
+
 -- the tests above roll back thousands of jobs: leave no dead rows behind for
 -- the dead tuple check of the stats tests (pending statistics first, so that
 -- they cannot arrive after VACUUM's report)

@@ -26,7 +26,7 @@ constexpr const char *kCompleteSql =
     "     max_attempts, lease_token, worker, claimed_at, enqueued_at, finished_at, dedup_key, result,"
     "     errors, progress, log)"
     " SELECT m.id, m.queue_id, 'completed', -m.prio, m.run_at, m.payload, m.attempt, m.max_attempts,"
-    "        m.lease_token, m.worker, m.claimed_at, m.enqueued_at, pg_catalog.now(), m.dedup_key, $3,"
+    "        m.lease_token, m.worker, m.claimed_at, m.enqueued_at, pg_catalog.clock_timestamp(), m.dedup_key, $3,"
     "        m.errors, m.progress, m.log"
     "   FROM moved m"
     " RETURNING queue_id";
