@@ -662,11 +662,13 @@ $$;
 
 -- Record a failed run. The job is retried after retry_in (or the queue's
 -- exponential backoff with jitter) until it has run max_attempts times;
--- then it is dead and keeps its errors. Returns the new state: 'ready' or
--- 'dead'. Times count from the call (clock_timestamp()), not from the
+-- then it is dead and keeps its errors. retry => false: dead at once, on any
+-- attempt (a failure that no retry can fix). Returns the new state: 'ready'
+-- or 'dead'. Times count from the call (clock_timestamp()), not from the
 -- transaction's start: a worker that claims, works and fails in one
 -- transaction gets its whole backoff.
-CREATE FUNCTION steward.fail(job_id bigint, lease_token integer, error text, retry_in interval DEFAULT NULL)
+CREATE FUNCTION steward.fail(job_id bigint, lease_token integer, error text, retry_in interval DEFAULT NULL,
+                             retry boolean DEFAULT true)
 RETURNS text
 LANGUAGE plpgsql
 SECURITY DEFINER
@@ -681,15 +683,22 @@ DECLARE
     next_run timestamptz;
     dead boolean;
 BEGIN
+    IF retry IS NULL THEN
+        RAISE EXCEPTION 'retry must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
     IF retry_in IS NOT NULL AND retry_in < interval '0' THEN
         RAISE EXCEPTION 'retry_in must not be negative' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF retry_in IS NOT NULL AND NOT retry THEN
+        RAISE EXCEPTION 'retry_in cannot be given with retry => false' USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'A job failed without retry is dead at once; pass one of them.';
     END IF;
     SELECT * INTO j FROM steward._job x
      WHERE x.id = job_id AND x.lease_token = fail.lease_token AND fail.lease_token > 0 FOR UPDATE;
     IF NOT FOUND THEN
         PERFORM steward._job_not_yours(job_id, lease_token, 'fail');
     END IF;
-    dead := j.attempt >= j.max_attempts;
+    dead := j.attempt >= j.max_attempts OR NOT retry;
     entry := jsonb_build_object('attempt', j.attempt, 'at', failed_at, 'worker', j.worker,
                                 'error', coalesce(error, 'unknown error'));
     -- a dead job's error row has at = its finished_at (steward.retry() finds it so)
@@ -1190,7 +1199,7 @@ REVOKE ALL ON FUNCTION steward.create_queue(text, integer, interval, interval, i
     steward.enqueue_batch(text, jsonb[], timestamptz, integer, integer),
     steward.dequeue(text, text, integer, interval),
     steward.complete(bigint, integer, jsonb), steward.complete_batch(bigint[], integer[], jsonb[]),
-    steward.fail(bigint, integer, text, interval), steward.extend_lease(bigint, integer, interval),
+    steward.fail(bigint, integer, text, interval, boolean), steward.extend_lease(bigint, integer, interval),
     steward.release(bigint, integer, interval), steward.cancel(bigint), steward.retry(bigint),
     steward.log_job(bigint, integer, text, jsonb),
     steward.complete_and_dequeue(bigint, integer, jsonb, text, text, integer, interval),

@@ -355,6 +355,23 @@ SELECT steward.cancel(:clock_cancel);
 SELECT finished_at > now() AS cancelled_at_the_call FROM steward._job_history WHERE id = :clock_cancel;
 COMMIT;
 
+-- fail without retry: dead at once on attempt 1 of 5, with its error,
+-- counted as dead; steward.retry() revives it
+SELECT steward.enqueue('clock', '{"n": 3}') AS no_retry \gset
+SELECT id, lease_token FROM steward.dequeue('clock', 'w') \gset nr_
+SELECT steward.fail(:nr_id, :nr_lease_token, 'invalid input', retry => NULL);
+SELECT steward.fail(:nr_id, :nr_lease_token, 'invalid input', retry_in => '1 minute', retry => false);
+SELECT steward.fail(:nr_id, :nr_lease_token, 'invalid input', retry => false);
+SELECT state, attempt, max_attempts, errors -> 0 ->> 'error' AS error FROM steward.jobs WHERE id = :nr_id;
+SELECT dead, dead_last_5min FROM steward.queue_summary, steward.queue_stats s
+ WHERE queue_summary.queue = 'clock' AND s.queue = 'clock';
+SELECT steward.retry(:nr_id) = :nr_id AS retried;
+SELECT dead FROM steward.queue_summary WHERE queue = 'clock';
+-- the positional calls of before still retry
+SELECT id, lease_token FROM steward.dequeue('clock', 'w') \gset nr_
+SELECT steward.fail(:nr_id, :nr_lease_token, 'flaky', '0');
+SELECT state, attempt FROM steward.jobs WHERE id = :nr_id;
+
 SELECT steward.drop_queue('clock', force => true);
 
 -- the tests above roll back thousands of jobs: leave no dead rows behind for

@@ -629,7 +629,7 @@ GRANT EXECUTE ON FUNCTION
       steward.dequeue(text, text, integer, interval),
       steward.complete(bigint, integer, jsonb),
       steward.complete_and_dequeue(bigint, integer, jsonb, text, text, integer, interval),
-      steward.fail(bigint, integer, text, interval),
+      steward.fail(bigint, integer, text, interval, boolean),
       steward.extend_lease(bigint, integer, interval),
       steward.log_job(bigint, integer, text, jsonb),
       steward.cancel(bigint),
