@@ -927,6 +927,27 @@ SELECT h.id, q.name, h.state::text, h.payload, h.priority, h.run_at, h.attempt, 
   FROM steward._job_history h JOIN steward._queue q ON q.id = h.queue_id
  WHERE h.finished_at >= pg_catalog.now() - q.retention;
 
+-- One job as steward.jobs shows it, for applications that track their own
+-- jobs: no SELECT on steward.jobs (every queue's payloads) needed, and no
+-- join against the view (planned as a hash join over every job). The id is
+-- a parameter, so both branches of the view are index lookups: the primary
+-- key of steward._job, and only if the job is not live (LIMIT 1 stops the
+-- Append), the id index of each history partition. NULL (every column
+-- null) when the job does not exist or is past its queue's retention.
+CREATE FUNCTION steward.job(job_id bigint)
+RETURNS steward.jobs
+LANGUAGE plpgsql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r steward.jobs;
+BEGIN
+    SELECT * INTO r FROM steward.jobs j WHERE j.id = job_id LIMIT 1;
+    RETURN r;
+END
+$$;
+
 -- Maintenance: history partitions and retention ----------------------------------------
 
 -- Create the daily history partitions for yesterday to three days ahead,
@@ -1201,7 +1222,7 @@ REVOKE ALL ON FUNCTION steward.create_queue(text, integer, interval, interval, i
     steward.complete(bigint, integer, jsonb), steward.complete_batch(bigint[], integer[], jsonb[]),
     steward.fail(bigint, integer, text, interval, boolean), steward.extend_lease(bigint, integer, interval),
     steward.release(bigint, integer, interval), steward.cancel(bigint), steward.retry(bigint),
-    steward.log_job(bigint, integer, text, jsonb),
+    steward.job(bigint), steward.log_job(bigint, integer, text, jsonb),
     steward.complete_and_dequeue(bigint, integer, jsonb, text, text, integer, interval),
     steward.queue_maintenance() FROM PUBLIC;
 REVOKE ALL ON steward.queues, steward.jobs, steward.queue_stats, steward.queue_summary,

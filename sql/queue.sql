@@ -372,7 +372,29 @@ SELECT id, lease_token FROM steward.dequeue('clock', 'w') \gset nr_
 SELECT steward.fail(:nr_id, :nr_lease_token, 'flaky', '0');
 SELECT state, attempt FROM steward.jobs WHERE id = :nr_id;
 
+-- steward.job(): one job by id, live or finished, for a role that may not
+-- read steward.jobs; NULL when there is no such job
+CREATE ROLE regress_queue_app;
+GRANT USAGE ON SCHEMA steward TO regress_queue_app;
+GRANT EXECUTE ON FUNCTION steward.job(bigint) TO regress_queue_app;
+SET ROLE regress_queue_app;
+SELECT count(*) FROM steward.jobs;
+SELECT id = :nr_id AS found, queue, state, payload, attempt, finished_at IS NULL AS live FROM steward.job(:nr_id);
+SELECT id = :clk_id AS found, queue, state, result, finished_at IS NOT NULL AS finished FROM steward.job(:clk_id);
+SELECT (steward.job(:clock_cancel)).state;
+SELECT steward.job(-1) IS NULL AS not_found, (steward.job(-1)).state IS NULL AS no_state;
+SELECT count(*) AS one_row_of_nulls FROM steward.job(-1) j WHERE j.id IS NULL;
+SELECT steward.job(NULL) IS NULL AS null_id;
+SELECT steward.enqueue('clock', '{}');            -- EXECUTE on job() only
+RESET ROLE;
+SELECT has_function_privilege('public', 'steward.job(bigint)', 'EXECUTE') AS public_may_read_jobs;
+-- a job past its queue's retention is gone, as in steward.jobs
+SELECT steward.alter_queue('clock', retention => '0');
+SELECT steward.job(:clk_id) IS NULL AS past_retention;
+
 SELECT steward.drop_queue('clock', force => true);
+DROP OWNED BY regress_queue_app;
+DROP ROLE regress_queue_app;
 
 -- the tests above roll back thousands of jobs: leave no dead rows behind for
 -- the dead tuple check of the stats tests (pending statistics first, so that
