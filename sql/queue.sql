@@ -392,6 +392,18 @@ SELECT has_function_privilege('public', 'steward.job(bigint)', 'EXECUTE') AS pub
 SELECT steward.alter_queue('clock', retention => '0');
 SELECT steward.job(:clk_id) IS NULL AS past_retention;
 
+-- A job whose last lease expired is dead: nothing tells the worker, but
+-- steward.job() shows it, with its error, and the dead jobs check warns
+SELECT steward.cancel(:nr_id);
+SELECT steward.alter_queue('clock', max_attempts => 1, retention => '7 days');
+SELECT steward.enqueue('clock', '{"n": 4}') AS expiring \gset
+SELECT attempt FROM steward.dequeue('clock', 'w', lease => '1 millisecond');
+SELECT pg_sleep(0.01);
+SELECT count(*) AS claimed FROM steward.dequeue('clock', 'w');
+SELECT state, errors -> -1 ->> 'error' AS error FROM steward.job(:expiring);
+SELECT dead FROM steward.queue_summary WHERE queue = 'clock';
+SELECT status FROM steward._health_checks_queue() WHERE check_name = 'queue_dead_jobs_1d:clock';
+
 SELECT steward.drop_queue('clock', force => true);
 DROP OWNED BY regress_queue_app;
 DROP ROLE regress_queue_app;
