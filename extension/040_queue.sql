@@ -1172,6 +1172,11 @@ SELECT s.queue, s.error, s.occurrences, s.last_seen, s.jobs FROM steward._queue_
 
 -- Health checks for steward.health(): oldest ready job's age, expired
 -- leases, dead jobs in the last day; all from one _queue_stats() pass.
+-- Classified by steward.health_status(): a status is reached when the value
+-- is strictly beyond its threshold, as for every other check (so the
+-- default warning 0 means "any"). Thresholds come from the settings
+-- steward.<check>_warning and steward.<check>_critical, <check> being the
+-- check's name without ":<queue>".
 CREATE FUNCTION steward._health_checks_queue()
 RETURNS TABLE (check_name text, value numeric, warning numeric, critical numeric, status text, detail text)
 LANGUAGE plpgsql STABLE
@@ -1180,30 +1185,30 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     s record;
+    c record;
 BEGIN
     FOR s IN SELECT * FROM steward._queue_stats() LOOP
-        check_name := 'queue_oldest_ready_seconds:' || s.queue;
-        warning := coalesce(nullif(current_setting('steward.queue_oldest_ready_warning', true), '')::numeric, 300);
-        critical := coalesce(nullif(current_setting('steward.queue_oldest_ready_critical', true), '')::numeric, 3600);
-        value := round(coalesce(extract(epoch FROM s.oldest_ready_age), 0)::numeric, 1);
-        status := CASE WHEN s.paused THEN 'ok' WHEN value >= critical THEN 'critical'
-                       WHEN value >= warning THEN 'warning' ELSE 'ok' END;
-        detail := CASE WHEN s.paused THEN 'queue is paused' ELSE format('%s ready jobs', s.ready) END;
-        RETURN NEXT;
-        check_name := 'queue_expired_leases:' || s.queue;
-        warning := coalesce(nullif(current_setting('steward.queue_expired_leases_warning', true), '')::numeric, 1);
-        critical := coalesce(nullif(current_setting('steward.queue_expired_leases_critical', true), '')::numeric, 100);
-        value := s.expired_leases;
-        status := CASE WHEN value >= critical THEN 'critical' WHEN value >= warning THEN 'warning' ELSE 'ok' END;
-        detail := 'running jobs whose worker stopped renewing its lease';
-        RETURN NEXT;
-        check_name := 'queue_dead_jobs_1d:' || s.queue;
-        warning := coalesce(nullif(current_setting('steward.queue_dead_jobs_warning', true), '')::numeric, 1);
-        critical := coalesce(nullif(current_setting('steward.queue_dead_jobs_critical', true), '')::numeric, 100);
-        value := s.dead_last_1d;
-        status := CASE WHEN value >= critical THEN 'critical' WHEN value >= warning THEN 'warning' ELSE 'ok' END;
-        detail := 'jobs that used up their attempts in the last day';
-        RETURN NEXT;
+        FOR c IN
+            SELECT * FROM (VALUES
+                (1, 'queue_oldest_ready_seconds', 300::numeric, 3600::numeric,
+                 round(coalesce(extract(epoch FROM s.oldest_ready_age), 0)::numeric, 1),
+                 CASE WHEN s.paused THEN 'queue is paused' ELSE format('%s ready jobs', s.ready) END),
+                (2, 'queue_expired_leases', 0, 99, s.expired_leases::numeric,
+                 'running jobs whose worker stopped renewing its lease'),
+                (3, 'queue_dead_jobs_1d', 0, 99, s.dead_last_1d::numeric,
+                 'jobs that died (used up their attempts, or failed without retry) in the last day')
+            ) v(ord, name, warning, critical, value, detail) ORDER BY v.ord
+        LOOP
+            check_name := c.name || ':' || s.queue;
+            warning := coalesce(nullif(current_setting('steward.' || c.name || '_warning', true), '')::numeric, c.warning);
+            critical := coalesce(nullif(current_setting('steward.' || c.name || '_critical', true), '')::numeric, c.critical);
+            value := c.value;
+            -- a paused queue's ready jobs wait on purpose
+            status := CASE WHEN s.paused AND c.ord = 1 THEN 'ok'
+                           ELSE steward.health_status(value, warning, critical) END;
+            detail := c.detail;
+            RETURN NEXT;
+        END LOOP;
     END LOOP;
 END
 $$;

@@ -404,6 +404,26 @@ SELECT state, errors -> -1 ->> 'error' AS error FROM steward.job(:expiring);
 SELECT dead FROM steward.queue_summary WHERE queue = 'clock';
 SELECT status FROM steward._health_checks_queue() WHERE check_name = 'queue_dead_jobs_1d:clock';
 
+-- Health thresholds: strictly beyond, as steward.health_status() and every
+-- other check (found by the example ports: one dead job was a warning with
+-- warning = 1), read from steward.<check name>_warning / _critical
+SELECT check_name, value, warning, critical, status FROM steward._health_checks_queue()
+ WHERE check_name LIKE '%:clock' ORDER BY 1;
+SET steward.queue_dead_jobs_1d_warning = 1;      -- one dead job is not beyond 1
+SELECT value, status FROM steward._health_checks_queue() WHERE check_name = 'queue_dead_jobs_1d:clock';
+RESET steward.queue_dead_jobs_1d_warning;
+SET steward.queue_dead_jobs_1d_critical = 0;
+SELECT value, status FROM steward._health_checks_queue() WHERE check_name = 'queue_dead_jobs_1d:clock';
+RESET steward.queue_dead_jobs_1d_critical;
+-- the old names (without the check's suffix) are not read
+SET steward.queue_dead_jobs_warning = 5;
+SELECT value, status FROM steward._health_checks_queue() WHERE check_name = 'queue_dead_jobs_1d:clock';
+RESET steward.queue_dead_jobs_warning;
+SET steward.queue_expired_leases_warning = -1;
+SET steward.queue_oldest_ready_seconds_warning = -1;
+SELECT check_name, status FROM steward._health_checks_queue() WHERE check_name LIKE '%:clock' ORDER BY 1;
+RESET steward.queue_expired_leases_warning;
+RESET steward.queue_oldest_ready_seconds_warning;
 SELECT steward.drop_queue('clock', force => true);
 DROP OWNED BY regress_queue_app;
 DROP ROLE regress_queue_app;
