@@ -581,10 +581,10 @@ AS 'MODULE_PATHNAME', 'steward_dequeue';
 
 -- Move finished jobs out (one statement each) ------------------------------------
 
--- Move running job rows to the history as `state`. Internal: callers have
--- checked the lease.
+-- Move running job rows to the history as `state`, finished at
+-- `finished_at`. Internal: callers have checked the lease.
 CREATE FUNCTION steward._job_finish(job_ids bigint[], tokens integer[], new_state steward._job_finished_state,
-                                    results jsonb[])
+                                    results jsonb[], finished_at timestamptz)
 RETURNS integer
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -602,7 +602,7 @@ BEGIN
     INSERT INTO steward._job_history (id, queue_id, state, priority, run_at, payload, attempt, max_attempts, lease_token, worker,
                                       claimed_at, enqueued_at, finished_at, dedup_key, result, errors, progress, log)
     SELECT m.id, m.queue_id, new_state, -m.prio, m.run_at, m.payload, m.attempt, m.max_attempts, m.lease_token, m.worker,
-           m.claimed_at, m.enqueued_at, pg_catalog.now(), m.dedup_key, results[m.n], m.errors, m.progress, m.log
+           m.claimed_at, m.enqueued_at, _job_finish.finished_at, m.dedup_key, results[m.n], m.errors, m.progress, m.log
       FROM moved m
     RETURNING 1)
     SELECT pg_catalog.count(*)::integer INTO n FROM ins;
@@ -651,7 +651,7 @@ BEGIN
     IF FOUND THEN
         PERFORM steward._job_not_yours(bad.id, bad.token, 'complete');
     END IF;
-    done := steward._job_finish(job_ids, lease_tokens, 'completed', results);
+    done := steward._job_finish(job_ids, lease_tokens, 'completed', results, pg_catalog.clock_timestamp());
     IF done < cardinality(job_ids) THEN   -- lost a race with a cancel
         RAISE EXCEPTION 'could not complete all jobs' USING ERRCODE = 'serialization_failure',
             DETAIL = pg_catalog.format('%s of %s jobs were still claimed by this worker.', done, cardinality(job_ids));
@@ -662,8 +662,13 @@ $$;
 
 -- Record a failed run. The job is retried after retry_in (or the queue's
 -- exponential backoff with jitter) until it has run max_attempts times;
--- then it is dead and keeps its errors. Returns the new state: 'ready' or 'dead'.
-CREATE FUNCTION steward.fail(job_id bigint, lease_token integer, error text, retry_in interval DEFAULT NULL)
+-- then it is dead and keeps its errors. retry => false: dead at once, on any
+-- attempt (a failure that no retry can fix). Returns the new state: 'ready'
+-- or 'dead'. Times count from the call (clock_timestamp()), not from the
+-- transaction's start: a worker that claims, works and fails in one
+-- transaction gets its whole backoff.
+CREATE FUNCTION steward.fail(job_id bigint, lease_token integer, error text, retry_in interval DEFAULT NULL,
+                             retry boolean DEFAULT true)
 RETURNS text
 LANGUAGE plpgsql
 SECURITY DEFINER
@@ -671,44 +676,56 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     on_primary constant boolean := steward._require_primary('fail a job');
+    failed_at constant timestamptz := clock_timestamp();
     j steward._job;
     q steward._queue;
     entry jsonb;
     next_run timestamptz;
+    dead boolean;
 BEGIN
+    IF retry IS NULL THEN
+        RAISE EXCEPTION 'retry must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
     IF retry_in IS NOT NULL AND retry_in < interval '0' THEN
         RAISE EXCEPTION 'retry_in must not be negative' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF retry_in IS NOT NULL AND NOT retry THEN
+        RAISE EXCEPTION 'retry_in cannot be given with retry => false' USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'A job failed without retry is dead at once; pass one of them.';
     END IF;
     SELECT * INTO j FROM steward._job x
      WHERE x.id = job_id AND x.lease_token = fail.lease_token AND fail.lease_token > 0 FOR UPDATE;
     IF NOT FOUND THEN
         PERFORM steward._job_not_yours(job_id, lease_token, 'fail');
     END IF;
-    entry := jsonb_build_object('attempt', j.attempt, 'at', now(), 'worker', j.worker,
+    dead := j.attempt >= j.max_attempts OR NOT retry;
+    entry := jsonb_build_object('attempt', j.attempt, 'at', failed_at, 'worker', j.worker,
                                 'error', coalesce(error, 'unknown error'));
+    -- a dead job's error row has at = its finished_at (steward.retry() finds it so)
     INSERT INTO steward._job_error (queue_id, job_id, at, attempt, error, dead)
-    VALUES (j.queue_id, j.id, now(), j.attempt, coalesce(error, 'unknown error'), j.attempt >= j.max_attempts);
-    IF j.attempt >= j.max_attempts THEN
+    VALUES (j.queue_id, j.id, failed_at, j.attempt, coalesce(error, 'unknown error'), dead);
+    IF dead THEN
         UPDATE steward._job x SET errors = coalesce(x.errors, '[]') || entry WHERE x.id = j.id;
-        PERFORM steward._job_finish(ARRAY[j.id], ARRAY[j.lease_token], 'dead', NULL);
+        PERFORM steward._job_finish(ARRAY[j.id], ARRAY[j.lease_token], 'dead', NULL, failed_at);
         RETURN 'dead';
     END IF;
     SELECT * INTO q FROM steward._queue WHERE id = j.queue_id;
-    next_run := now() + coalesce(retry_in, steward._queue_backoff(j.attempt, q.backoff_base, q.backoff_max, q.backoff_jitter));
+    next_run := failed_at + coalesce(retry_in, steward._queue_backoff(j.attempt, q.backoff_base, q.backoff_max, q.backoff_jitter));
     UPDATE steward._job x
-       SET state = CASE WHEN next_run <= now() THEN 'ready'::steward._job_state ELSE 'scheduled' END, run_at = next_run,
+       SET state = CASE WHEN next_run <= failed_at THEN 'ready'::steward._job_state ELSE 'scheduled' END, run_at = next_run,
            worker = NULL, lease_expires_at = NULL, lease_token = -x.lease_token,
            errors = coalesce(x.errors, '[]') || entry
      WHERE x.id = j.id;
     PERFORM steward._queue_ready_hint(j.queue_id, j.prio, next_run, j.id);
-    IF q.notify AND next_run <= now() THEN
+    IF q.notify AND next_run <= failed_at THEN
         PERFORM pg_catalog.pg_notify(steward._queue_channel(q.name), '');
     END IF;
     RETURN 'ready';
 END
 $$;
 
--- Heartbeat: the lease now ends `lease` from now. Returns the new end.
+-- Heartbeat: the lease now ends `lease` from the call (clock_timestamp(),
+-- not the transaction's start). Returns the new end.
 CREATE FUNCTION steward.extend_lease(job_id bigint, lease_token integer, lease interval)
 RETURNS timestamptz
 LANGUAGE plpgsql
@@ -726,7 +743,7 @@ BEGIN
     IF lease > interval '7 days' THEN
         RAISE EXCEPTION 'lease must not exceed 7 days' USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    UPDATE steward._job j SET lease_expires_at = now() + lease
+    UPDATE steward._job j SET lease_expires_at = clock_timestamp() + lease
      WHERE j.id = job_id AND j.lease_token = extend_lease.lease_token AND extend_lease.lease_token > 0
     RETURNING j.lease_expires_at INTO new_end;
     IF NOT FOUND THEN
@@ -737,7 +754,7 @@ END
 $$;
 
 -- Give a claimed job back without using up an attempt; it runs again at
--- once (or after `delay`).
+-- once (or `delay` after the call).
 CREATE FUNCTION steward.release(job_id bigint, lease_token integer, delay interval DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql
@@ -746,6 +763,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     on_primary constant boolean := steward._require_primary('release a job');
+    released_at constant timestamptz := clock_timestamp();
     j record;
 BEGIN
     IF delay IS NOT NULL AND delay < interval '0' THEN
@@ -754,7 +772,7 @@ BEGIN
     UPDATE steward._job x
        SET state = CASE WHEN delay IS NULL OR delay = interval '0' THEN 'ready'::steward._job_state ELSE 'scheduled' END,
            attempt = x.attempt - 1, worker = NULL, lease_expires_at = NULL, lease_token = -x.lease_token,
-           run_at = CASE WHEN delay IS NULL THEN x.run_at ELSE now() + delay END
+           run_at = CASE WHEN delay IS NULL THEN x.run_at ELSE released_at + delay END
      WHERE x.id = job_id AND x.lease_token = release.lease_token AND release.lease_token > 0
     RETURNING x.queue_id, x.prio, x.run_at, x.id INTO j;
     IF NOT FOUND THEN
@@ -762,7 +780,7 @@ BEGIN
     END IF;
     PERFORM steward._queue_ready_hint(j.queue_id, j.prio, j.run_at, j.id);
     PERFORM pg_catalog.pg_notify(steward._queue_channel(q.name), '')
-       FROM steward._queue q WHERE q.id = j.queue_id AND q.notify AND j.run_at <= now();
+       FROM steward._queue q WHERE q.id = j.queue_id AND q.notify AND j.run_at <= released_at;
 END
 $$;
 
@@ -794,7 +812,7 @@ BEGIN
     INSERT INTO steward._job_history (id, queue_id, state, priority, run_at, payload, attempt, max_attempts, lease_token, worker,
                                       claimed_at, enqueued_at, finished_at, dedup_key, errors, progress, log)
     SELECT m.id, m.queue_id, 'cancelled', -m.prio, m.run_at, m.payload, m.attempt, m.max_attempts, m.lease_token, m.worker,
-           m.claimed_at, m.enqueued_at, now(), m.dedup_key, m.errors, m.progress, m.log
+           m.claimed_at, m.enqueued_at, clock_timestamp(), m.dedup_key, m.errors, m.progress, m.log
       FROM moved m;
     RETURN true;
 END
@@ -908,6 +926,27 @@ SELECT h.id, q.name, h.state::text, h.payload, h.priority, h.run_at, h.attempt, 
        NULL, h.enqueued_at, h.finished_at, h.dedup_key, h.result, h.errors, h.progress, h.log
   FROM steward._job_history h JOIN steward._queue q ON q.id = h.queue_id
  WHERE h.finished_at >= pg_catalog.now() - q.retention;
+
+-- One job as steward.jobs shows it, for applications that track their own
+-- jobs: no SELECT on steward.jobs (every queue's payloads) needed, and no
+-- join against the view (planned as a hash join over every job). The id is
+-- a parameter, so both branches of the view are index lookups: the primary
+-- key of steward._job, and only if the job is not live (LIMIT 1 stops the
+-- Append), the id index of each history partition. NULL (every column
+-- null) when the job does not exist or is past its queue's retention.
+CREATE FUNCTION steward.job(job_id bigint)
+RETURNS steward.jobs
+LANGUAGE plpgsql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r steward.jobs;
+BEGIN
+    SELECT * INTO r FROM steward.jobs j WHERE j.id = job_id LIMIT 1;
+    RETURN r;
+END
+$$;
 
 -- Maintenance: history partitions and retention ----------------------------------------
 
@@ -1133,6 +1172,11 @@ SELECT s.queue, s.error, s.occurrences, s.last_seen, s.jobs FROM steward._queue_
 
 -- Health checks for steward.health(): oldest ready job's age, expired
 -- leases, dead jobs in the last day; all from one _queue_stats() pass.
+-- Classified by steward.health_status(): a status is reached when the value
+-- is strictly beyond its threshold, as for every other check (so the
+-- default warning 0 means "any"). Thresholds come from the settings
+-- steward.<check>_warning and steward.<check>_critical, <check> being the
+-- check's name without ":<queue>".
 CREATE FUNCTION steward._health_checks_queue()
 RETURNS TABLE (check_name text, value numeric, warning numeric, critical numeric, status text, detail text)
 LANGUAGE plpgsql STABLE
@@ -1141,37 +1185,37 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     s record;
+    c record;
 BEGIN
     FOR s IN SELECT * FROM steward._queue_stats() LOOP
-        check_name := 'queue_oldest_ready_seconds:' || s.queue;
-        warning := coalesce(nullif(current_setting('steward.queue_oldest_ready_warning', true), '')::numeric, 300);
-        critical := coalesce(nullif(current_setting('steward.queue_oldest_ready_critical', true), '')::numeric, 3600);
-        value := round(coalesce(extract(epoch FROM s.oldest_ready_age), 0)::numeric, 1);
-        status := CASE WHEN s.paused THEN 'ok' WHEN value >= critical THEN 'critical'
-                       WHEN value >= warning THEN 'warning' ELSE 'ok' END;
-        detail := CASE WHEN s.paused THEN 'queue is paused' ELSE format('%s ready jobs', s.ready) END;
-        RETURN NEXT;
-        check_name := 'queue_expired_leases:' || s.queue;
-        warning := coalesce(nullif(current_setting('steward.queue_expired_leases_warning', true), '')::numeric, 1);
-        critical := coalesce(nullif(current_setting('steward.queue_expired_leases_critical', true), '')::numeric, 100);
-        value := s.expired_leases;
-        status := CASE WHEN value >= critical THEN 'critical' WHEN value >= warning THEN 'warning' ELSE 'ok' END;
-        detail := 'running jobs whose worker stopped renewing its lease';
-        RETURN NEXT;
-        check_name := 'queue_dead_jobs_1d:' || s.queue;
-        warning := coalesce(nullif(current_setting('steward.queue_dead_jobs_warning', true), '')::numeric, 1);
-        critical := coalesce(nullif(current_setting('steward.queue_dead_jobs_critical', true), '')::numeric, 100);
-        value := s.dead_last_1d;
-        status := CASE WHEN value >= critical THEN 'critical' WHEN value >= warning THEN 'warning' ELSE 'ok' END;
-        detail := 'jobs that used up their attempts in the last day';
-        RETURN NEXT;
+        FOR c IN
+            SELECT * FROM (VALUES
+                (1, 'queue_oldest_ready_seconds', 300::numeric, 3600::numeric,
+                 round(coalesce(extract(epoch FROM s.oldest_ready_age), 0)::numeric, 1),
+                 CASE WHEN s.paused THEN 'queue is paused' ELSE format('%s ready jobs', s.ready) END),
+                (2, 'queue_expired_leases', 0, 99, s.expired_leases::numeric,
+                 'running jobs whose worker stopped renewing its lease'),
+                (3, 'queue_dead_jobs_1d', 0, 99, s.dead_last_1d::numeric,
+                 'jobs that died (used up their attempts, or failed without retry) in the last day')
+            ) v(ord, name, warning, critical, value, detail) ORDER BY v.ord
+        LOOP
+            check_name := c.name || ':' || s.queue;
+            warning := coalesce(nullif(current_setting('steward.' || c.name || '_warning', true), '')::numeric, c.warning);
+            critical := coalesce(nullif(current_setting('steward.' || c.name || '_critical', true), '')::numeric, c.critical);
+            value := c.value;
+            -- a paused queue's ready jobs wait on purpose
+            status := CASE WHEN s.paused AND c.ord = 1 THEN 'ok'
+                           ELSE steward.health_status(value, warning, critical) END;
+            detail := c.detail;
+            RETURN NEXT;
+        END LOOP;
     END LOOP;
 END
 $$;
 
 REVOKE ALL ON FUNCTION steward._queue_get(text), steward._job_not_yours(bigint, integer, text),
     steward._queue_set_paused(text, boolean), steward._queue_for_enqueue(text),
-    steward._job_finish(bigint[], integer[], steward._job_finished_state, jsonb[]), steward._capped_count(text, integer),
+    steward._job_finish(bigint[], integer[], steward._job_finished_state, jsonb[], timestamptz), steward._capped_count(text, integer),
     steward._estimated_rows(text),
     steward._queue_stats(), steward._queue_error_summary(), steward._health_checks_queue() FROM PUBLIC;
 REVOKE ALL ON FUNCTION steward.create_queue(text, integer, interval, interval, interval, double precision, interval, boolean),
@@ -1181,9 +1225,9 @@ REVOKE ALL ON FUNCTION steward.create_queue(text, integer, interval, interval, i
     steward.enqueue_batch(text, jsonb[], timestamptz, integer, integer),
     steward.dequeue(text, text, integer, interval),
     steward.complete(bigint, integer, jsonb), steward.complete_batch(bigint[], integer[], jsonb[]),
-    steward.fail(bigint, integer, text, interval), steward.extend_lease(bigint, integer, interval),
+    steward.fail(bigint, integer, text, interval, boolean), steward.extend_lease(bigint, integer, interval),
     steward.release(bigint, integer, interval), steward.cancel(bigint), steward.retry(bigint),
-    steward.log_job(bigint, integer, text, jsonb),
+    steward.job(bigint), steward.log_job(bigint, integer, text, jsonb),
     steward.complete_and_dequeue(bigint, integer, jsonb, text, text, integer, interval),
     steward.queue_maintenance() FROM PUBLIC;
 REVOKE ALL ON steward.queues, steward.jobs, steward.queue_stats, steward.queue_summary,

@@ -313,6 +313,121 @@ SELECT to_regclass('steward._job_history_p' || to_char(current_date - 1, 'YYYYMM
 -- the cursor introspection answers in both modes (NULL key without preloading)
 SELECT count(*) FROM steward._queue_cursor(1);
 SELECT steward.drop_queue('short');
+-- Clocks: failure, retry, lease extension, release and finishing times count
+-- from the call (clock_timestamp()), not from the transaction's start (found
+-- by the example ports: a worker that claimed, worked and failed in one
+-- transaction got its backoff shortened by its working time)
+SELECT steward.create_queue('clock', backoff_base => '1 second', backoff_jitter => 0) > 0 AS created;
+SELECT steward.enqueue('clock', '{"n": 1}') AS clock_job \gset
+BEGIN;
+SELECT id, lease_token FROM steward.dequeue('clock', 'w') \gset clk_
+SELECT pg_sleep(0.05);
+SELECT clock_timestamp() AS before_extend \gset
+SELECT steward.extend_lease(:clk_id, :clk_lease_token, '1 minute') >= :'before_extend'::timestamptz + interval '1 minute'
+       AS lease_from_the_call;
+SELECT clock_timestamp() AS failed_at \gset
+SELECT steward.fail(:clk_id, :clk_lease_token, 'boom');
+SELECT run_at - :'failed_at'::timestamptz >= interval '1 second' AS full_backoff,
+       (errors -> 0 ->> 'at')::timestamptz >= :'failed_at'::timestamptz AS error_at_the_failure
+  FROM steward._job WHERE id = :clk_id;
+SELECT at >= :'failed_at'::timestamptz AS logged_at_the_failure FROM steward._job_error WHERE job_id = :clk_id;
+COMMIT;
+-- release with a delay, complete and cancel in a transaction that is older
+-- than the call
+UPDATE steward._job SET state = 'ready', run_at = now() WHERE id = :clk_id;
+BEGIN;
+SELECT id, lease_token FROM steward.dequeue('clock', 'w') \gset clk_
+SELECT pg_sleep(0.05);
+SELECT clock_timestamp() AS before_release \gset
+SELECT steward.release(:clk_id, :clk_lease_token, delay => '1 minute');
+SELECT run_at >= :'before_release'::timestamptz + interval '1 minute' AS delay_from_the_call
+  FROM steward._job WHERE id = :clk_id;
+COMMIT;
+UPDATE steward._job SET state = 'ready', run_at = now() WHERE id = :clk_id;
+BEGIN;
+SELECT id, lease_token FROM steward.dequeue('clock', 'w') \gset clk_
+SELECT pg_sleep(0.05);
+SELECT steward.complete(:clk_id, :clk_lease_token);
+SELECT finished_at > claimed_at AS completed_after_the_claim FROM steward._job_history WHERE id = :clk_id;
+SELECT steward.enqueue('clock', '{"n": 2}') AS clock_cancel \gset
+SELECT pg_sleep(0.05);
+SELECT steward.cancel(:clock_cancel);
+SELECT finished_at > now() AS cancelled_at_the_call FROM steward._job_history WHERE id = :clock_cancel;
+COMMIT;
+
+-- fail without retry: dead at once on attempt 1 of 5, with its error,
+-- counted as dead; steward.retry() revives it
+SELECT steward.enqueue('clock', '{"n": 3}') AS no_retry \gset
+SELECT id, lease_token FROM steward.dequeue('clock', 'w') \gset nr_
+SELECT steward.fail(:nr_id, :nr_lease_token, 'invalid input', retry => NULL);
+SELECT steward.fail(:nr_id, :nr_lease_token, 'invalid input', retry_in => '1 minute', retry => false);
+SELECT steward.fail(:nr_id, :nr_lease_token, 'invalid input', retry => false);
+SELECT state, attempt, max_attempts, errors -> 0 ->> 'error' AS error FROM steward.jobs WHERE id = :nr_id;
+SELECT dead, dead_last_5min FROM steward.queue_summary, steward.queue_stats s
+ WHERE queue_summary.queue = 'clock' AND s.queue = 'clock';
+SELECT steward.retry(:nr_id) = :nr_id AS retried;
+SELECT dead FROM steward.queue_summary WHERE queue = 'clock';
+-- the positional calls of before still retry
+SELECT id, lease_token FROM steward.dequeue('clock', 'w') \gset nr_
+SELECT steward.fail(:nr_id, :nr_lease_token, 'flaky', '0');
+SELECT state, attempt FROM steward.jobs WHERE id = :nr_id;
+
+-- steward.job(): one job by id, live or finished, for a role that may not
+-- read steward.jobs; NULL when there is no such job
+CREATE ROLE regress_queue_app;
+GRANT USAGE ON SCHEMA steward TO regress_queue_app;
+GRANT EXECUTE ON FUNCTION steward.job(bigint) TO regress_queue_app;
+SET ROLE regress_queue_app;
+SELECT count(*) FROM steward.jobs;
+SELECT id = :nr_id AS found, queue, state, payload, attempt, finished_at IS NULL AS live FROM steward.job(:nr_id);
+SELECT id = :clk_id AS found, queue, state, result, finished_at IS NOT NULL AS finished FROM steward.job(:clk_id);
+SELECT (steward.job(:clock_cancel)).state;
+SELECT steward.job(-1) IS NULL AS not_found, (steward.job(-1)).state IS NULL AS no_state;
+SELECT count(*) AS one_row_of_nulls FROM steward.job(-1) j WHERE j.id IS NULL;
+SELECT steward.job(NULL) IS NULL AS null_id;
+SELECT steward.enqueue('clock', '{}');            -- EXECUTE on job() only
+RESET ROLE;
+SELECT has_function_privilege('public', 'steward.job(bigint)', 'EXECUTE') AS public_may_read_jobs;
+-- a job past its queue's retention is gone, as in steward.jobs
+SELECT steward.alter_queue('clock', retention => '0');
+SELECT steward.job(:clk_id) IS NULL AS past_retention;
+
+-- A job whose last lease expired is dead: nothing tells the worker, but
+-- steward.job() shows it, with its error, and the dead jobs check warns
+SELECT steward.cancel(:nr_id);
+SELECT steward.alter_queue('clock', max_attempts => 1, retention => '7 days');
+SELECT steward.enqueue('clock', '{"n": 4}') AS expiring \gset
+SELECT attempt FROM steward.dequeue('clock', 'w', lease => '1 millisecond');
+SELECT pg_sleep(0.01);
+SELECT count(*) AS claimed FROM steward.dequeue('clock', 'w');
+SELECT state, errors -> -1 ->> 'error' AS error FROM steward.job(:expiring);
+SELECT dead FROM steward.queue_summary WHERE queue = 'clock';
+SELECT status FROM steward._health_checks_queue() WHERE check_name = 'queue_dead_jobs_1d:clock';
+
+-- Health thresholds: strictly beyond, as steward.health_status() and every
+-- other check (found by the example ports: one dead job was a warning with
+-- warning = 1), read from steward.<check name>_warning / _critical
+SELECT check_name, value, warning, critical, status FROM steward._health_checks_queue()
+ WHERE check_name LIKE '%:clock' ORDER BY 1;
+SET steward.queue_dead_jobs_1d_warning = 1;      -- one dead job is not beyond 1
+SELECT value, status FROM steward._health_checks_queue() WHERE check_name = 'queue_dead_jobs_1d:clock';
+RESET steward.queue_dead_jobs_1d_warning;
+SET steward.queue_dead_jobs_1d_critical = 0;
+SELECT value, status FROM steward._health_checks_queue() WHERE check_name = 'queue_dead_jobs_1d:clock';
+RESET steward.queue_dead_jobs_1d_critical;
+-- the old names (without the check's suffix) are not read
+SET steward.queue_dead_jobs_warning = 5;
+SELECT value, status FROM steward._health_checks_queue() WHERE check_name = 'queue_dead_jobs_1d:clock';
+RESET steward.queue_dead_jobs_warning;
+SET steward.queue_expired_leases_warning = -1;
+SET steward.queue_oldest_ready_seconds_warning = -1;
+SELECT check_name, status FROM steward._health_checks_queue() WHERE check_name LIKE '%:clock' ORDER BY 1;
+RESET steward.queue_expired_leases_warning;
+RESET steward.queue_oldest_ready_seconds_warning;
+SELECT steward.drop_queue('clock', force => true);
+DROP OWNED BY regress_queue_app;
+DROP ROLE regress_queue_app;
+
 -- the tests above roll back thousands of jobs: leave no dead rows behind for
 -- the dead tuple check of the stats tests (pending statistics first, so that
 -- they cannot arrive after VACUUM's report)

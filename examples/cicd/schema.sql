@@ -395,7 +395,7 @@ GRANT SELECT ON active_tasks, task_execution_summary, pr_validation_summary, err
       recent_activity, audit_logs TO cicd_app;
 GRANT EXECUTE ON FUNCTION steward.enqueue(text, jsonb, timestamptz, integer, text, integer),
       steward.dequeue(text, text, integer, interval), steward.complete(bigint, integer, jsonb),
-      steward.fail(bigint, integer, text, interval), steward.extend_lease(bigint, integer, interval),
+      steward.fail(bigint, integer, text, interval, boolean), steward.extend_lease(bigint, integer, interval),
       steward.log_job(bigint, integer, text, jsonb), steward.cancel(bigint), steward.retry(bigint) TO cicd_app;
 GRANT SELECT ON steward.jobs TO cicd_app;
 -- reading the audit (audit_logs, recent_activity, steward.history)

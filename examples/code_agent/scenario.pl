@@ -358,7 +358,7 @@ my $j_noretry = $job_of->($t_noretry);
 is(app(fill(q{SELECT fail_task('{{t}}', {{k}}, 'request is out of scope', false);}, t => $t_noretry, k => $tok), actor => 'agent-1'),
    'failed', 'failTask without retry fails the task at once, with attempts left');
 is(app(fill(q{SELECT state, errors -> 0 ->> 'error' FROM steward.jobs WHERE id = {{j}}}, j => $j_noretry)),
-   'cancelled|request is out of scope', 'its job keeps the error and ends cancelled (there is no "fail for good")');
+   'dead|request is out of scope', 'its job is dead at once with the error (steward.fail with retry => false)');
 
 # -- failTask with the queue's backoff, then delete and restore the task ------
 my $t_backoff = $new_task->('refactor the router');
@@ -591,8 +591,8 @@ is(app(q{SELECT total_users, deleted_users FROM user_statistics}), '1|0', 'only 
 # John's tasks: hi, backoff, slow, pending completed; retry, noretry, lost failed
 is(admin(q{SELECT total_tasks, pending, in_progress, completed, failed, retries FROM task_statistics}), '7|0|0|4|3|2',
    'taskModel.getTaskStatistics: John\'s seven tasks by status, two retries (add tests, migrate the database)');
-is(admin(q{SELECT queue_ready, queue_running, expired_leases, dead_jobs, avg_duration IS NOT NULL FROM task_statistics}), '0|0|0|2|t',
-   'and the queue\'s figures: nothing waiting or running, two dead jobs');
+is(admin(q{SELECT queue_ready, queue_running, expired_leases, dead_jobs, avg_duration IS NOT NULL FROM task_statistics}), '0|0|0|3|t',
+   'and the queue\'s figures: nothing waiting or running, three dead jobs (one failed without retry)');
 app_fails_like(q{SELECT * FROM task_statistics}, qr/permission denied for view task_statistics/,
    'the queue figures are for the operators');
 
@@ -604,7 +604,7 @@ app_fails_like(q{DELETE FROM steward.audit_records}, qr/permission denied for ta
 
 is(admin(q{SELECT check_health()}), 't', 'dbManager.checkHealth(): healthy');
 is(admin(q{SELECT c ->> 'status' || '|' || (c ->> 'value') FROM jsonb_array_elements(steward.health() -> 'checks') c
-            WHERE c ->> 'name' = 'queue_dead_jobs_1d:code_agent_tasks'}), 'warning|2', 'health() reports the two dead jobs');
+            WHERE c ->> 'name' = 'queue_dead_jobs_1d:code_agent_tasks'}), 'warning|3', 'health() reports the three dead jobs');
 $ex->sql(q{ALTER TABLE users DISABLE TRIGGER steward_soft_delete});
 is(admin(q{SELECT check_health(), steward.health() -> 'failing' ? 'soft_delete.soft_delete_unprotected_tables'}), 'f|t',
    'a disabled soft-delete trigger makes the database unhealthy');

@@ -360,9 +360,8 @@ END $$;
 -- taskModel.failTask(taskId, errorMessage, retry). With retry the queue
 -- decides: another attempt after its backoff (or after retry_in), the task is
 -- pending again; on the last attempt the job is dead and the task failed.
--- Without retry the task fails at once (the job keeps the error and ends
--- cancelled: steward.fail has no "do not retry" option). Returns the task's
--- new status.
+-- Without retry the task fails at once (steward.fail(..., retry => false):
+-- the job is dead with the error). Returns the task's new status.
 CREATE FUNCTION fail_task(task_id uuid, lease_token integer, error_message text,
                           retry boolean DEFAULT true, retry_in interval DEFAULT NULL)
 RETURNS text
@@ -375,11 +374,9 @@ BEGIN
     IF NOT FOUND THEN
         RAISE EXCEPTION 'task % does not exist', fail_task.task_id USING ERRCODE = 'no_data_found';
     END IF;
-    outcome := steward.fail(job, fail_task.lease_token, fail_task.error_message, fail_task.retry_in);
-    IF outcome = 'ready' AND NOT fail_task.retry THEN
-        PERFORM steward.cancel(job);
-        outcome := 'cancelled';
-    END IF;
+    -- without retry the job is dead at once (retry_in means nothing then)
+    outcome := steward.fail(job, fail_task.lease_token, fail_task.error_message,
+                            CASE WHEN fail_task.retry THEN fail_task.retry_in END, retry => fail_task.retry);
     UPDATE tasks x
        SET status = CASE WHEN outcome = 'ready' THEN 'pending' ELSE 'failed' END,
            error_message = fail_task.error_message,
@@ -477,7 +474,7 @@ GRANT EXECUTE ON FUNCTION check_health() TO agent_admin;
 -- the queue calls the task functions make (steward's queue API is not PUBLIC)
 GRANT EXECUTE ON FUNCTION steward.enqueue(text, jsonb, timestamptz, integer, text, integer),
       steward.dequeue(text, text, integer, interval), steward.complete(bigint, integer, jsonb),
-      steward.fail(bigint, integer, text, interval), steward.cancel(bigint),
+      steward.fail(bigint, integer, text, interval, boolean), steward.cancel(bigint),
       steward.extend_lease(bigint, integer, interval)
    TO agent_app;
 GRANT SELECT ON steward.jobs TO agent_app, agent_admin;

@@ -526,10 +526,9 @@ is($h->{details}{serverConnections}{max}, $ex->sql('SHOW max_connections'), 'hea
 my $hd = jdec(app("SET steward.idle_in_transaction_warning = 0;\nSELECT pg_sleep(0.1) \\g /dev/null\nSELECT health_check();"));
 is_deeply([ sort @{ $hd->{details}{failing} } ], [ 'queue.queue_dead_jobs_1d:deploy', 'stats.idle_in_transaction' ],
           'healthCheck: a session idle in transaction past the threshold is reported');
-# (the setting the queue's check reads is steward.queue_dead_jobs_critical, not
-# the steward.queue_dead_jobs_1d_critical that docs/queue.md's "queue_<check>_critical"
-# suggests: see docs/examples/coderunner.md, "Gaps in pg_steward")
-my $hc = jdec(app("SET steward.queue_dead_jobs_critical = 2;\nSELECT health_check();"));
+# (the check's settings are steward.<check>_warning / _critical; strictly
+# beyond: three dead jobs are beyond 2)
+my $hc = jdec(app("SET steward.queue_dead_jobs_1d_critical = 2;\nSELECT health_check();"));
 is($hc->{status}, 'unhealthy', 'healthCheck: unhealthy once a check is critical');
 $_->quit for @idle;
 

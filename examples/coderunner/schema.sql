@@ -462,7 +462,7 @@ GRANT SELECT ON deployments, deployments_live TO coderunner_worker;
 GRANT UPDATE (status, db_sandbox_id, db_connection_info) ON deployments, deployments_live TO coderunner_worker;
 GRANT EXECUTE ON FUNCTION steward.dequeue(text, text, integer, interval),
                           steward.complete(bigint, integer, jsonb),
-                          steward.fail(bigint, integer, text, interval),
+                          steward.fail(bigint, integer, text, interval, boolean),
                           steward.extend_lease(bigint, integer, interval)
    TO coderunner_worker;
 GRANT SELECT ON steward.jobs TO coderunner_worker;

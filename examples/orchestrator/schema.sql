@@ -420,9 +420,10 @@ $$;
 
 -- The document's tasks table as the application reads it. Jobs older than
 -- the queue's retention (30 days) are gone from steward.jobs: 'archived'.
--- The job is looked up per task (LATERAL ... OFFSET 0): a plain
--- "LEFT JOIN steward.jobs j ON j.id = t.job_id" is planned as a hash join
--- over every live and finished job, even for one task.
+-- The job is looked up per task with steward.job() (index lookups; NULLs
+-- when the job is gone): a plain "LEFT JOIN steward.jobs j ON j.id =
+-- t.job_id" is planned as a hash join over every live and finished job,
+-- even for one task.
 CREATE VIEW task_queue AS
 SELECT t.task_id, t.task_type, t.priority, t.payload,
        CASE j.state WHEN 'scheduled' THEN 'pending' WHEN 'ready' THEN 'pending'
@@ -437,7 +438,7 @@ SELECT t.task_id, t.task_type, t.priority, t.payload,
        j.run_at, j.claimed_at AS started_at, j.lease_expires_at, j.finished_at AS completed_at,
        t.created_at, t.job_id
   FROM tasks t
-  LEFT JOIN LATERAL (SELECT * FROM steward.jobs x WHERE x.id = t.job_id OFFSET 0) j ON true;
+  CROSS JOIN LATERAL steward.job(t.job_id) j;
 
 -- task history: creation, every failed attempt (with its agent and error),
 -- progress lines, the last claim and the outcome
@@ -629,11 +630,12 @@ GRANT EXECUTE ON FUNCTION
       steward.dequeue(text, text, integer, interval),
       steward.complete(bigint, integer, jsonb),
       steward.complete_and_dequeue(bigint, integer, jsonb, text, text, integer, interval),
-      steward.fail(bigint, integer, text, interval),
+      steward.fail(bigint, integer, text, interval, boolean),
       steward.extend_lease(bigint, integer, interval),
       steward.log_job(bigint, integer, text, jsonb),
       steward.cancel(bigint),
-      steward.retry(bigint)
+      steward.retry(bigint),
+      steward.job(bigint)
    TO orchestrator_app;
 -- queue_stats, queue_summary and soft_delete_summary for the app's status page
 GRANT steward_monitor TO orchestrator_app;

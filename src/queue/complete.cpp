@@ -9,6 +9,7 @@
 extern "C" {
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "utils/timestamp.h"
 }
 
 namespace steward::queue {
@@ -26,16 +27,16 @@ constexpr const char *kCompleteSql =
     "     max_attempts, lease_token, worker, claimed_at, enqueued_at, finished_at, dedup_key, result,"
     "     errors, progress, log)"
     " SELECT m.id, m.queue_id, 'completed', -m.prio, m.run_at, m.payload, m.attempt, m.max_attempts,"
-    "        m.lease_token, m.worker, m.claimed_at, m.enqueued_at, pg_catalog.now(), m.dedup_key, $3,"
+    "        m.lease_token, m.worker, m.claimed_at, m.enqueued_at, $4, m.dedup_key, $3,"
     "        m.errors, m.progress, m.log"
     "   FROM moved m"
     " RETURNING queue_id";
 
 void PreparePlans() {
     if (g_plan_diagnose != nullptr) return;
-    Oid types[] = {INT8OID, INT4OID, JSONBOID};
+    Oid types[] = {INT8OID, INT4OID, JSONBOID, TIMESTAMPTZOID};
     // generic plan: a primary-key delete; custom plans would re-plan every call
-    SPIPlanPtr plan = SPI_prepare_cursor(kCompleteSql, 3, types, CURSOR_OPT_GENERIC_PLAN);
+    SPIPlanPtr plan = SPI_prepare_cursor(kCompleteSql, 4, types, CURSOR_OPT_GENERIC_PLAN);
     if (plan == nullptr || SPI_keepplan(plan) != 0)
         elog(ERROR, "pg_steward: could not prepare complete: %s", SPI_result_code_string(SPI_result));
     g_plan_complete = plan;
@@ -49,12 +50,15 @@ void PreparePlans() {
 
 int32 CompleteJob(FunctionCallInfo fcinfo) {
     PreparePlans();
-    Datum args[3];
-    char nulls[3];
+    Datum args[4];
+    char nulls[4];
     for (int i = 0; i < 3; ++i) {
         args[i] = PG_ARGISNULL(i) ? 0 : PG_GETARG_DATUM(i);
         nulls[i] = PG_ARGISNULL(i) ? 'n' : ' ';
     }
+    // finished_at: the moment of the call (docs/queue.md, Clocks)
+    args[3] = TimestampTzGetDatum(GetCurrentTimestamp());
+    nulls[3] = ' ';
     int rc = SPI_execute_plan(g_plan_complete, args, nulls, false, 0);
     if (rc != SPI_OK_INSERT_RETURNING)
         elog(ERROR, "pg_steward: complete failed: %s", SPI_result_code_string(rc));
