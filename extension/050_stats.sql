@@ -204,7 +204,9 @@ COMMENT ON VIEW steward.table_health IS
 -- key and INCLUDE columns, operator classes, collations, options,
 -- expressions and predicate. Of each group the index that backs a
 -- constraint (primary key first), else a unique one, else the oldest is
--- kept; the others are listed with the one they repeat.
+-- kept; the others are listed with the one they repeat. Indexes in the
+-- steward schema are pg_steward's own (queue, audit log): never listed, so
+-- nothing here ever suggests dropping one.
 CREATE VIEW steward._duplicate_indexes AS
 WITH candidates AS (
     -- cheap first pass: another valid index of the same table on the same
@@ -228,7 +230,7 @@ WITH candidates AS (
       FROM candidates i
       JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid
       JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-     WHERE steward._is_user_schema(n.nspname)
+     WHERE steward._is_user_schema(n.nspname) AND n.nspname <> 'steward'
 ), ranked AS (
     SELECT k.*,
            pg_catalog.first_value(k.indexrelid) OVER w AS keeper,
@@ -270,6 +272,7 @@ WITH problems AS (
       FROM pg_catalog.pg_index i
       JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid
      WHERE i.indisvalid AND NOT i.indisunique AND c.relkind = 'i'
+       AND c.relnamespace <> 'steward'::pg_catalog.regnamespace   -- pg_steward's own: never to drop
        AND NOT EXISTS (SELECT FROM pg_catalog.pg_constraint k WHERE k.conindid = i.indexrelid
                                                               AND k.conrelid = i.indrelid)
        AND pg_catalog.pg_stat_get_numscans(i.indexrelid) = 0

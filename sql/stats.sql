@@ -136,6 +136,19 @@ SELECT pg_catalog.count(*) AS orders_closed_still_unused
 DROP INDEX regress_stats.orders_customer_again;
 SELECT pg_catalog.count(*) AS duplicates_left FROM steward.index_health
  WHERE schema_name = 'regress_stats' AND issue = 'duplicate';
+-- pg_steward's own indexes (queue, audit log) are never listed as unused or
+-- duplicate: no fix ever drops one. An index on a steward table that repeats
+-- _job_ready and was never scanned would be both.
+CREATE INDEX regress_job_ready_again ON steward._job (queue_id, prio, run_at, id) WHERE state = 'ready';
+SELECT pg_catalog.count(*) AS listed FROM steward.index_health WHERE index_name = 'regress_job_ready_again';
+SELECT pg_catalog.count(*) FILTER (WHERE issue IN ('unused', 'duplicate')) AS steward_unused_or_duplicate,
+       pg_catalog.count(*) FILTER (WHERE fix ~ '^(DROP|ALTER TABLE)') AS steward_drop_fixes
+  FROM steward.index_health WHERE schema_name = 'steward';
+SELECT c->>'detail' !~ 'regress_job_ready_again' AS not_in_duplicate_check
+  FROM pg_catalog.jsonb_array_elements(steward.health()->'checks') c WHERE c->>'name' = 'duplicate_indexes';
+-- ... while table_health still shows pg_steward's tables (the audit log's growth)
+SELECT pg_catalog.count(*) > 0 AS steward_tables_listed FROM steward.table_health WHERE schema_name = 'steward';
+DROP INDEX steward.regress_job_ready_again;
 
 -- == sequence_health ==========================================================
 CREATE TABLE regress_stats.events (id serial PRIMARY KEY);
