@@ -167,6 +167,10 @@ SELECT n.nspname                                                    AS schema_na
        pg_catalog.pg_stat_get_last_analyze_time(c.oid)             AS last_analyze,
        pg_catalog.pg_stat_get_last_autoanalyze_time(c.oid)         AS last_autoanalyze,
        pg_catalog.pg_stat_get_mod_since_analyze(c.oid)             AS changes_since_analyze,
+       pg_catalog.pg_stat_get_tuples_inserted(c.oid)               AS tuples_inserted,
+       pg_catalog.pg_stat_get_tuples_updated(c.oid)                AS tuples_updated,
+       pg_catalog.pg_stat_get_tuples_hot_updated(c.oid)            AS tuples_hot_updated,
+       pg_catalog.pg_stat_get_tuples_deleted(c.oid)                AS tuples_deleted,
        pg_catalog.pg_stat_get_numscans(c.oid)                      AS seq_scans,
        ix.index_scans,
        xa.xid_age,
@@ -196,7 +200,7 @@ SELECT n.nspname                                                    AS schema_na
    AND steward._is_user_schema(n.nspname);
 
 COMMENT ON VIEW steward.table_health IS
-'Per table: sizes (table, TOAST, indexes), estimated rows, dead tuples, last (auto)vacuum/analyze, scans, transaction ID age';
+'Per table: sizes (table, TOAST, indexes), estimated rows, dead tuples, last (auto)vacuum/analyze, rows inserted/updated/deleted, scans, transaction ID age';
 
 -- Indexes --------------------------------------------------------------------
 
@@ -304,11 +308,12 @@ WITH states(state, ord) AS (
     VALUES ('active', 1), ('idle', 2), ('idle in transaction', 3),
            ('idle in transaction (aborted)', 4), ('fastpath function call', 5), ('disabled', 6)
 ), clients AS (
-    SELECT COALESCE(a.state, 'unknown') AS state, a.state_change
+    SELECT COALESCE(a.state, 'unknown') AS state, a.state_change,
+           a.datname = pg_catalog.current_database() AS here
       FROM pg_catalog.pg_stat_activity a
      WHERE a.backend_type = 'client backend'
 ), per_state AS (
-    SELECT c.state, pg_catalog.count(*) AS n,
+    SELECT c.state, pg_catalog.count(*) AS n, pg_catalog.count(*) FILTER (WHERE c.here) AS n_here,
            pg_catalog.max(pg_catalog.statement_timestamp() - c.state_change) AS longest
       FROM clients c GROUP BY c.state
 ), all_states AS (
@@ -323,6 +328,8 @@ WITH states(state, ord) AS (
 SELECT s.state,
        CASE WHEN s.state = 'total' THEN (SELECT pg_catalog.count(*) FROM clients)
             ELSE COALESCE(p.n, 0) END                                   AS connections,
+       CASE WHEN s.state = 'total' THEN (SELECT pg_catalog.count(*) FROM clients c WHERE c.here)
+            ELSE COALESCE(p.n_here, 0) END                              AS this_database,
        mx.max_connections,
        pg_catalog.round(100.0 * CASE WHEN s.state = 'total' THEN (SELECT pg_catalog.count(*) FROM clients)
                                       ELSE COALESCE(p.n, 0) END / mx.max_connections, 2) AS percent_of_max,
@@ -334,7 +341,7 @@ SELECT s.state,
  ORDER BY s.ord, s.state;
 
 COMMENT ON VIEW steward.connections IS
-'Client connections by state (idle in transaction separately) against max_connections, with a total row';
+'Client connections by state (idle in transaction separately), of all databases and of this one, against max_connections, with a total row';
 
 CREATE VIEW steward.long_running AS
 WITH t AS MATERIALIZED (
@@ -441,6 +448,45 @@ SELECT s.kind,
 COMMENT ON VIEW steward.cache_hit IS
 'Buffer cache hit percentage of user tables, user indexes and the whole database (healthy: 99 and above)';
 
+-- Database -------------------------------------------------------------------
+
+-- The current database's row of pg_stat_database (one row, no per-table
+-- work), with the rates a dashboard wants. Counters since stats_reset.
+CREATE VIEW steward.database_activity AS
+SELECT d.datname                                                                  AS database,
+       d.numbackends                                                              AS connections,
+       d.xact_commit,
+       d.xact_rollback,
+       pg_catalog.round(100.0 * d.xact_rollback / NULLIF(d.xact_commit + d.xact_rollback, 0), 2) AS rollback_percent,
+       d.blks_read,
+       d.blks_hit,
+       pg_catalog.round(100.0 * d.blks_hit / NULLIF(d.blks_hit + d.blks_read, 0), 2) AS hit_percent,
+       d.tup_returned,
+       d.tup_fetched,
+       d.tup_inserted,
+       d.tup_updated,
+       d.tup_deleted,
+       d.conflicts,
+       d.temp_files,
+       d.temp_bytes,
+       d.deadlocks,
+       d.checksum_failures,
+       d.blk_read_time,
+       d.blk_write_time,
+       d.session_time,
+       d.active_time,
+       d.idle_in_transaction_time,
+       d.sessions,
+       d.sessions_abandoned,
+       d.sessions_fatal,
+       d.sessions_killed,
+       d.stats_reset
+  FROM pg_catalog.pg_stat_database d
+ WHERE d.datname = pg_catalog.current_database();
+
+COMMENT ON VIEW steward.database_activity IS
+'This database: transactions committed and rolled back, blocks read and hit, rows returned/fetched/inserted/updated/deleted, temp files, deadlocks, conflicts, sessions (pg_stat_database)';
+
 -- Sequences ------------------------------------------------------------------
 
 -- The last value of a sequence without keeping a lock on it (see
@@ -535,7 +581,7 @@ COMMENT ON VIEW steward.sequence_health IS
 -- which steward_monitor is a member of, may read all query text anyway).
 CREATE FUNCTION steward._slow_queries()
 RETURNS TABLE(queryid bigint, user_name name, calls bigint, total_ms numeric, mean_ms numeric,
-              rows bigint, percent_of_total numeric, query text, note text)
+              stddev_ms numeric, rows bigint, percent_of_total numeric, query text, note text)
 LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -548,7 +594,7 @@ BEGIN
      WHERE e.extname = 'pg_stat_statements';
     IF pgss_schema IS NULL THEN
         RETURN QUERY SELECT NULL::bigint, NULL::name, NULL::bigint, NULL::numeric, NULL::numeric,
-                            NULL::bigint, NULL::numeric, NULL::text,
+                            NULL::numeric, NULL::bigint, NULL::numeric, NULL::text,
                             'pg_stat_statements is not installed: add it to shared_preload_libraries, restart, and run CREATE EXTENSION pg_stat_statements'::text;
         RETURN;
     END IF;
@@ -562,14 +608,15 @@ BEGIN
         RETURN QUERY EXECUTE pg_catalog.format($q$
             WITH s AS (
                 SELECT p.queryid, p.userid, p.calls, p.total_%1$stime AS total, p.mean_%1$stime AS mean,
-                       p.rows, p.query,
+                       p.stddev_%1$stime AS stddev, p.rows, p.query,
                        pg_catalog.sum(p.total_%1$stime) OVER () AS grand_total
                   FROM %2$I.pg_stat_statements p
                  WHERE p.dbid = (SELECT d.oid FROM pg_catalog.pg_database d
                                   WHERE d.datname = pg_catalog.current_database())
             )
             SELECT s.queryid, r.rolname, s.calls,
-                   pg_catalog.round(s.total::numeric, 2), pg_catalog.round(s.mean::numeric, 2), s.rows,
+                   pg_catalog.round(s.total::numeric, 2), pg_catalog.round(s.mean::numeric, 2),
+                   pg_catalog.round(s.stddev::numeric, 2), s.rows,
                    pg_catalog.round((100.0 * s.total / NULLIF(s.grand_total, 0))::numeric, 2),
                    s.query, NULL::text
               FROM s LEFT JOIN pg_catalog.pg_roles r ON r.oid = s.userid
@@ -580,18 +627,20 @@ BEGIN
     EXCEPTION WHEN object_not_in_prerequisite_state THEN
         -- "pg_stat_statements must be loaded via shared_preload_libraries"
         RETURN QUERY SELECT NULL::bigint, NULL::name, NULL::bigint, NULL::numeric, NULL::numeric,
-                            NULL::bigint, NULL::numeric, NULL::text,
+                            NULL::numeric, NULL::bigint, NULL::numeric, NULL::text,
                             pg_catalog.format('pg_stat_statements is installed in schema %I but its library is not loaded: add pg_stat_statements to shared_preload_libraries and restart', pgss_schema);
     END;
 END
 $$;
 
+-- Most total time first (the statements worth optimising), then queryid.
 CREATE VIEW steward.slow_queries AS
-SELECT s.queryid, s.user_name, s.calls, s.total_ms, s.mean_ms, s.rows, s.percent_of_total, s.query, s.note
-  FROM steward._slow_queries() s;
+SELECT s.queryid, s.user_name, s.calls, s.total_ms, s.mean_ms, s.stddev_ms, s.rows, s.percent_of_total, s.query, s.note
+  FROM steward._slow_queries() s
+ ORDER BY s.total_ms DESC NULLS LAST, s.queryid, s.user_name;
 
 COMMENT ON VIEW steward.slow_queries IS
-'Statements of this database from pg_stat_statements with at least steward.slow_query_min_calls calls and steward.slow_query_min_mean ms mean time; a note row when pg_stat_statements is missing';
+'Statements of this database from pg_stat_statements with at least steward.slow_query_min_calls calls and steward.slow_query_min_mean ms mean time, most total time first; a note row when pg_stat_statements is missing';
 
 -- Health ---------------------------------------------------------------------
 
@@ -880,9 +929,9 @@ GRANT EXECUTE ON FUNCTION steward.health(), steward._health_checks_stats(),
 -- the internal views too: _health_checks_stats() reads them as its caller
 REVOKE ALL ON steward.health_thresholds, steward.table_health, steward._duplicate_indexes,
     steward.index_health, steward.connections, steward.long_running, steward.blocking,
-    steward.cache_hit, steward._sequence_columns, steward._sequence_usage,
+    steward.cache_hit, steward.database_activity, steward._sequence_columns, steward._sequence_usage,
     steward.sequence_health, steward.slow_queries FROM PUBLIC;
 GRANT SELECT ON steward.health_thresholds, steward.table_health, steward._duplicate_indexes,
     steward.index_health, steward.connections, steward.long_running, steward.blocking,
-    steward.cache_hit, steward._sequence_columns, steward._sequence_usage,
+    steward.cache_hit, steward.database_activity, steward._sequence_columns, steward._sequence_usage,
     steward.sequence_health, steward.slow_queries TO steward_monitor, pg_monitor;
