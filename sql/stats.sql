@@ -64,6 +64,20 @@ SELECT table_name, kind, estimated_rows, live_tuples, dead_tuples, dead_percent,
        last_analyze IS NOT NULL AS analyzed, last_vacuum IS NULL AS never_vacuumed,
        changes_since_analyze, xid_age BETWEEN 1 AND 1000000 AS young, xid_wraparound_percent
   FROM steward.table_health WHERE schema_name = 'regress_stats';
+-- Rows inserted, updated (HOT among them) and deleted since the statistics
+-- were reset: pg_stat_user_tables' n_tup_ins, n_tup_upd, n_tup_hot_upd, n_tup_del.
+CREATE TABLE regress_stats.ledger (id integer PRIMARY KEY, amount integer);
+INSERT INTO regress_stats.ledger SELECT g, g FROM pg_catalog.generate_series(1, 10) g;
+UPDATE regress_stats.ledger SET amount = 0 WHERE id <= 3;
+DELETE FROM regress_stats.ledger WHERE id > 8;
+SELECT pg_catalog.pg_stat_force_next_flush();
+SELECT h.table_name, h.tuples_inserted, h.tuples_updated, h.tuples_deleted,
+       h.tuples_hot_updated = s.n_tup_hot_upd AND h.tuples_hot_updated <= h.tuples_updated AS hot_matches
+  FROM steward.table_health h JOIN pg_catalog.pg_stat_user_tables s ON s.relid = h.relation
+ WHERE h.schema_name = 'regress_stats' ORDER BY h.table_name;
+-- The check's scan: the worst share of dead tuples among tables with enough rows.
+SELECT w.relid::regclass AS worst, w.dead, w.live FROM steward._dead_tuples_worst(1000) w;
+SELECT w.relid, w.dead, w.live FROM steward._dead_tuples_worst(2000000000) w;
 -- Sizes without locks equal what pg_table_size()/pg_indexes_size() report.
 SELECT table_bytes + toast_bytes = pg_catalog.pg_table_size(relation) AS table_and_toast_match,
        toast_bytes > 0 AS has_toast,
@@ -132,10 +146,29 @@ RESET enable_seqscan;
 SELECT pg_catalog.pg_stat_force_next_flush();
 SELECT pg_catalog.count(*) AS orders_closed_still_unused
   FROM steward.index_health WHERE index_name = 'orders_closed' AND issue = 'unused';
+-- Asking for the problems alone does not compute the unused rows (each one
+-- a statistics lookup per index): the filter reaches the view's branches.
+CREATE FUNCTION regress_stats.plan_of(q text) RETURNS SETOF text LANGUAGE plpgsql
+AS $$ BEGIN RETURN QUERY EXECUTE 'EXPLAIN (COSTS OFF) ' || q; END $$;
+SELECT pg_catalog.count(*) FILTER (WHERE p ~ 'CTE Scan|pg_stat_get_numscans') AS per_index_work
+  FROM regress_stats.plan_of($q$SELECT * FROM steward.index_health WHERE issue <> 'unused'$q$) p;
 -- The suggested fix works and the index leaves the report.
 DROP INDEX regress_stats.orders_customer_again;
 SELECT pg_catalog.count(*) AS duplicates_left FROM steward.index_health
  WHERE schema_name = 'regress_stats' AND issue = 'duplicate';
+-- pg_steward's own indexes (queue, audit log) are never listed as unused or
+-- duplicate: no fix ever drops one. An index on a steward table that repeats
+-- _job_ready and was never scanned would be both.
+CREATE INDEX regress_job_ready_again ON steward._job (queue_id, prio, run_at, id) WHERE state = 'ready';
+SELECT pg_catalog.count(*) AS listed FROM steward.index_health WHERE index_name = 'regress_job_ready_again';
+SELECT pg_catalog.count(*) FILTER (WHERE issue IN ('unused', 'duplicate')) AS steward_unused_or_duplicate,
+       pg_catalog.count(*) FILTER (WHERE fix ~ '^(DROP|ALTER TABLE)') AS steward_drop_fixes
+  FROM steward.index_health WHERE schema_name = 'steward';
+SELECT c->>'detail' !~ 'regress_job_ready_again' AS not_in_duplicate_check
+  FROM pg_catalog.jsonb_array_elements(steward.health()->'checks') c WHERE c->>'name' = 'duplicate_indexes';
+-- ... while table_health still shows pg_steward's tables (the audit log's growth)
+SELECT pg_catalog.count(*) > 0 AS steward_tables_listed FROM steward.table_health WHERE schema_name = 'steward';
+DROP INDEX steward.regress_job_ready_again;
 
 -- == sequence_health ==========================================================
 CREATE TABLE regress_stats.events (id serial PRIMARY KEY);
@@ -167,6 +200,26 @@ SELECT sequence_name, percent_used, status FROM steward.sequence_health
  WHERE schema_name = 'regress_stats' AND percent_used > 0 ORDER BY sequence_name;
 RESET steward.sequence_warning;
 RESET steward.sequence_critical;
+-- The smallest integer column a sequence feeds limits it, domains resolved;
+-- health()'s summary agrees with the view.
+CREATE DOMAIN regress_stats.small_id AS smallint;
+CREATE SEQUENCE regress_stats.shared_seq;
+CREATE TABLE regress_stats.two_users (a bigint DEFAULT pg_catalog.nextval('regress_stats.shared_seq'),
+                                      b regress_stats.small_id DEFAULT pg_catalog.nextval('regress_stats.shared_seq'));
+SELECT pg_catalog.setval('regress_stats.shared_seq', 16384);
+SELECT sequence_name, data_type, used_by, max_value, remaining_calls, percent_used
+  FROM steward.sequence_health WHERE sequence = 'regress_stats.shared_seq'::regclass;
+SELECT s.highest_percent = (SELECT pg_catalog.max(percent_used) FROM steward.sequence_health) AS highest_matches,
+       s.highest = (SELECT sequence FROM steward.sequence_health
+                     ORDER BY percent_used DESC, sequence::oid LIMIT 1) AS sequence_matches,
+       s.above_warning = (SELECT pg_catalog.count(*) FROM steward.sequence_health WHERE percent_used > 49.99) AS count_matches
+  FROM steward._sequence_summary(4999) s;
+ALTER TABLE regress_stats.two_users ALTER COLUMN b DROP DEFAULT;   -- only the bigint column is left
+SELECT sequence_name, used_by, max_value, percent_used
+  FROM steward.sequence_health WHERE sequence = 'regress_stats.shared_seq'::regclass;
+DROP TABLE regress_stats.two_users;
+DROP SEQUENCE regress_stats.shared_seq;
+DROP DOMAIN regress_stats.small_id;
 
 -- == sessions ====================================================================
 SELECT state, connections >= CASE state WHEN 'active' THEN 1 WHEN 'total' THEN 1 ELSE 0 END AS plausible,
@@ -174,6 +227,15 @@ SELECT state, connections >= CASE state WHEN 'active' THEN 1 WHEN 'total' THEN 1
   FROM steward.connections;
 SELECT (SELECT connections FROM steward.connections WHERE state = 'total')
      = (SELECT pg_catalog.sum(connections) FROM steward.connections WHERE state <> 'total') AS total_is_sum;
+-- this_database: the same counts for the current database only (one
+-- statement: pg_stat_activity is read once per transaction)
+SELECT (SELECT this_database FROM steward.connections WHERE state = 'total')
+       = (SELECT pg_catalog.count(*) FROM pg_catalog.pg_stat_activity a
+           WHERE a.backend_type = 'client backend' AND a.datname = pg_catalog.current_database()) AS this_database_total,
+       (SELECT this_database FROM steward.connections WHERE state = 'total')
+       = (SELECT pg_catalog.sum(this_database) FROM steward.connections WHERE state <> 'total') AS this_database_is_sum,
+       (SELECT this_database >= 1 FROM steward.connections WHERE state = 'active') AS counts_itself,
+       (SELECT pg_catalog.bool_and(this_database <= connections) FROM steward.connections) AS at_most_all;
 -- The monitoring session itself is never listed, even at zero thresholds.
 SET steward.long_query_warning = 0;
 SET steward.long_transaction_warning = 0;
@@ -192,12 +254,44 @@ SELECT kind, hit_percent BETWEEN 0 AND 100 AS in_range,
                      ELSE steward.health_status(hit_percent, 99, 95) END AS status_follows_thresholds
   FROM steward.cache_hit WHERE hits + reads > 0;
 SELECT pg_catalog.array_agg(kind ORDER BY kind) AS kinds FROM steward.cache_hit;
+-- The table and index rows sum the statistics of every user relation (one
+-- statement: the statistics are read once per transaction).
+SELECT c.kind, c.hits = s.hits AND c.reads = s.reads AS sums_match
+  FROM steward.cache_hit c
+  JOIN (SELECT CASE WHEN r.relkind = 'i' THEN 'index' ELSE 'table' END AS kind,
+               pg_catalog.sum(pg_catalog.pg_stat_get_blocks_hit(r.oid)) AS hits,
+               pg_catalog.sum(pg_catalog.pg_stat_get_blocks_fetched(r.oid) - pg_catalog.pg_stat_get_blocks_hit(r.oid)) AS reads
+          FROM pg_catalog.pg_class r JOIN pg_catalog.pg_namespace n ON n.oid = r.relnamespace
+         WHERE r.relkind IN ('r', 'm', 'i') AND steward._is_user_schema(n.nspname)
+         GROUP BY 1) s ON s.kind = c.kind
+ ORDER BY c.kind;
+
+-- == database_activity ===========================================================
+-- One row: this database's pg_stat_database counters and their rates.
+SELECT pg_catalog.count(*) AS rows, pg_catalog.bool_and(database = pg_catalog.current_database()) AS this_database
+  FROM steward.database_activity;
+SELECT a.xact_commit = d.xact_commit AND a.xact_rollback = d.xact_rollback AND a.blks_read = d.blks_read
+       AND a.blks_hit = d.blks_hit AND a.tup_returned = d.tup_returned AND a.tup_fetched = d.tup_fetched
+       AND a.tup_inserted = d.tup_inserted AND a.tup_updated = d.tup_updated
+       AND a.tup_deleted = d.tup_deleted AND a.deadlocks = d.deadlocks AND a.temp_bytes = d.temp_bytes AS matches,
+       a.rollback_percent = pg_catalog.round(100.0 * d.xact_rollback / NULLIF(d.xact_commit + d.xact_rollback, 0), 2) AS rollback_percent_ok,
+       a.hit_percent = pg_catalog.round(100.0 * d.blks_hit / NULLIF(d.blks_hit + d.blks_read, 0), 2) AS hit_percent_ok,
+       a.connections >= 1 AS connections_ok
+  FROM steward.database_activity a JOIN pg_catalog.pg_stat_database d ON d.datname = a.database;
+-- a rolled-back transaction and inserted rows are counted
+CREATE TEMP TABLE regress_stats_before AS SELECT * FROM steward.database_activity;
+BEGIN; INSERT INTO regress_stats.ledger VALUES (11, 0); ROLLBACK;
+INSERT INTO regress_stats.ledger VALUES (12, 0);
+SELECT pg_catalog.pg_stat_force_next_flush();
+SELECT a.xact_rollback > b.xact_rollback AS rollback_counted, a.tup_inserted >= b.tup_inserted + 2 AS inserts_counted
+  FROM steward.database_activity a, regress_stats_before b;
+DROP TABLE regress_stats_before;
 
 -- == slow_queries ===============================================================
-SELECT queryid, calls, query, note FROM steward.slow_queries;
+SELECT queryid, calls, mean_ms, stddev_ms, query, note FROM steward.slow_queries;
 CREATE SCHEMA regress_stats_pgss;
 CREATE EXTENSION pg_stat_statements SCHEMA regress_stats_pgss;
-SELECT queryid, calls, query, note FROM steward.slow_queries;
+SELECT queryid, calls, mean_ms, stddev_ms, query, note FROM steward.slow_queries;
 DROP EXTENSION pg_stat_statements;   -- nothing of ours depends on it
 DROP SCHEMA regress_stats_pgss;
 
@@ -287,6 +381,7 @@ SELECT (SELECT pg_catalog.count(*) FROM steward.table_health WHERE schema_name =
        (SELECT pg_catalog.count(*) FROM steward.long_running) >= 0 AS long_running,
        (SELECT pg_catalog.count(*) FROM steward.blocking) AS blocked,
        (SELECT pg_catalog.count(*) FROM steward.cache_hit) AS cache_rows,
+       (SELECT pg_catalog.count(*) FROM steward.database_activity) AS database_rows,
        (SELECT pg_catalog.count(*) FROM steward.slow_queries) AS slow_rows,
        (SELECT pg_catalog.count(*) FROM steward.health_thresholds) AS thresholds,
        steward.health()->>'status' IN ('ok', 'warning', 'critical') AS health,
@@ -309,6 +404,7 @@ SELECT (SELECT percent_used FROM steward.sequence_health WHERE sequence_name = '
 RESET ROLE;
 SET ROLE regress_stats_nobody;
 SELECT pg_catalog.count(*) FROM steward.table_health;
+SELECT pg_catalog.count(*) FROM steward.database_activity;
 SELECT steward.health();
 RESET ROLE;
 

@@ -1,5 +1,6 @@
 # steward.slow_queries against a real pg_stat_statements: installed in a
-# schema of its own, filtered by the steward.slow_query_* thresholds, read by
+# schema of its own, filtered by the steward.slow_query_* thresholds, most
+# total time first, with the standard deviation, read by
 # a pg_monitor-only role; an old extension version (total_time instead of
 # total_exec_time); installing and dropping it never touches our view.
 use strict;
@@ -42,6 +43,17 @@ $out = $node->safe_psql('postgres', q{
     SET steward.slow_query_min_calls = 4;
     SELECT count(*) FROM steward.slow_queries});
 is($out, '0', 'min_calls filters');
+
+# Most total time first (whatever the times are), with the standard
+# deviation of the execution time.
+$node->safe_psql('postgres', q{SELECT pg_sleep(0.06), 'slower'}) for 1 .. 3;
+$out = $node->safe_psql('postgres', q{
+    SET steward.slow_query_min_calls = 1;
+    SET steward.slow_query_min_mean = 0;
+    SELECT count(*) > 3, array_agg(total_ms) = array_agg(total_ms ORDER BY total_ms DESC),
+           bool_and(stddev_ms >= 0), count(DISTINCT total_ms) > 1
+      FROM steward.slow_queries});
+is($out, 't|t|t|t', 'ordered by total time, with stddev_ms');
 
 $out = $node->safe_psql('postgres', q{
     SET steward.slow_query_min_calls = 1;
