@@ -3,7 +3,10 @@
 -- Everything here reads catalogs and the cumulative statistics only: no view
 -- scans a user table or waits for a lock on one; sizes come from
 -- steward._relation_bytes(), which stats the files without locking the
--- relation, sequence values from steward._sequence_last_value(). Views
+-- relation, sequence values from steward._sequences(). Figures over every
+-- object of a kind (sequences, indexes, tables' statistics) come from one
+-- C pass over the catalog (src/stats/catalog_scan.cpp), so health() and the
+-- aggregating views stay cheap on databases with thousands of tables. Views
 -- are readable by steward_monitor and pg_monitor; health() runs as the extension owner so
 -- its answer does not depend on who asks (it returns counts, never query
 -- text).
@@ -138,12 +141,38 @@ RETURNS bigint
 LANGUAGE c STABLE STRICT PARALLEL SAFE
 AS 'MODULE_PATHNAME', 'steward_relation_bytes';
 
--- Schemas the views leave out: catalogs, TOAST and temporary schemas.
+-- Schemas the views leave out: catalogs, TOAST and temporary schemas (the
+-- C scans below use the same rule, src/core/stats_settings.cpp).
 CREATE FUNCTION steward._is_user_schema(nsp name)
 RETURNS boolean
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$ SELECT nsp NOT IN ('pg_catalog', 'information_schema')
              AND nsp::text !~ '^pg_(toast|temp_|toast_temp_)' $$;
+
+-- One pass over a catalog for the figures over every object of a kind
+-- (src/stats/catalog_scan.cpp). The statistics are read as the
+-- pg_stat_get_*() functions read them (hence PARALLEL RESTRICTED).
+
+-- Invalid indexes (invalid), and valid live indexes sharing table and key
+-- columns with another (the only candidates for duplicates); all schemas.
+-- ROWS: they are few, callers join them to catalogs by index lookups.
+CREATE FUNCTION steward._index_candidates()
+RETURNS TABLE(indexrelid oid, indrelid oid, invalid boolean)
+LANGUAGE c STABLE PARALLEL SAFE ROWS 10
+AS 'MODULE_PATHNAME', 'steward_index_candidates';
+
+-- Of the user tables with at least min_rows live + dead tuples, the one with
+-- the largest share of dead tuples (NULLs when none).
+CREATE FUNCTION steward._dead_tuples_worst(min_rows bigint, OUT relid oid, OUT dead bigint, OUT live bigint)
+LANGUAGE c STABLE STRICT PARALLEL RESTRICTED
+AS 'MODULE_PATHNAME', 'steward_dead_tuples_worst';
+
+-- Buffer hits and reads of user tables (and materialized views) and of
+-- user indexes, summed.
+CREATE FUNCTION steward._cache_hit_sums(OUT table_hits bigint, OUT table_reads bigint,
+                                        OUT index_hits bigint, OUT index_reads bigint)
+LANGUAGE c STABLE PARALLEL RESTRICTED
+AS 'MODULE_PATHNAME', 'steward_cache_hit_sums';
 
 -- Tables ---------------------------------------------------------------------
 
@@ -210,23 +239,27 @@ COMMENT ON VIEW steward.table_health IS
 -- constraint (primary key first), else a unique one, else the oldest is
 -- kept; the others are listed with the one they repeat. Indexes in the
 -- steward schema are pg_steward's own (queue, audit log): never listed, so
--- nothing here ever suggests dropping one.
-CREATE VIEW steward._duplicate_indexes AS
+-- nothing here ever suggests dropping one. Only the candidates given are
+-- compared: the valid indexes of steward._index_candidates() (a cheap C
+-- pass over pg_index finds those sharing table and columns with another),
+-- so the full signature is built for few indexes even on a database with
+-- thousands.
+-- PL/pgSQL, not SQL: its plan is kept for the session.
+CREATE FUNCTION steward._duplicate_indexes_among(candidates oid[])
+RETURNS TABLE(indexrelid oid, indrelid oid, keeper oid, backs_constraint boolean)
+LANGUAGE plpgsql STABLE PARALLEL SAFE ROWS 10
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+RETURN QUERY
 WITH candidates AS (
-    -- cheap first pass: another valid index of the same table on the same
-    -- columns (one hash aggregate), so the full signature is built for few
-    -- indexes even on a database with thousands
-    SELECT i.*
-      FROM pg_catalog.pg_index i
-     WHERE i.indisvalid AND i.indislive
-       AND (i.indrelid, i.indkey) IN (
-               SELECT j.indrelid, j.indkey
-                 FROM pg_catalog.pg_index j WHERE j.indisvalid AND j.indislive
-                GROUP BY 1, 2 HAVING pg_catalog.count(*) > 1)
+    SELECT i.* FROM pg_catalog.pg_index i WHERE i.indexrelid = ANY (candidates)
 ), keyed AS (
     SELECT i.indexrelid, i.indrelid, i.indisprimary, i.indisunique,
-           EXISTS (SELECT FROM pg_catalog.pg_constraint k WHERE k.conindid = i.indexrelid
-                                                          AND k.conrelid = i.indrelid) AS backs_constraint,
+           -- a lookup by table per candidate (an EXISTS is planned as a
+           -- hashed scan of all of pg_constraint)
+           (SELECT true FROM pg_catalog.pg_constraint k
+             WHERE k.conrelid = i.indrelid AND k.conindid = i.indexrelid LIMIT 1) IS NOT NULL AS backs_constraint,
            pg_catalog.concat_ws(' | ', c.relam, i.indnkeyatts, i.indkey, i.indclass, i.indcollation,
                                 i.indoption, i.indnullsnotdistinct,
                                 pg_catalog.pg_get_expr(i.indexprs, i.indrelid),
@@ -245,6 +278,12 @@ WITH candidates AS (
 )
 SELECT r.indexrelid, r.indrelid, r.keeper, r.backs_constraint
   FROM ranked r WHERE r.rank > 1;
+END
+$$;
+
+CREATE VIEW steward._duplicate_indexes AS
+SELECT d.* FROM steward._duplicate_indexes_among(ARRAY(
+    SELECT x.indexrelid FROM steward._index_candidates() x WHERE NOT x.invalid)) d;
 
 CREATE VIEW steward.index_health AS
 WITH problems AS (
@@ -255,9 +294,9 @@ WITH problems AS (
            CASE WHEN c.relkind = 'I'
                 THEN pg_catalog.format('create the missing partition indexes and ALTER INDEX %s ATTACH PARTITION them', i.indexrelid::pg_catalog.regclass)
                 ELSE pg_catalog.format('REINDEX INDEX CONCURRENTLY %s', i.indexrelid::pg_catalog.regclass) END AS fix
-      FROM pg_catalog.pg_index i
+      FROM steward._index_candidates() i
       JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid
-     WHERE NOT i.indisvalid
+     WHERE i.invalid
     UNION ALL
     SELECT d.indexrelid, d.indrelid, 'duplicate',
            pg_catalog.format('same definition as index %s', d.keeper::pg_catalog.regclass),
@@ -270,8 +309,7 @@ WITH problems AS (
     SELECT i.indexrelid, i.indrelid, 'unused',
            'no scans since statistics were reset'
            || COALESCE(' (' || (SELECT pg_catalog.pg_stat_get_db_stat_reset_time(db.oid)::text
-                                  FROM pg_catalog.pg_database db WHERE db.datname = pg_catalog.current_database()) || ')', '')
-           || CASE WHEN pg_catalog.pg_is_in_recovery() THEN '; on a standby only scans on this server count' ELSE '' END,
+                                  FROM pg_catalog.pg_database db WHERE db.datname = pg_catalog.current_database()) || ')', ''),
            pg_catalog.format('DROP INDEX CONCURRENTLY %s', i.indexrelid::pg_catalog.regclass)
       FROM pg_catalog.pg_index i
       JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid
@@ -289,7 +327,10 @@ SELECT n.nspname                                           AS schema_name,
        COALESCE(steward._relation_bytes(p.indexrelid), 0)  AS index_bytes,
        pg_catalog.pg_size_pretty(COALESCE(steward._relation_bytes(p.indexrelid), 0)) AS index_size,
        pg_catalog.pg_stat_get_numscans(p.indexrelid)      AS scans,
-       p.detail,
+       -- (out here: a volatile function in "problems" would keep a filter on
+       -- issue from reaching its branches)
+       p.detail || CASE WHEN p.issue = 'unused' AND pg_catalog.pg_is_in_recovery()
+                        THEN '; on a standby only scans on this server count' ELSE '' END AS detail,
        p.fix,
        pg_catalog.pg_get_indexdef(p.indexrelid)           AS definition
   FROM problems p
@@ -413,19 +454,15 @@ COMMENT ON VIEW steward.blocking IS 'Sessions waiting for a lock, one row per se
 
 -- Cache ----------------------------------------------------------------------
 
+-- The table and index rows sum every user relation's statistics (one C
+-- pass over pg_class); the database row is pg_stat_database's.
 CREATE VIEW steward.cache_hit AS
-WITH rel AS (
-    SELECT c.relkind,
-           pg_catalog.pg_stat_get_blocks_hit(c.oid) AS hits,
-           pg_catalog.pg_stat_get_blocks_fetched(c.oid) - pg_catalog.pg_stat_get_blocks_hit(c.oid) AS reads
-      FROM pg_catalog.pg_class c
-      JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-     WHERE c.relkind IN ('r', 'm', 'i') AND steward._is_user_schema(n.nspname)
+WITH rel AS MATERIALIZED (
+    SELECT * FROM steward._cache_hit_sums()
 ), sums AS (
-    SELECT 1 AS ord, 'table'::text AS kind, pg_catalog.sum(r.hits) AS hits, pg_catalog.sum(r.reads) AS reads
-      FROM rel r WHERE r.relkind IN ('r', 'm')
+    SELECT 1 AS ord, 'table'::text AS kind, r.table_hits AS hits, r.table_reads AS reads FROM rel r
     UNION ALL
-    SELECT 2, 'index', pg_catalog.sum(r.hits), pg_catalog.sum(r.reads) FROM rel r WHERE r.relkind = 'i'
+    SELECT 2, 'index', r.index_hits, r.index_reads FROM rel r
     UNION ALL
     SELECT 3, 'database', d.blks_hit, d.blks_read
       FROM pg_catalog.pg_stat_database d WHERE d.datname = pg_catalog.current_database()
@@ -497,6 +534,26 @@ RETURNS bigint
 LANGUAGE c VOLATILE STRICT PARALLEL RESTRICTED
 AS 'MODULE_PATHNAME', 'steward_sequence_last_value';
 
+-- Every user sequence with its last value (read as _sequence_last_value
+-- does), its effective limit (its own bound or the largest value of the
+-- smallest integer column it feeds: serial and identity columns and
+-- columns whose default calls it, the same columns as _sequence_columns)
+-- and the share of the way from 0 to that limit used, round(100 * last /
+-- limit, 2), 0 when never called or of the other sign. One C pass over
+-- pg_sequence and pg_depend.
+CREATE FUNCTION steward._sequences()
+RETURNS TABLE(seqrelid oid, last_value bigint, limit_value bigint, percent_used numeric)
+LANGUAGE c VOLATILE PARALLEL RESTRICTED
+AS 'MODULE_PATHNAME', 'steward_sequences';
+
+-- For health(): the highest percent_used of _sequences() and its sequence,
+-- and how many are above a threshold given in hundredths of a percent
+-- (floor(100 * threshold)), without a row per sequence.
+CREATE FUNCTION steward._sequence_summary(warning_hundredths bigint, OUT highest_percent numeric,
+                                          OUT above_warning integer, OUT highest oid)
+LANGUAGE c VOLATILE STRICT PARALLEL RESTRICTED
+AS 'MODULE_PATHNAME', 'steward_sequence_summary';
+
 -- Columns fed by each sequence: serial and identity columns (owned), and any
 -- column whose default calls it (an int column on a bigint sequence is
 -- limited by the column). Read with a seqrelid filter: it is pushed down to
@@ -514,32 +571,13 @@ SELECT d.refobjid, ad.adrelid, ad.adnum
  WHERE d.classid = 'pg_catalog.pg_attrdef'::pg_catalog.regclass
    AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass;
 
--- Every user sequence with its last value, its effective limit (its own
--- bound or the largest value of the smallest integer column it feeds) and
--- the share of the way from 0 to that limit used.
+-- Every user sequence with its last value, its effective limit and the
+-- share of it used (steward._sequences()).
 CREATE VIEW steward._sequence_usage AS
-SELECT s.seqrelid, s.seqtypid, s.seqstart, s.seqincrement, s.seqcycle, lv.last_value, lim.limit_value,
-       pg_catalog.round(CASE WHEN lv.last_value IS NULL OR lim.limit_value = 0
-                                  OR pg_catalog.sign(lv.last_value) <> pg_catalog.sign(lim.limit_value) THEN 0
-                             ELSE 100.0 * lv.last_value / lim.limit_value END, 2) AS percent_used
-  FROM pg_catalog.pg_sequence s
-  JOIN pg_catalog.pg_class sc ON sc.oid = s.seqrelid
-  JOIN pg_catalog.pg_namespace sn ON sn.oid = sc.relnamespace
-  CROSS JOIN LATERAL (
-      SELECT pg_catalog.min(CASE CASE WHEN a.atttypid IN ('smallint'::pg_catalog.regtype, 'integer'::pg_catalog.regtype,
-                                                          'bigint'::pg_catalog.regtype)
-                                      THEN a.atttypid ELSE steward._base_type(a.atttypid) END
-                                WHEN 'smallint'::pg_catalog.regtype THEN 32767
-                                WHEN 'integer'::pg_catalog.regtype THEN 2147483647
-                                WHEN 'bigint'::pg_catalog.regtype THEN 9223372036854775807 END) AS column_max
-        FROM steward._sequence_columns col
-        JOIN pg_catalog.pg_attribute a ON a.attrelid = col.relid AND a.attnum = col.attnum AND NOT a.attisdropped
-       WHERE col.seqrelid = s.seqrelid) u
-  CROSS JOIN LATERAL (SELECT steward._sequence_last_value(s.seqrelid) AS last_value) lv
-  CROSS JOIN LATERAL (
-      SELECT CASE WHEN s.seqincrement > 0 THEN LEAST(s.seqmax, u.column_max)
-                  ELSE GREATEST(s.seqmin, -u.column_max - 1) END AS limit_value) lim
- WHERE sc.relpersistence <> 't' AND steward._is_user_schema(sn.nspname);
+SELECT s.seqrelid, s.seqtypid, s.seqstart, s.seqincrement, s.seqcycle, u.last_value, u.limit_value,
+       u.percent_used
+  FROM steward._sequences() u
+  JOIN pg_catalog.pg_sequence s ON s.seqrelid = u.seqrelid;
 
 CREATE VIEW steward.sequence_health AS
 WITH t AS MATERIALIZED (
@@ -666,6 +704,8 @@ DECLARE
     v numeric;
     d text;
     warn numeric;
+    invalid_ids oid[];
+    candidate_ids oid[];
     standby constant boolean := pg_catalog.pg_is_in_recovery();
     nowts constant timestamptz := pg_catalog.statement_timestamp();
 BEGIN
@@ -744,13 +784,11 @@ BEGIN
 
     -- sequences closest to their limit
     warn := steward._stats_setting(s || 'sequence_warning');
-    SELECT pg_catalog.max(q.percent_used),
+    SELECT q.highest_percent,
            pg_catalog.format('sequences above the warning threshold: %s; highest: %s at %s%%',
-               pg_catalog.count(*) FILTER (WHERE q.percent_used > warn),
-               (pg_catalog.array_agg(q.seqrelid ORDER BY q.percent_used DESC))[1]::pg_catalog.regclass,
-               pg_catalog.max(q.percent_used))
+               q.above_warning, q.highest::pg_catalog.regclass, q.highest_percent)
       INTO v, d
-      FROM steward._sequence_usage q;
+      FROM steward._sequence_summary(pg_catalog.floor(100 * warn)::bigint) q;
     RETURN QUERY SELECT * FROM steward._health_check('sequences', COALESCE(v, 0),
         warn, steward._stats_setting(s || 'sequence_critical'),
         CASE WHEN v IS NULL THEN 'no sequences' ELSE d END);
@@ -767,30 +805,30 @@ BEGIN
 
     -- dead tuples: the worst table with enough rows to matter
     warn := steward._stats_setting(s || 'dead_tuples_min_rows');
-    SELECT x.pct, pg_catalog.format('%s has %s%% dead tuples (%s of %s)', x.oid::pg_catalog.regclass, x.pct, x.dead, x.dead + x.live)
+    SELECT x.pct, pg_catalog.format('%s has %s%% dead tuples (%s of %s)', x.relid::pg_catalog.regclass, x.pct, x.dead, x.dead + x.live)
       INTO v, d
-      FROM (SELECT c.oid, pg_catalog.pg_stat_get_dead_tuples(c.oid) AS dead, pg_catalog.pg_stat_get_live_tuples(c.oid) AS live,
-                   pg_catalog.round(100.0 * pg_catalog.pg_stat_get_dead_tuples(c.oid)
-                                    / NULLIF(pg_catalog.pg_stat_get_dead_tuples(c.oid) + pg_catalog.pg_stat_get_live_tuples(c.oid), 0), 2) AS pct
-              FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace ns ON ns.oid = c.relnamespace
-             WHERE c.relkind IN ('r', 'm') AND c.relpersistence <> 't' AND steward._is_user_schema(ns.nspname)) x
-     WHERE x.dead + x.live >= warn
-     ORDER BY x.pct DESC NULLS LAST LIMIT 1;
+      FROM (SELECT w.relid, w.dead, w.live,
+                   pg_catalog.round(100.0 * w.dead / NULLIF(w.dead + w.live, 0), 2) AS pct
+              FROM steward._dead_tuples_worst(warn::bigint) w WHERE w.relid IS NOT NULL) x;
     RETURN QUERY SELECT * FROM steward._health_check('dead_tuples', COALESCE(v, 0),
         steward._stats_setting(s || 'dead_tuples_warning'), steward._stats_setting(s || 'dead_tuples_critical'),
         COALESCE(d, 'no table with enough rows to judge'));
 
-    -- invalid and duplicate indexes (counts; any is a warning)
-    SELECT pg_catalog.count(*), pg_catalog.string_agg(x.indexrelid::pg_catalog.regclass::text, ', ' ORDER BY x.indexrelid::pg_catalog.regclass::text)
+    -- invalid and duplicate indexes (counts; any is a warning), from one
+    -- pass over pg_index
+    SELECT pg_catalog.array_agg(x.indexrelid) FILTER (WHERE x.invalid),
+           COALESCE(pg_catalog.array_agg(x.indexrelid) FILTER (WHERE NOT x.invalid), '{}')
+      INTO invalid_ids, candidate_ids
+      FROM steward._index_candidates() x;
+    SELECT pg_catalog.count(*), pg_catalog.string_agg(c.oid::pg_catalog.regclass::text, ', ' ORDER BY c.oid::pg_catalog.regclass::text)
       INTO n, d
-      FROM pg_catalog.pg_index x JOIN pg_catalog.pg_class c ON c.oid = x.indexrelid
-      JOIN pg_catalog.pg_namespace ns ON ns.oid = c.relnamespace
-     WHERE NOT x.indisvalid AND steward._is_user_schema(ns.nspname);
+      FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace ns ON ns.oid = c.relnamespace
+     WHERE c.oid = ANY (invalid_ids) AND steward._is_user_schema(ns.nspname);
     RETURN QUERY SELECT * FROM steward._health_check('invalid_indexes', n, 0, NULL,
         COALESCE('invalid: ' || d, 'no invalid index'));
     SELECT pg_catalog.count(*), pg_catalog.string_agg(x.indexrelid::pg_catalog.regclass::text, ', ' ORDER BY x.indexrelid::pg_catalog.regclass::text)
       INTO n, d
-      FROM steward._duplicate_indexes x;
+      FROM steward._duplicate_indexes_among(candidate_ids) x;
     RETURN QUERY SELECT * FROM steward._health_check('duplicate_indexes', n, 0, NULL,
         COALESCE('duplicates: ' || d, 'no duplicate index'));
 
@@ -923,8 +961,14 @@ REVOKE ALL ON FUNCTION steward._health_checks_stats() FROM PUBLIC;
 REVOKE ALL ON FUNCTION steward._sequence_last_value(oid) FROM PUBLIC;
 REVOKE ALL ON FUNCTION steward._slow_queries() FROM PUBLIC;
 REVOKE ALL ON FUNCTION steward._relation_bytes(oid) FROM PUBLIC;
+REVOKE ALL ON FUNCTION steward._sequences(), steward._sequence_summary(bigint), steward._index_candidates(),
+    steward._duplicate_indexes_among(oid[]), steward._dead_tuples_worst(bigint),
+    steward._cache_hit_sums() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION steward.health(), steward._health_checks_stats(),
-    steward._sequence_last_value(oid), steward._slow_queries(), steward._relation_bytes(oid)
+    steward._sequence_last_value(oid), steward._slow_queries(), steward._relation_bytes(oid),
+    steward._sequences(), steward._sequence_summary(bigint), steward._index_candidates(),
+    steward._duplicate_indexes_among(oid[]),
+    steward._dead_tuples_worst(bigint), steward._cache_hit_sums()
     TO steward_monitor, pg_monitor;
 -- the internal views too: _health_checks_stats() reads them as its caller
 REVOKE ALL ON steward.health_thresholds, steward.table_health, steward._duplicate_indexes,

@@ -75,6 +75,9 @@ SELECT h.table_name, h.tuples_inserted, h.tuples_updated, h.tuples_deleted,
        h.tuples_hot_updated = s.n_tup_hot_upd AND h.tuples_hot_updated <= h.tuples_updated AS hot_matches
   FROM steward.table_health h JOIN pg_catalog.pg_stat_user_tables s ON s.relid = h.relation
  WHERE h.schema_name = 'regress_stats' ORDER BY h.table_name;
+-- The check's scan: the worst share of dead tuples among tables with enough rows.
+SELECT w.relid::regclass AS worst, w.dead, w.live FROM steward._dead_tuples_worst(1000) w;
+SELECT w.relid, w.dead, w.live FROM steward._dead_tuples_worst(2000000000) w;
 -- Sizes without locks equal what pg_table_size()/pg_indexes_size() report.
 SELECT table_bytes + toast_bytes = pg_catalog.pg_table_size(relation) AS table_and_toast_match,
        toast_bytes > 0 AS has_toast,
@@ -143,6 +146,12 @@ RESET enable_seqscan;
 SELECT pg_catalog.pg_stat_force_next_flush();
 SELECT pg_catalog.count(*) AS orders_closed_still_unused
   FROM steward.index_health WHERE index_name = 'orders_closed' AND issue = 'unused';
+-- Asking for the problems alone does not compute the unused rows (each one
+-- a statistics lookup per index): the filter reaches the view's branches.
+CREATE FUNCTION regress_stats.plan_of(q text) RETURNS SETOF text LANGUAGE plpgsql
+AS $$ BEGIN RETURN QUERY EXECUTE 'EXPLAIN (COSTS OFF) ' || q; END $$;
+SELECT pg_catalog.count(*) FILTER (WHERE p ~ 'CTE Scan|pg_stat_get_numscans') AS per_index_work
+  FROM regress_stats.plan_of($q$SELECT * FROM steward.index_health WHERE issue <> 'unused'$q$) p;
 -- The suggested fix works and the index leaves the report.
 DROP INDEX regress_stats.orders_customer_again;
 SELECT pg_catalog.count(*) AS duplicates_left FROM steward.index_health
@@ -191,6 +200,26 @@ SELECT sequence_name, percent_used, status FROM steward.sequence_health
  WHERE schema_name = 'regress_stats' AND percent_used > 0 ORDER BY sequence_name;
 RESET steward.sequence_warning;
 RESET steward.sequence_critical;
+-- The smallest integer column a sequence feeds limits it, domains resolved;
+-- health()'s summary agrees with the view.
+CREATE DOMAIN regress_stats.small_id AS smallint;
+CREATE SEQUENCE regress_stats.shared_seq;
+CREATE TABLE regress_stats.two_users (a bigint DEFAULT pg_catalog.nextval('regress_stats.shared_seq'),
+                                      b regress_stats.small_id DEFAULT pg_catalog.nextval('regress_stats.shared_seq'));
+SELECT pg_catalog.setval('regress_stats.shared_seq', 16384);
+SELECT sequence_name, data_type, used_by, max_value, remaining_calls, percent_used
+  FROM steward.sequence_health WHERE sequence = 'regress_stats.shared_seq'::regclass;
+SELECT s.highest_percent = (SELECT pg_catalog.max(percent_used) FROM steward.sequence_health) AS highest_matches,
+       s.highest = (SELECT sequence FROM steward.sequence_health
+                     ORDER BY percent_used DESC, sequence::oid LIMIT 1) AS sequence_matches,
+       s.above_warning = (SELECT pg_catalog.count(*) FROM steward.sequence_health WHERE percent_used > 49.99) AS count_matches
+  FROM steward._sequence_summary(4999) s;
+ALTER TABLE regress_stats.two_users ALTER COLUMN b DROP DEFAULT;   -- only the bigint column is left
+SELECT sequence_name, used_by, max_value, percent_used
+  FROM steward.sequence_health WHERE sequence = 'regress_stats.shared_seq'::regclass;
+DROP TABLE regress_stats.two_users;
+DROP SEQUENCE regress_stats.shared_seq;
+DROP DOMAIN regress_stats.small_id;
 
 -- == sessions ====================================================================
 SELECT state, connections >= CASE state WHEN 'active' THEN 1 WHEN 'total' THEN 1 ELSE 0 END AS plausible,
@@ -225,6 +254,17 @@ SELECT kind, hit_percent BETWEEN 0 AND 100 AS in_range,
                      ELSE steward.health_status(hit_percent, 99, 95) END AS status_follows_thresholds
   FROM steward.cache_hit WHERE hits + reads > 0;
 SELECT pg_catalog.array_agg(kind ORDER BY kind) AS kinds FROM steward.cache_hit;
+-- The table and index rows sum the statistics of every user relation (one
+-- statement: the statistics are read once per transaction).
+SELECT c.kind, c.hits = s.hits AND c.reads = s.reads AS sums_match
+  FROM steward.cache_hit c
+  JOIN (SELECT CASE WHEN r.relkind = 'i' THEN 'index' ELSE 'table' END AS kind,
+               pg_catalog.sum(pg_catalog.pg_stat_get_blocks_hit(r.oid)) AS hits,
+               pg_catalog.sum(pg_catalog.pg_stat_get_blocks_fetched(r.oid) - pg_catalog.pg_stat_get_blocks_hit(r.oid)) AS reads
+          FROM pg_catalog.pg_class r JOIN pg_catalog.pg_namespace n ON n.oid = r.relnamespace
+         WHERE r.relkind IN ('r', 'm', 'i') AND steward._is_user_schema(n.nspname)
+         GROUP BY 1) s ON s.kind = c.kind
+ ORDER BY c.kind;
 
 -- == database_activity ===========================================================
 -- One row: this database's pg_stat_database counters and their rates.

@@ -91,6 +91,30 @@ Status Classify(std::optional<double> value, std::optional<double> warning,
     return Status::kOk;
 }
 
+bool IsUserSchemaName(std::string_view name) noexcept {
+    if (name == "pg_catalog" || name == "information_schema") return false;
+    for (std::string_view prefix : {"pg_toast", "pg_temp_"})
+        if (name.substr(0, prefix.size()) == prefix) return false;  // pg_toast_temp_ too
+    return true;
+}
+
+std::int64_t PercentHundredths(std::int64_t value, std::int64_t limit) noexcept {
+    if (limit == 0 || value == 0 || (value < 0) != (limit < 0)) return 0;
+    // |value| * 10000 fits in 128 bits; both magnitudes are positive here
+    __int128 num = static_cast<__int128>(value) * 10000;
+    __int128 den = limit;
+    if (num < 0) num = -num;
+    if (den < 0) den = -den;
+    return static_cast<std::int64_t>((2 * num + den) / (2 * den));  // half away from zero
+}
+
+int CompareShares(std::int64_t part_a, std::int64_t total_a, std::int64_t part_b,
+                  std::int64_t total_b) noexcept {
+    const __int128 lhs = static_cast<__int128>(part_a) * total_b;
+    const __int128 rhs = static_cast<__int128>(part_b) * total_a;
+    return lhs < rhs ? -1 : (lhs > rhs ? 1 : 0);
+}
+
 const char *StatusName(Status s) noexcept {
     switch (s) {
         case Status::kWarning:

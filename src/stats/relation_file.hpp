@@ -1,5 +1,6 @@
 // Where a relation's files are, from its pg_class row alone: no relcache
-// entry, no lock (src/stats/relation_size.cpp, sequence_value.cpp).
+// entry, no lock (src/stats/relation_size.cpp, sequence_value.cpp); and a
+// sequence's last value read from its one page that way.
 #pragma once
 #include "boundary/postgres.hpp"
 
@@ -16,5 +17,11 @@ namespace steward::stats {
 // relation.
 bool RelationFileLocation(Oid relid, const FormData_pg_class *rel, RelFileNode *node,
                           BackendId *backend);
+
+// The last value of the sequence `relid` (pg_class row `rel`) into *value:
+// false when it was never called or cannot be read here (not a sequence,
+// temporary, unlogged on a standby). The caller holds a lock on it, taken
+// before it read `rel` (src/stats/sequence_value.cpp).
+bool SequenceLastValue(Oid relid, const FormData_pg_class *rel, int64 *value);
 
 }  // namespace steward::stats

@@ -49,6 +49,20 @@ bool ReadSequencePage(const RelFileNode &node, bool permanent, Oid relid, int64 
 
 }  // namespace
 
+namespace steward::stats {
+
+bool SequenceLastValue(Oid relid, const FormData_pg_class *rel, int64 *value) {
+    const bool permanent = rel->relpersistence == RELPERSISTENCE_PERMANENT;
+    RelFileNode node;
+    BackendId backend;
+    const bool readable = rel->relkind == RELKIND_SEQUENCE && rel->relpersistence != RELPERSISTENCE_TEMP &&
+                          !(rel->relpersistence == RELPERSISTENCE_UNLOGGED && RecoveryInProgress()) &&
+                          RelationFileLocation(relid, rel, &node, &backend);
+    return readable && ReadSequencePage(node, permanent, relid, value);
+}
+
+}  // namespace steward::stats
+
 // steward._sequence_last_value(seq oid) RETURNS bigint: NULL when the
 // sequence was never called, does not exist (any more), is being altered
 // (locked), is temporary, or is unlogged on a standby.
@@ -57,20 +71,13 @@ STEWARD_FUNCTION(steward_sequence_last_value) {
     const Oid relid = PG_GETARG_OID(0);
     if (!ConditionalLockRelationOid(relid, AccessShareLock)) PG_RETURN_NULL();
     HeapTuple tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-    bool readable = false;
-    bool permanent = true;
-    RelFileNode node;
+    int64 value = 0;
+    bool called = false;
     if (HeapTupleIsValid(tuple)) {
-        const auto *rel = reinterpret_cast<Form_pg_class>(GETSTRUCT(tuple));
-        BackendId backend;
-        permanent = rel->relpersistence == RELPERSISTENCE_PERMANENT;
-        readable = rel->relkind == RELKIND_SEQUENCE && rel->relpersistence != RELPERSISTENCE_TEMP &&
-                   !(rel->relpersistence == RELPERSISTENCE_UNLOGGED && RecoveryInProgress()) &&
-                   steward::stats::RelationFileLocation(relid, rel, &node, &backend);
+        called = steward::stats::SequenceLastValue(
+            relid, reinterpret_cast<Form_pg_class>(GETSTRUCT(tuple)), &value);
         ReleaseSysCache(tuple);
     }
-    int64 value = 0;
-    const bool called = readable && ReadSequencePage(node, permanent, relid, &value);
     UnlockRelationOid(relid, AccessShareLock);
     if (!called) PG_RETURN_NULL();
     PG_RETURN_INT64(value);

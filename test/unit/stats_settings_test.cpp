@@ -1,5 +1,5 @@
-// Unit tests for the stats thresholds table and the classification rule
-// (src/core/stats_settings.*).
+// Unit tests for the stats thresholds table, the classification rule and
+// the catalog scans' arithmetic and schema rule (src/core/stats_settings.*).
 #include "core/stats_settings.hpp"
 
 #include <gtest/gtest.h>
@@ -10,7 +10,56 @@
 namespace {
 
 using steward::stats::Classify;
+using steward::stats::CompareShares;
+using steward::stats::IsUserSchemaName;
+using steward::stats::PercentHundredths;
 using steward::stats::Status;
+
+TEST(StatsSchemas, UserSchemasOnly) {
+    EXPECT_TRUE(IsUserSchemaName("public"));
+    EXPECT_TRUE(IsUserSchemaName("steward"));
+    EXPECT_TRUE(IsUserSchemaName("app_pg_toast"));
+    EXPECT_TRUE(IsUserSchemaName("pg"));
+    EXPECT_TRUE(IsUserSchemaName("pg_temp"));  // not pg_temp_N: an ordinary name
+    EXPECT_FALSE(IsUserSchemaName("pg_catalog"));
+    EXPECT_FALSE(IsUserSchemaName("information_schema"));
+    EXPECT_FALSE(IsUserSchemaName("pg_toast"));
+    EXPECT_FALSE(IsUserSchemaName("pg_temp_3"));
+    EXPECT_FALSE(IsUserSchemaName("pg_toast_temp_3"));
+}
+
+TEST(StatsPercent, RoundsLikeNumericRound) {
+    EXPECT_EQ(PercentHundredths(2040109465, 2147483647), 9500);  // 94.99999...
+    EXPECT_EQ(PercentHundredths(32700, 32767), 9980);            // 99.7955
+    EXPECT_EQ(PercentHundredths(1073741824, 2147483647), 5000);
+    EXPECT_EQ(PercentHundredths(1, 20000), 1);     // 0.005 rounds half up
+    EXPECT_EQ(PercentHundredths(1, 20001), 0);
+    EXPECT_EQ(PercentHundredths(-50, -100), 5000);  // descending sequences
+    EXPECT_EQ(PercentHundredths(-1, -20000), 1);
+    EXPECT_EQ(PercentHundredths(100, 100), 10000);
+}
+
+TEST(StatsPercent, OtherSignOrNothingIsZero) {
+    EXPECT_EQ(PercentHundredths(0, 100), 0);
+    EXPECT_EQ(PercentHundredths(5, 0), 0);
+    EXPECT_EQ(PercentHundredths(-5, 100), 0);
+    EXPECT_EQ(PercentHundredths(5, -100), 0);
+}
+
+TEST(StatsPercent, ExtremeValuesDoNotOverflow) {
+    const std::int64_t max = INT64_MAX;
+    EXPECT_EQ(PercentHundredths(max, max), 10000);
+    EXPECT_EQ(PercentHundredths(max / 2, max), 5000);
+    EXPECT_EQ(PercentHundredths(INT64_MIN, INT64_MIN), 10000);
+    EXPECT_EQ(PercentHundredths(9223372036854775000LL, max), 10000);
+}
+
+TEST(StatsShares, ComparesExactly) {
+    EXPECT_GT(CompareShares(600, 2000, 1, 10), 0);  // 30% > 10%
+    EXPECT_EQ(CompareShares(1, 3, 2, 6), 0);
+    EXPECT_LT(CompareShares(INT64_MAX - 1, INT64_MAX, INT64_MAX, INT64_MAX), 0);
+    EXPECT_EQ(CompareShares(0, 5, 0, 7), 0);
+}
 
 TEST(StatsClassify, HigherIsWorse) {
     EXPECT_EQ(Classify(50.0, 80.0, 95.0), Status::kOk);
