@@ -25,6 +25,7 @@
 #
 #   bash test/bench/stats/run.sh       # ROUNDS=3 ITER=5 LARGE=2000 SMALL=50 LARGE_JOBS=1000000 SMALL_JOBS=1000
 #   STATS_BENCH_KEEP=1 bash test/bench/stats/run.sh   # leave the server running afterwards
+#   STATS_BENCH_REUSE=1 ... # measure again on the server left running (same PG* variables, STEWARD_SERVER_DIR)
 #   STATS_BENCH_QUICK=1 ...                            # skip callgrind
 #
 # Wall times come from a shared 2-core machine: the medians and ratios,
@@ -38,8 +39,12 @@ LARGE_AUDIT=${LARGE_AUDIT:-100000}; SMALL_AUDIT=${SMALL_AUDIT:-1000}
 PG_OPTS="-c shared_preload_libraries=pg_steward -c max_locks_per_transaction=64 -c track_functions=none"
 
 steward_install
-steward_server_start bench_stats $PG_OPTS
-if [ -z "${STATS_BENCH_KEEP-}" ]; then trap steward_server_stop EXIT; fi
+if [ -z "${STATS_BENCH_REUSE-}" ]; then
+  steward_server_start bench_stats $PG_OPTS
+else
+  export PGDATA=$STEWARD_SERVER_DIR/data
+fi
+if [ -z "${STATS_BENCH_KEEP-}" ] && [ -z "${STATS_BENCH_REUSE-}" ]; then trap steward_server_stop EXIT; fi
 
 # build DB N_TABLES N_JOBS N_AUDIT
 #   N_TABLES tables over 20 schemas; a tenth of them are partitions of
@@ -199,11 +204,13 @@ SQL
   unset PGOPTIONS
 }
 
-t_build=$(date +%s)
-echo "building: small ($SMALL tables, $SMALL_JOBS jobs) and large ($LARGE tables, $LARGE_JOBS jobs)..." >&2
-build small "$SMALL" "$SMALL_JOBS" "$SMALL_AUDIT"
-build large "$LARGE" "$LARGE_JOBS" "$LARGE_AUDIT"
-echo "built in $(( $(date +%s) - t_build )) s" >&2
+if [ -z "${STATS_BENCH_REUSE-}" ]; then
+  t_build=$(date +%s)
+  echo "building: small ($SMALL tables, $SMALL_JOBS jobs) and large ($LARGE tables, $LARGE_JOBS jobs)..." >&2
+  build small "$SMALL" "$SMALL_JOBS" "$SMALL_AUDIT"
+  build large "$LARGE" "$LARGE_JOBS" "$LARGE_AUDIT"
+  echo "built in $(( $(date +%s) - t_build )) s" >&2
+fi
 
 echo "pg_steward stats benchmark $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores shared with other work, shared_preload_libraries = pg_steward"
 for db in small large; do
@@ -336,15 +343,20 @@ echo
 if [ -n "${STATS_BENCH_QUICK-}" ] || ! command -v valgrind >/dev/null; then
   echo "-- CPU instructions: skipped"
 else
-  echo "-- CPU instructions (callgrind, postgres --single with the library preloaded; cold = first call"
-  echo "   of a new backend, warm = the third call in the same backend, as from a pooled connection)"
+  echo "-- CPU instructions (callgrind, postgres --single with the library preloaded). cold = first call"
+  echo "   of a new backend; warm = its third call; steady = its eighth (a pooled connection: PL/pgSQL"
+  echo "   plans with parameters are planned anew for the first five calls, then kept): 8 calls of the"
+  echo "   stats checks and cache_hit, 3 of the others (health() with the queue takes minutes under valgrind)"
   _as_test_user pg_ctl -D "$PGDATA" -m fast -w stop >/dev/null
   CGQ=(
     "SELECT steward.health()"
+    "SELECT count(*) FROM steward._health_checks_stats()"
+    "SELECT count(*) FROM steward.cache_hit"
     "SELECT count(*) FROM steward.table_health"
     "SELECT count(*) FROM steward.index_health"
-    "SELECT count(*) FROM steward.cache_hit"
+    "SELECT count(*) FROM steward.index_health WHERE issue <> 'unused'"
     "SELECT count(*) FROM steward.sequence_health"
+    "SELECT count(*) FROM steward.database_activity"
     "SELECT count(*) FROM steward.queue_summary"
     "SELECT count(*) FROM steward.queue_error_summary"
     "SELECT count(*) FROM steward.soft_delete_summary"
@@ -354,15 +366,20 @@ else
   declare -A CG
   for db in small large; do
     for i in "${!CGQ[@]}"; do
-      # three calls; cold is the first (includes the backend's catalog cache warm-up)
-      mapfile -t c < <(cg_statements "$db" "${CGQ[$i]}" "${CGQ[$i]}" "${CGQ[$i]}")
-      CG[$db,$i,cold]=${c[0]:-0}; CG[$db,$i,warm]=${c[2]:-0}
+      calls=3; { [ "$i" -eq 1 ] || [ "$i" -eq 2 ]; } && calls=8
+      args=(); for _ in $(seq 1 $calls); do args+=("${CGQ[$i]}"); done
+      mapfile -t c < <(cg_statements "$db" "${args[@]}")
+      CG[$db,$i,cold]=${c[0]:-0}; CG[$db,$i,warm]=${c[2]:-0}; CG[$db,$i,steady]=${c[7]:-}
     done
   done
-  printf '   %-50s %12s %12s %7s   %12s %12s %7s\n' query cold_small cold_large ratio warm_small warm_large ratio
+  printf '   %-48s %11s %11s %6s  %11s %11s %6s  %11s %11s %6s\n' query cold_small cold_large ratio \
+    warm_small warm_large ratio steady_small steady_large ratio
   for i in "${!CGQ[@]}"; do
-    awk -v q="${CGQ[$i]}" -v cs="${CG[small,$i,cold]}" -v cl="${CG[large,$i,cold]}" -v ws="${CG[small,$i,warm]}" -v wl="${CG[large,$i,warm]}" 'BEGIN {
-      printf "   %-50s %12.0f %12.0f %6.2fx   %12.0f %12.0f %6.2fx\n", substr(q, 1, 50), cs, cl, (cs > 0 ? cl / cs : 0), ws, wl, (ws > 0 ? wl / ws : 0) }'
+    awk -v q="${CGQ[$i]}" -v cs="${CG[small,$i,cold]}" -v cl="${CG[large,$i,cold]}" -v ws="${CG[small,$i,warm]}" \
+        -v wl="${CG[large,$i,warm]}" -v ss="${CG[small,$i,steady]}" -v sl="${CG[large,$i,steady]}" 'BEGIN {
+      printf "   %-48s %11.0f %11.0f %5.2fx  %11.0f %11.0f %5.2fx", substr(q, 1, 48), cs, cl, (cs > 0 ? cl / cs : 0), ws, wl, (ws > 0 ? wl / ws : 0)
+      if (ss != "") printf "  %11.0f %11.0f %5.2fx", ss, sl, (ss > 0 ? sl / ss : 0)
+      printf "\n" }'
   done
   _as_test_user pg_ctl -D "$PGDATA" -l "$STEWARD_SERVER_DIR/server.log" -w \
     -o "-p $PGPORT -k $PGHOST -c listen_addresses='' -c fsync=off $PG_OPTS" start >/dev/null
