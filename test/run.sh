@@ -134,22 +134,27 @@ count_regress() {  # count_regress LOG SUITE
   if [ "$p" -eq 0 ] && [ "$f" -eq 0 ]; then f=1; fi
   record "$2" "$p" "$f"
 }
-if want regress; then
-  tests=$(pick regress sql sql)
+# run_regress SUITE DRIVER INPUTDIR TESTS: the suite twice, in plain sessions
+# and with the library preloaded, against the same expected files.
+run_regress() {
+  local suite=$1 driver=$2 inputdir=$3 tests=$4 mode dir extra
   for mode in plain preload; do
-    log "regress ($mode sessions)"
-    dir=$OUT/regress-$mode; rm -rf "$dir"; mkdir -p "$dir"
+    log "$suite ($mode sessions)"
+    dir=$OUT/$suite-$mode; rm -rf "$dir"; mkdir -p "$dir"
     [ "$(id -u)" -eq 0 ] && chown "$TEST_USER" "$dir"
     extra=()
     [ $mode = preload ] && extra=(--temp-config="$ROOT/test/preload.conf")
     set +e
-    as_user "$PGXS_DIR/test/regress/pg_regress" --bindir="$TI$BINDIR" --inputdir="$ROOT" \
+    as_user "$driver" --bindir="$TI$BINDIR" --inputdir="$inputdir" \
       --outputdir="$dir" --temp-instance="$dir/instance" --load-extension=pg_steward \
       "${extra[@]}" $tests 2>&1 | tee "$dir/run.log"
     set -e
-    count_regress "$dir/run.log" "regress-$mode"
-    [ -f "$dir/regression.diffs" ] && head -c 20000 "$dir/regression.diffs"
+    count_regress "$dir/run.log" "$suite-$mode"
+    if [ -f "$dir/regression.diffs" ]; then head -c 20000 "$dir/regression.diffs"; fi
   done
+}
+if want regress; then
+  run_regress regress "$PGXS_DIR/test/regress/pg_regress" "$ROOT" "$(pick regress sql sql)"
 fi
 
 # -- isolation -----------------------------------------------------------------------
@@ -157,21 +162,8 @@ fi
 # the soft-delete rewrite, the queue's shared-memory cursor) under the
 # concurrent schedules from the first statement of every session.
 if want isolation; then
-  tests=$(pick isolation test/isolation/specs spec)
-  for mode in plain preload; do
-    log "isolation ($mode sessions)"
-    dir=$OUT/isolation-$mode; rm -rf "$dir"; mkdir -p "$dir"
-    [ "$(id -u)" -eq 0 ] && chown "$TEST_USER" "$dir"
-    extra=()
-    [ $mode = preload ] && extra=(--temp-config="$ROOT/test/preload.conf")
-    set +e
-    as_user "$PGXS_DIR/test/isolation/pg_isolation_regress" --bindir="$TI$BINDIR" \
-      --inputdir="$ROOT/test/isolation" --outputdir="$dir" --temp-instance="$dir/instance" \
-      --load-extension=pg_steward "${extra[@]}" $tests 2>&1 | tee "$dir/run.log"
-    set -e
-    count_regress "$dir/run.log" "isolation-$mode"
-    [ -f "$dir/regression.diffs" ] && head -c 20000 "$dir/regression.diffs"
-  done
+  run_regress isolation "$PGXS_DIR/test/isolation/pg_isolation_regress" "$ROOT/test/isolation" \
+    "$(pick isolation test/isolation/specs spec)"
 fi
 
 # -- TAP (test/t/*.pl) and the reference-system scenarios (examples/*/scenario.pl) -----
