@@ -7,16 +7,32 @@ CREATE SCHEMA regress_stats;
 SET search_path = regress_stats, public;
 
 -- == settings ==================================================================
--- The GUCs defined by the library and the SQL fallback defaults agree.
+-- The GUCs defined by the library and the SQL fallback defaults agree:
+-- names, defaults, bounds (each bound taken, one beyond refused) and units
+-- (a duration takes a unit, nothing else does).
 SELECT pg_catalog.count(*) AS settings,
        pg_catalog.count(*) FILTER (WHERE s.name IS NULL) AS missing_gucs,
        pg_catalog.count(*) FILTER (WHERE s.boot_val::numeric <> d.default_value
-                                      OR s.min_val::numeric <> d.min_value
-                                      OR s.max_val::numeric <> d.max_value
-                                      OR COALESCE(s.unit, '') <> CASE d.unit WHEN 's' THEN 's' WHEN 'ms' THEN 'ms' ELSE '' END
+                                      OR s.vartype <> 'string'
                                       OR s.context <> 'user') AS mismatches
   FROM steward._stats_setting_defaults() d
   LEFT JOIN pg_catalog.pg_settings s ON s.name = d.name;
+CREATE FUNCTION regress_stats.takes(setting text, val text) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_catalog.set_config(setting, val, true);
+    RETURN true;
+EXCEPTION WHEN invalid_parameter_value THEN
+    RETURN false;
+END $$;
+BEGIN;
+SELECT pg_catalog.count(*) FILTER (WHERE NOT regress_stats.takes(d.name, d.min_value::text)
+                                      OR NOT regress_stats.takes(d.name, d.max_value::text)
+                                      OR regress_stats.takes(d.name, (d.min_value - 1)::text)
+                                      OR regress_stats.takes(d.name, (d.max_value + 0.5)::text)
+                                      OR regress_stats.takes(d.name, '1s') <> (d.unit IN ('s', 'ms'))) AS bound_or_unit_mismatches
+  FROM steward._stats_setting_defaults() d;
+ROLLBACK;
+DROP FUNCTION regress_stats.takes(text, text);
 SELECT pg_catalog.count(*) AS gucs_without_sql_default
   FROM pg_catalog.pg_settings s
  WHERE s.name ~ '^steward\.' AND s.name <> 'steward.updated_at_fast_path'
@@ -36,9 +52,35 @@ RESET steward.slow_query_min_mean;
 RESET steward.cache_hit_warning;
 SELECT steward._stats_setting('steward.long_query_warning') AS reset_to_default;
 
--- Bad values are refused by the GUC; unknown names by the reader.
+-- Bad values are refused by the GUC (22023, the setting named, a hint with
+-- the form it takes); unknown names by the reader.
 SET steward.sequence_warning = 101;
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 SET steward.lock_wait_warning = '5 parsecs';
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SET steward.slow_query_min_mean = 'fast';
+SET steward.xid_age_warning = '1e9';
+SET steward.dead_tuples_min_rows = '10s';
+
+-- The audit log's and the queue's thresholds are listed and checked the
+-- same way, and stored as plain numbers in their unit (their checks cast
+-- them to numeric).
+SELECT name, value, unit, default_value, source FROM steward.health_thresholds
+ WHERE name ~ '^steward\.(queue|audit)_' ORDER BY name;
+SET steward.audit_partitions_ahead_warning = '3 days';
+SET steward.queue_expired_leases_warning = 'some';
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SET steward.queue_dead_jobs_1d_critical = 3000000000;
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SET steward.queue_oldest_ready_seconds_warning = '10min';
+SET steward.queue_dead_jobs_1d_warning = ' 5 ';
+SELECT pg_catalog.current_setting('steward.queue_oldest_ready_seconds_warning') AS stored,
+       pg_catalog.current_setting('steward.queue_oldest_ready_seconds_warning')::numeric AS cast_by_the_queue,
+       pg_catalog.current_setting('steward.queue_dead_jobs_1d_warning') AS dead_stored;
+SELECT name, value, source FROM steward.health_thresholds
+ WHERE name IN ('steward.queue_oldest_ready_seconds_warning', 'steward.queue_dead_jobs_1d_warning') ORDER BY name;
+RESET steward.queue_oldest_ready_seconds_warning;
+RESET steward.queue_dead_jobs_1d_warning;
 SELECT steward._stats_setting('steward.no_such_threshold');
 
 -- == classification ===========================================================

@@ -42,13 +42,20 @@ my ($rc, $stdout, $stderr) = $primary->psql('postgres', q{
     SET steward.sequence_warning = 'lots';
     SELECT steward._stats_setting('steward.sequence_warning');
 });
-like($stderr, qr/invalid value for parameter "steward.sequence_warning": "lots"/,
-     'a bad placeholder is refused with the GUC message');
+like($stderr, qr/invalid value for parameter "steward.sequence_warning": "lots"\nHINT:  Use a percentage from 0 to 100\./,
+     'a bad placeholder is refused with the GUC message and hint');
+($rc, $stdout, $stderr) = $primary->psql('postgres', q{
+    \set VERBOSITY verbose
+    SET steward.queue_expired_leases_warning = 'some';
+    SELECT * FROM steward.health_thresholds WHERE name = 'steward.queue_expired_leases_warning';
+});
+like($stderr, qr/ERROR:  22023: invalid value for parameter "steward.queue_expired_leases_warning": "some"\nHINT:  Use a number from -2147483648 to 2147483647\./,
+     'a bad queue threshold placeholder too');
 ($rc, $stdout, $stderr) = $primary->psql('postgres', q{
     SET steward.cache_hit_warning = '101';
     SELECT steward._stats_setting('steward.cache_hit_warning');
 });
-like($stderr, qr/101 is outside the valid range for parameter "steward.cache_hit_warning" \(0 \.\. 100\)/,
+like($stderr, qr/101 is outside the valid range for parameter "steward.cache_hit_warning" \(0 \.\. 100\)\nHINT:  Use a percentage from 0 to 100\./,
      'an out-of-range placeholder is refused');
 
 # -- sessions: a holder idle in transaction, a waiter blocked by it, a
@@ -159,7 +166,7 @@ $out = $standby->safe_psql('postgres', q{
            (SELECT count(*) FROM steward.cache_hit),
            (SELECT note IS NOT NULL FROM steward.slow_queries),
            (SELECT count(*) FROM steward.health_thresholds)}, @monitor);
-is($out, '2|accounts_balance_again:duplicate|95.00:warning|7|t|0|3|t|23',
+is($out, '2|accounts_balance_again:duplicate|95.00:warning|7|t|0|3|t|31',
    'every view answers on the standby for a pg_monitor-only role');
 
 $out = $standby->safe_psql('postgres', q{
