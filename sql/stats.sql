@@ -308,6 +308,44 @@ SELECT c.kind, c.hits = s.hits AND c.reads = s.reads AS sums_match
          GROUP BY 1) s ON s.kind = c.kind
  ORDER BY c.kind;
 
+-- Counters that move as expected: in a database of its own (no other
+-- session, no other user table touched), after pg_stat_reset() the table and
+-- index rows start at zero; each sequential scan of a controlled table adds
+-- exactly its pages as hits (all in shared buffers: no reads); an index scan
+-- moves the index row; the database row holds at least the sum.
+SELECT pg_catalog.current_database() AS regress_db \gset
+CREATE DATABASE regress_stats_cache;
+\c regress_stats_cache
+SET client_min_messages = warning;
+CREATE EXTENSION pg_steward;
+RESET client_min_messages;
+CREATE TABLE cache_probe (id integer PRIMARY KEY, pad text) WITH (autovacuum_enabled = false);
+INSERT INTO cache_probe SELECT g, pg_catalog.repeat('x', 200) FROM pg_catalog.generate_series(1, 300) g;
+SELECT pg_catalog.pg_relation_size('cache_probe') / 8192 AS pages;
+SELECT pg_catalog.pg_stat_force_next_flush();   -- the insert's counts, before the reset
+SELECT pg_catalog.pg_stat_reset();
+SELECT kind, hits, reads, hit_percent, status FROM steward.cache_hit WHERE kind <> 'database';
+SELECT pg_catalog.count(*) FROM cache_probe;
+SELECT pg_catalog.pg_stat_force_next_flush();
+SELECT kind, hits, reads, hit_percent, status FROM steward.cache_hit WHERE kind <> 'database';
+SELECT pg_catalog.count(*) FROM cache_probe;
+SELECT pg_catalog.pg_stat_force_next_flush();
+SELECT kind, hits, reads, hit_percent, status FROM steward.cache_hit WHERE kind <> 'database';
+SET enable_seqscan = off;
+SET enable_bitmapscan = off;
+SELECT id FROM cache_probe WHERE id = 150;
+RESET enable_seqscan;
+RESET enable_bitmapscan;
+SELECT pg_catalog.pg_stat_force_next_flush();
+SELECT kind, hits, reads FROM steward.cache_hit WHERE kind = 'table';
+SELECT (SELECT hits FROM steward.cache_hit WHERE kind = 'index') > 0 AS index_hits_moved,
+       (SELECT reads FROM steward.cache_hit WHERE kind = 'index') AS index_reads,
+       (SELECT hits FROM steward.cache_hit WHERE kind = 'database')
+         >= (SELECT pg_catalog.sum(hits) FROM steward.cache_hit WHERE kind <> 'database') AS database_holds_the_sum;
+\c :regress_db
+DROP DATABASE regress_stats_cache;
+SET search_path = regress_stats, public;
+
 -- == database_activity ===========================================================
 -- One row: this database's pg_stat_database counters and their rates.
 SELECT pg_catalog.count(*) AS rows, pg_catalog.bool_and(database = pg_catalog.current_database()) AS this_database
