@@ -11,18 +11,23 @@
 -- its answer does not depend on who asks (it returns counts, never query
 -- text).
 
--- steward_monitor gets pg_monitor (pg_read_all_stats, pg_read_all_settings,
--- pg_stat_scan_tables): without it pg_stat_activity hides other sessions'
--- state and query and pg_stat_statements hides query text. Granted only when
--- the installing role may grant it; kept by DROP EXTENSION like the role.
+-- steward_monitor gets pg_read_all_stats, and only that: without it
+-- pg_stat_activity hides other sessions' state and query,
+-- pg_stat_replication its standbys' positions and pg_stat_statements query
+-- text. Not all of pg_monitor: nothing here needs pg_read_all_settings
+-- (which reads superuser-only settings such as primary_conninfo, password
+-- included) or pg_stat_scan_tables (functions that lock and read whole
+-- tables, such as pgstattuple); members of pg_monitor get every view and
+-- health() through their own grants below. Granted only when the installing
+-- role may grant it; kept by DROP EXTENSION like the role.
 DO $$
 BEGIN
-    IF NOT pg_catalog.pg_has_role('steward_monitor', 'pg_monitor', 'MEMBER') THEN
-        IF pg_catalog.pg_has_role(current_user, 'pg_monitor', 'USAGE WITH ADMIN OPTION') THEN
-            GRANT pg_monitor TO steward_monitor;
+    IF NOT pg_catalog.pg_has_role('steward_monitor', 'pg_read_all_stats', 'MEMBER') THEN
+        IF pg_catalog.pg_has_role(current_user, 'pg_read_all_stats', 'USAGE WITH ADMIN OPTION') THEN
+            GRANT pg_read_all_stats TO steward_monitor;
         ELSE
-            RAISE NOTICE 'role "steward_monitor" was not made a member of "pg_monitor"'
-                USING HINT = 'A superuser can run: GRANT pg_monitor TO steward_monitor;';
+            RAISE NOTICE 'role "steward_monitor" was not made a member of "pg_read_all_stats"'
+                USING HINT = 'A superuser can run: GRANT pg_read_all_stats TO steward_monitor;';
         END IF;
     END IF;
 END

@@ -449,44 +449,68 @@ RESET steward.sequence_critical;
 SELECT steward._require_primary('enqueue jobs') AS on_primary;
 
 -- == roles =======================================================================
-SELECT pg_catalog.pg_has_role('steward_monitor', 'pg_monitor', 'MEMBER') AS monitor_has_pg_monitor;
+-- steward_monitor holds pg_read_all_stats only (not all of pg_monitor);
+-- a role with only steward_monitor and a role with only pg_monitor both
+-- read every view, the features' summaries and health().
+SELECT r.rolname, pg_catalog.pg_has_role('steward_monitor', r.oid, 'MEMBER') AS steward_monitor_has
+  FROM pg_catalog.pg_roles r
+ WHERE r.rolname IN ('pg_monitor', 'pg_read_all_stats', 'pg_read_all_settings', 'pg_stat_scan_tables')
+ ORDER BY r.rolname;
 CREATE ROLE regress_stats_pgmon LOGIN IN ROLE pg_monitor;
 CREATE ROLE regress_stats_stmon LOGIN IN ROLE steward_monitor;
 CREATE ROLE regress_stats_nobody LOGIN;
-SET ROLE regress_stats_pgmon;
-SELECT (SELECT pg_catalog.count(*) FROM steward.table_health WHERE schema_name = 'regress_stats') AS tables,
-       (SELECT pg_catalog.count(*) FROM steward.index_health WHERE schema_name = 'regress_stats' AND issue = 'unused') AS unused,
-       (SELECT percent_used FROM steward.sequence_health WHERE sequence_name = 'events_id_seq') AS events_seq,
-       (SELECT pg_catalog.count(*) FROM steward.connections) AS states,
-       (SELECT pg_catalog.count(*) FROM steward.long_running) >= 0 AS long_running,
-       (SELECT pg_catalog.count(*) FROM steward.blocking) AS blocked,
-       (SELECT pg_catalog.count(*) FROM steward.cache_hit) AS cache_rows,
-       (SELECT pg_catalog.count(*) FROM steward.database_activity) AS database_rows,
-       (SELECT pg_catalog.count(*) FROM steward.slow_queries) AS slow_rows,
-       (SELECT pg_catalog.count(*) FROM steward.health_thresholds) AS thresholds,
-       steward.health()->>'status' IN ('ok', 'warning', 'critical') AS health,
-       (SELECT pg_catalog.count(*) FROM steward._health_checks_stats()) AS own_checks_direct;
--- the features' summaries too: pg_monitor alone is enough for all of them
-SELECT (SELECT pg_catalog.count(*) FROM steward.queue_summary) >= 0 AS queue_summary,
-       (SELECT pg_catalog.count(*) FROM steward.queue_error_summary) >= 0 AS queue_errors,
-       (SELECT pg_catalog.count(*) FROM steward.queue_stats) >= 0 AS queue_stats,
-       (SELECT pg_catalog.count(*) FROM steward.soft_delete_summary) >= 0 AS soft_delete_summary,
-       (SELECT pg_catalog.count(*) FROM steward.recent_activity) >= 0 AS recent_activity,
-       (SELECT pg_catalog.count(*) FROM steward.audit_summary) >= 0 AS audit_summary,
+GRANT USAGE ON SCHEMA regress_stats TO PUBLIC;
+-- every view and health(), read with the caller's rights
+CREATE FUNCTION regress_stats.read_everything(
+    OUT tables bigint, OUT unused bigint, OUT events_seq numeric, OUT states bigint, OUT long_running boolean,
+    OUT blocked bigint, OUT cache_rows bigint, OUT database_rows bigint, OUT slow_rows bigint,
+    OUT thresholds bigint, OUT health boolean, OUT own_checks_direct bigint, OUT sees_itself text)
+LANGUAGE sql AS $$
+SELECT (SELECT pg_catalog.count(*) FROM steward.table_health WHERE schema_name = 'regress_stats'),
+       (SELECT pg_catalog.count(*) FROM steward.index_health WHERE schema_name = 'regress_stats' AND issue = 'unused'),
+       (SELECT percent_used FROM steward.sequence_health WHERE sequence_name = 'events_id_seq'),
+       (SELECT pg_catalog.count(*) FROM steward.connections),
+       (SELECT pg_catalog.count(*) FROM steward.long_running) >= 0,
+       (SELECT pg_catalog.count(*) FROM steward.blocking),
+       (SELECT pg_catalog.count(*) FROM steward.cache_hit),
+       (SELECT pg_catalog.count(*) FROM steward.database_activity),
+       (SELECT pg_catalog.count(*) FROM steward.slow_queries),
+       (SELECT pg_catalog.count(*) FROM steward.health_thresholds),
+       steward.health()->>'status' IN ('ok', 'warning', 'critical'),
+       (SELECT pg_catalog.count(*) FROM steward._health_checks_stats()),
+       (SELECT state FROM steward.connections WHERE state = 'active' AND connections > 0)
+$$;
+-- the features' summaries and checks
+CREATE FUNCTION regress_stats.read_summaries(
+    OUT queue_summary boolean, OUT queue_errors boolean, OUT queue_stats boolean, OUT soft_delete_summary boolean,
+    OUT recent_activity boolean, OUT audit_summary boolean, OUT feature_checks boolean)
+LANGUAGE sql AS $$
+SELECT (SELECT pg_catalog.count(*) FROM steward.queue_summary) >= 0,
+       (SELECT pg_catalog.count(*) FROM steward.queue_error_summary) >= 0,
+       (SELECT pg_catalog.count(*) FROM steward.queue_stats) >= 0,
+       (SELECT pg_catalog.count(*) FROM steward.soft_delete_summary) >= 0,
+       (SELECT pg_catalog.count(*) FROM steward.recent_activity) >= 0,
+       (SELECT pg_catalog.count(*) FROM steward.audit_summary) >= 0,
        (SELECT pg_catalog.count(*) FROM pg_catalog.jsonb_array_elements(steward.health()->'checks') c
-         WHERE c->>'feature' IN ('queue', 'audit', 'soft_delete')) >= 0 AS feature_checks;
+         WHERE c->>'feature' IN ('queue', 'audit', 'soft_delete')) >= 0
+$$;
+SET ROLE regress_stats_pgmon;
+SELECT * FROM regress_stats.read_everything();
+SELECT * FROM regress_stats.read_summaries();
+SELECT pg_catalog.current_setting('data_directory') <> '' AS reads_superuser_settings;
 RESET ROLE;
 SET ROLE regress_stats_stmon;
-SELECT (SELECT percent_used FROM steward.sequence_health WHERE sequence_name = 'events_id_seq') AS events_seq,
-       (SELECT state FROM steward.connections WHERE state = 'active' AND connections > 0) AS sees_itself,
-       (SELECT pg_catalog.count(*) FROM pg_catalog.jsonb_array_elements(steward.health()->'checks') c
-         WHERE c->>'feature' = 'stats' OR c->>'feature' LIKE 'regress%') AS checks;
+SELECT * FROM regress_stats.read_everything();
+SELECT * FROM regress_stats.read_summaries();
+SELECT pg_catalog.current_setting('data_directory') <> '' AS reads_superuser_settings;
 RESET ROLE;
 SET ROLE regress_stats_nobody;
 SELECT pg_catalog.count(*) FROM steward.table_health;
 SELECT pg_catalog.count(*) FROM steward.database_activity;
 SELECT steward.health();
 RESET ROLE;
+REVOKE USAGE ON SCHEMA regress_stats FROM PUBLIC;
+DROP FUNCTION regress_stats.read_everything(), regress_stats.read_summaries();
 
 -- == cleanup =====================================================================
 DROP ROLE regress_stats_pgmon, regress_stats_stmon, regress_stats_nobody;

@@ -16,6 +16,7 @@ $primary->start;
 $primary->safe_psql('postgres', q{
     CREATE EXTENSION pg_steward;
     CREATE ROLE regress_stats_monitor LOGIN IN ROLE pg_monitor;
+    CREATE ROLE regress_stats_stmon LOGIN IN ROLE steward_monitor;
     CREATE TABLE accounts (id serial PRIMARY KEY, balance int);
     INSERT INTO accounts (balance) SELECT 0 FROM generate_series(1, 10);
     SELECT setval('accounts_id_seq', 2040109465);
@@ -27,6 +28,10 @@ $primary->safe_psql('postgres', q{
     INSERT INTO claimed_job SELECT 0, 0;
 });
 my @monitor = (extra_params => [ '-U', 'regress_stats_monitor' ]);
+# steward_monitor holds pg_read_all_stats only, not all of pg_monitor: it
+# must see the same as a pg_monitor member
+my @stmon = (extra_params => [ '-U', 'regress_stats_stmon' ]);
+my @observers = ([ 'pg_monitor', \@monitor ], [ 'steward_monitor', \@stmon ]);
 
 # Thresholds before the library is loaded: a SET makes a placeholder, the SQL
 # side reads and validates it the way the GUC would, defaults otherwise.
@@ -78,25 +83,28 @@ $primary->safe_psql('postgres', q{
 ok($primary->poll_query_until('postgres',
         q{SELECT count(*) = 1 FROM steward.blocking WHERE blocked_application = 'regress_waiter'}),
    'the blocked session appears');
-$out = $primary->safe_psql('postgres', q{
-    SELECT blocked_pid, blocking_pid, blocking_application, blocking_state, waiting_for,
-           wait_duration >= '0'::interval, blocked_query
-      FROM steward.blocking}, @monitor);
-is($out, "$waiter_pid|$holder_pid|regress_holder|idle in transaction|ShareLock on transactionid"
-       . "|t|UPDATE accounts SET balance = 2 WHERE id = 1;",
-   'steward.blocking: who blocks whom, seen by a pg_monitor-only role');
+for my $o (@observers) {
+    my ($who, $as) = @$o;
+    $out = $primary->safe_psql('postgres', q{
+        SELECT blocked_pid, blocking_pid, blocking_application, blocking_state, waiting_for,
+               wait_duration >= '0'::interval, blocked_query
+          FROM steward.blocking}, @$as);
+    is($out, "$waiter_pid|$holder_pid|regress_holder|idle in transaction|ShareLock on transactionid"
+           . "|t|UPDATE accounts SET balance = 2 WHERE id = 1;",
+       "steward.blocking: who blocks whom, seen by a $who-only role");
 
-$out = $primary->safe_psql('postgres', q{
-    SET steward.long_query_warning = 0;
-    SET steward.long_transaction_warning = 0;
-    SET steward.idle_in_transaction_warning = 0;
-    SELECT kind, COALESCE(application_name, '-'), state FROM steward.long_running
-     WHERE application_name IN ('regress_holder', 'regress_waiter') OR kind = 'prepared transaction'
-     ORDER BY kind, application_name;}, @monitor);
-is($out, "idle in transaction|regress_holder|idle in transaction\n"
-       . "prepared transaction|-|prepared\n"
-       . "query|regress_waiter|active",
-   'steward.long_running separates idle in transaction, queries and prepared transactions');
+    $out = $primary->safe_psql('postgres', q{
+        SET steward.long_query_warning = 0;
+        SET steward.long_transaction_warning = 0;
+        SET steward.idle_in_transaction_warning = 0;
+        SELECT kind, COALESCE(application_name, '-'), state FROM steward.long_running
+         WHERE application_name IN ('regress_holder', 'regress_waiter') OR kind = 'prepared transaction'
+         ORDER BY kind, application_name;}, @$as);
+    is($out, "idle in transaction|regress_holder|idle in transaction\n"
+           . "prepared transaction|-|prepared\n"
+           . "query|regress_waiter|active",
+       "steward.long_running separates idle in transaction, queries and prepared transactions ($who)");
+}
 
 $out = $primary->safe_psql('postgres', q{
     SELECT count(*) FROM steward.long_running
@@ -155,19 +163,22 @@ $standby->start;
 $primary->safe_psql('postgres', q{CREATE TABLE after_backup (id int)});
 $primary->wait_for_catchup($standby, 'replay');
 
-$out = $standby->safe_psql('postgres', q{
-    SELECT (SELECT count(*) FROM steward.table_health WHERE table_name IN ('accounts', 'after_backup')),
-           (SELECT string_agg(index_name || ':' || issue, ',' ORDER BY index_name) FROM steward.index_health
-             WHERE issue IN ('duplicate', 'invalid')),
-           (SELECT percent_used || ':' || status FROM steward.sequence_health WHERE sequence_name = 'accounts_id_seq'),
-           (SELECT count(*) FROM steward.connections),
-           (SELECT count(*) FROM steward.long_running) >= 0,
-           (SELECT count(*) FROM steward.blocking),
-           (SELECT count(*) FROM steward.cache_hit),
-           (SELECT note IS NOT NULL FROM steward.slow_queries),
-           (SELECT count(*) FROM steward.health_thresholds)}, @monitor);
-is($out, '2|accounts_balance_again:duplicate|95.00:warning|7|t|0|3|t|31',
-   'every view answers on the standby for a pg_monitor-only role');
+for my $o (@observers) {
+    my ($who, $as) = @$o;
+    $out = $standby->safe_psql('postgres', q{
+        SELECT (SELECT count(*) FROM steward.table_health WHERE table_name IN ('accounts', 'after_backup')),
+               (SELECT string_agg(index_name || ':' || issue, ',' ORDER BY index_name) FROM steward.index_health
+                 WHERE issue IN ('duplicate', 'invalid')),
+               (SELECT percent_used || ':' || status FROM steward.sequence_health WHERE sequence_name = 'accounts_id_seq'),
+               (SELECT count(*) FROM steward.connections),
+               (SELECT count(*) FROM steward.long_running) >= 0,
+               (SELECT count(*) FROM steward.blocking),
+               (SELECT count(*) FROM steward.cache_hit),
+               (SELECT note IS NOT NULL FROM steward.slow_queries),
+               (SELECT count(*) FROM steward.health_thresholds)}, @$as);
+    is($out, '2|accounts_balance_again:duplicate|95.00:warning|7|t|0|3|t|31',
+       "every view answers on the standby for a $who-only role");
+}
 
 $out = $standby->safe_psql('postgres', q{
     SELECT h->>'is_standby', h->>'replay_lag_seconds',
