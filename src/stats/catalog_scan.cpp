@@ -28,6 +28,8 @@
 #include "core/stats_settings.hpp"
 #include "stats/relation_file.hpp"
 
+#include <new>
+
 extern "C" {
 #include "access/heapam.h"
 #include "access/htup_details.h"
@@ -42,9 +44,14 @@ extern "C" {
 #include "catalog/pg_sequence.h"
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
+#include "access/transam.h"
+#include "lib/dshash.h"
 #include "pgstat.h"
+#include "utils/pgstat_internal.h"
 #include "storage/lmgr.h"
 #include "utils/builtins.h"
+#include "utils/inval.h"
+#include "utils/memutils.h"
 #include "utils/lsyscache.h"
 #include "utils/numeric.h"
 #include "utils/syscache.h"
@@ -460,17 +467,114 @@ STEWARD_FUNCTION(steward_dead_tuples_worst) {
     return OneRow(fcinfo, values, nulls);
 }
 
+namespace {
+
+// What the cache_hit sums make of a relation, kept per backend across calls
+// (RelKinds): a reported table or materialized view, a reported index, or
+// neither (catalogs, TOAST, temporary, sequences, ...).
+enum RelKind : int32 { kKindUnknown = 0, kKindTable = 1, kKindIndex = 2, kKindOther = 3 };
+
+RelKind KindOf(UserNamespaces *namespaces, const FormData_pg_class *rel) {
+    if (rel->relkind != RELKIND_RELATION && rel->relkind != RELKIND_MATVIEW && rel->relkind != RELKIND_INDEX)
+        return kKindOther;
+    if (!IsReported(namespaces, rel)) return kKindOther;
+    return rel->relkind == RELKIND_INDEX ? kKindIndex : kKindTable;
+}
+
+// Relation oid -> RelKind for every relation (oid >= FirstNormalObjectId),
+// filled by one pass over pg_class on first use (or after an invalidation
+// of everything), kept in a context of its own. A relcache invalidation of
+// a relation (created, altered, dropped, vacuumed, its oid reused) marks its
+// entry unknown: looked up again (syscache) when its statistics show up. So
+// a pooled connection's call reads no catalog for a stable schema.
+MemoryContext g_kinds_cxt = nullptr;
+KeyMap *g_kinds = nullptr;  // nullptr: not filled
+
+void InvalidateKinds(Datum, Oid relid) {
+    if (g_kinds == nullptr) return;
+    if (!OidIsValid(relid)) {  // everything (e.g. after an invalidation queue overflow)
+        g_kinds = nullptr;
+        MemoryContextReset(g_kinds_cxt);
+        return;
+    }
+    int32 *kind = g_kinds->Find(relid);
+    if (kind != nullptr) *kind = kKindUnknown;
+}
+
+KeyMap *RelKinds() {
+    if (g_kinds != nullptr) return g_kinds;
+    if (g_kinds_cxt == nullptr) {
+        g_kinds_cxt = AllocSetContextCreate(TopMemoryContext, "pg_steward relation kinds", ALLOCSET_DEFAULT_SIZES);
+        CacheRegisterRelcacheCallback(InvalidateKinds, static_cast<Datum>(0));
+    }
+    MemoryContextReset(g_kinds_cxt);
+    MemoryContext old = MemoryContextSwitchTo(g_kinds_cxt);
+    KeyMap *kinds = new (palloc(sizeof(KeyMap))) KeyMap(4096);
+    UserNamespaces namespaces;
+    ScanCatalog(RelationRelationId, [&](HeapTuple tuple) {
+        const auto *rel = reinterpret_cast<Form_pg_class>(GETSTRUCT(tuple));
+        if (rel->oid < FirstNormalObjectId) return;
+        bool found;
+        *kinds->Insert(rel->oid, kKindUnknown, &found) = KindOf(&namespaces, rel);
+    });
+    MemoryContextSwitchTo(old);
+    g_kinds = kinds;  // complete: an error above leaves it unset
+    return g_kinds;
+}
+
+// The kind of relid from the cache, looked up (and cached) when unknown.
+RelKind CachedKind(KeyMap *kinds, UserNamespaces *namespaces, Oid relid) {
+    int32 *kind = kinds->Find(relid);
+    if (kind != nullptr && *kind != kKindUnknown) return static_cast<RelKind>(*kind);
+    HeapTuple tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+    if (!HeapTupleIsValid(tuple)) return kKindOther;  // dropped: its statistics go soon
+    const RelKind k = KindOf(namespaces, reinterpret_cast<Form_pg_class>(GETSTRUCT(tuple)));
+    ReleaseSysCache(tuple);
+    if (kind == nullptr) {
+        MemoryContext old = MemoryContextSwitchTo(g_kinds_cxt);
+        bool found;
+        kind = kinds->Insert(relid, kKindUnknown, &found);
+        MemoryContextSwitchTo(old);
+    }
+    *kind = k;
+    return k;
+}
+
+}  // namespace
+
 // steward._cache_hit_sums(OUT table_hits bigint, OUT table_reads bigint,
 // OUT index_hits bigint, OUT index_reads bigint): buffer hits and reads
 // (blocks fetched - hits) summed over user tables and materialized views,
 // and over their indexes, as pg_stat_get_blocks_hit/_fetched report them.
+// The counters come from one pass over the shared statistics hash table,
+// read as pgstat_build_snapshot() reads them, not from a
+// pgstat_fetch_stat_tabentry() per relation (a lookup and a copy into the
+// transaction's statistics cache: ~1,350 instructions per relation); they
+// are the current counters, not the transaction's snapshot. Which relation
+// is a reported table or index comes from the backend's RelKinds cache.
 STEWARD_FUNCTION(steward_cache_hit_sums) {
     int64 sums[4] = {0, 0, 0, 0};
-    ForEachRelationWithStats("rmi", [&](const FormData_pg_class *rel, const PgStat_StatTabEntry *s) {
-        const int k = rel->relkind == RELKIND_INDEX ? 2 : 0;
-        sums[k] += s->blocks_hit;
-        sums[k + 1] += s->blocks_fetched - s->blocks_hit;
-    });
+    KeyMap *kinds = RelKinds();
+    UserNamespaces namespaces;
+    dshash_seq_status hstat;
+    dshash_seq_init(&hstat, pgStatLocal.shared_hash, false);
+    PgStatShared_HashEntry *entry;
+    while ((entry = static_cast<PgStatShared_HashEntry *>(dshash_seq_next(&hstat))) != nullptr) {
+        if (entry->dropped || entry->key.kind != PGSTAT_KIND_RELATION || entry->key.dboid != MyDatabaseId ||
+            entry->key.objoid < FirstNormalObjectId)  // catalogs: never reported
+            continue;
+        const RelKind kind = CachedKind(kinds, &namespaces, entry->key.objoid);
+        if (kind != kKindTable && kind != kKindIndex) continue;
+        auto *shared = static_cast<PgStatShared_Relation *>(dsa_get_address(pgStatLocal.dsa, entry->body));
+        LWLockAcquire(&shared->header.lock, LW_SHARED);
+        const int64 hit = shared->stats.blocks_hit;
+        const int64 fetched = shared->stats.blocks_fetched;
+        LWLockRelease(&shared->header.lock);
+        const int k = kind == kKindIndex ? 2 : 0;
+        sums[k] += hit;
+        sums[k + 1] += fetched - hit;
+    }
+    dshash_seq_term(&hstat);
     Datum values[4] = {Int64GetDatum(sums[0]), Int64GetDatum(sums[1]), Int64GetDatum(sums[2]), Int64GetDatum(sums[3])};
     bool nulls[4] = {false, false, false, false};
     return OneRow(fcinfo, values, nulls);
