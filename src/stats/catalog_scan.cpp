@@ -423,52 +423,6 @@ STEWARD_FUNCTION(steward_index_candidates) {
 
 namespace {
 
-// Calls fn(relid, rel, stats) for every reported relation (IsReported) of the
-// given kinds that has statistics.
-template <typename Fn>
-void ForEachRelationWithStats(const char *relkinds, Fn fn) {
-    UserNamespaces namespaces;
-    ScanCatalog(RelationRelationId, [&](HeapTuple tuple) {
-        const auto *rel = reinterpret_cast<Form_pg_class>(GETSTRUCT(tuple));
-        if (strchr(relkinds, rel->relkind) == nullptr || !IsReported(&namespaces, rel)) return;
-        PgStat_StatTabEntry *stats = pgstat_fetch_stat_tabentry(rel->oid);
-        if (stats != nullptr) fn(rel, stats);
-    });
-}
-
-}  // namespace
-
-// steward._dead_tuples_worst(min_rows bigint, OUT relid oid, OUT dead bigint,
-// OUT live bigint): of the user tables and materialized views with at least
-// min_rows live + dead tuples, the one with the largest share of dead tuples
-// (pg_stat_get_dead_tuples / (dead + live)); all NULL when there is none.
-STEWARD_FUNCTION(steward_dead_tuples_worst) {
-    const int64 min_rows = PG_GETARG_INT64(0);
-    Oid worst = InvalidOid;
-    int64 worst_dead = 0;
-    int64 worst_live = 0;
-    ForEachRelationWithStats("rm", [&](const FormData_pg_class *rel, const PgStat_StatTabEntry *s) {
-        const int64 dead = s->n_dead_tuples;
-        const int64 live = s->n_live_tuples;
-        if (dead + live < min_rows) return;
-        // a table without rows has no share: below every table that has rows
-        const bool better = !OidIsValid(worst) ||
-                            (dead + live > 0 &&
-                             (worst_dead + worst_live == 0 ||
-                              steward::stats::CompareShares(dead, dead + live, worst_dead, worst_dead + worst_live) > 0));
-        if (better) {
-            worst = rel->oid;
-            worst_dead = dead;
-            worst_live = live;
-        }
-    });
-    Datum values[3] = {ObjectIdGetDatum(worst), Int64GetDatum(worst_dead), Int64GetDatum(worst_live)};
-    bool nulls[3] = {!OidIsValid(worst), !OidIsValid(worst), !OidIsValid(worst)};
-    return OneRow(fcinfo, values, nulls);
-}
-
-namespace {
-
 // What the cache_hit sums make of a relation, kept per backend across calls
 // (RelKinds): a reported table or materialized view, a reported index, or
 // neither (catalogs, TOAST, temporary, sequences, ...).
@@ -540,20 +494,16 @@ RelKind CachedKind(KeyMap *kinds, UserNamespaces *namespaces, Oid relid) {
     return k;
 }
 
-}  // namespace
-
-// steward._cache_hit_sums(OUT table_hits bigint, OUT table_reads bigint,
-// OUT index_hits bigint, OUT index_reads bigint): buffer hits and reads
-// (blocks fetched - hits) summed over user tables and materialized views,
-// and over their indexes, as pg_stat_get_blocks_hit/_fetched report them.
-// The counters come from one pass over the shared statistics hash table,
-// read as pgstat_build_snapshot() reads them, not from a
+// Calls fn(kind, relid, stats) for every reported table, materialized view
+// (kKindTable) and index (kKindIndex) of this database that has
+// statistics: one pass over the shared statistics hash table, each entry
+// read under its lock as pgstat_build_snapshot() reads it, instead of a
 // pgstat_fetch_stat_tabentry() per relation (a lookup and a copy into the
-// transaction's statistics cache: ~1,350 instructions per relation); they
-// are the current counters, not the transaction's snapshot. Which relation
-// is a reported table or index comes from the backend's RelKinds cache.
-STEWARD_FUNCTION(steward_cache_hit_sums) {
-    int64 sums[4] = {0, 0, 0, 0};
+// transaction's statistics cache: ~1,350 instructions per relation). The
+// counters are the current ones, not the transaction's snapshot. Which
+// relation is what comes from the backend's RelKinds cache.
+template <typename Fn>
+void ForEachReportedStats(Fn fn) {
     KeyMap *kinds = RelKinds();
     UserNamespaces namespaces;
     dshash_seq_status hstat;
@@ -567,14 +517,57 @@ STEWARD_FUNCTION(steward_cache_hit_sums) {
         if (kind != kKindTable && kind != kKindIndex) continue;
         auto *shared = static_cast<PgStatShared_Relation *>(dsa_get_address(pgStatLocal.dsa, entry->body));
         LWLockAcquire(&shared->header.lock, LW_SHARED);
-        const int64 hit = shared->stats.blocks_hit;
-        const int64 fetched = shared->stats.blocks_fetched;
+        const PgStat_StatTabEntry stats = shared->stats;
         LWLockRelease(&shared->header.lock);
-        const int k = kind == kKindIndex ? 2 : 0;
-        sums[k] += hit;
-        sums[k + 1] += fetched - hit;
+        fn(kind, static_cast<Oid>(entry->key.objoid), stats);
     }
     dshash_seq_term(&hstat);
+}
+
+}  // namespace
+
+// steward._dead_tuples_worst(min_rows bigint, OUT relid oid, OUT dead bigint,
+// OUT live bigint): of the user tables and materialized views with at least
+// min_rows live + dead tuples, the one with the largest share of dead tuples
+// (pg_stat_get_dead_tuples / (dead + live)); all NULL when there is none.
+STEWARD_FUNCTION(steward_dead_tuples_worst) {
+    const int64 min_rows = PG_GETARG_INT64(0);
+    Oid worst = InvalidOid;
+    int64 worst_dead = 0;
+    int64 worst_live = 0;
+    ForEachReportedStats([&](RelKind kind, Oid relid, const PgStat_StatTabEntry &s) {
+        if (kind != kKindTable) return;
+        const int64 dead = s.n_dead_tuples;
+        const int64 live = s.n_live_tuples;
+        if (dead + live < min_rows) return;
+        // a table without rows has no share: below every table that has rows
+        const bool better = !OidIsValid(worst) ||
+                            (dead + live > 0 &&
+                             (worst_dead + worst_live == 0 ||
+                              steward::stats::CompareShares(dead, dead + live, worst_dead, worst_dead + worst_live) > 0));
+        if (better) {
+            worst = relid;
+            worst_dead = dead;
+            worst_live = live;
+        }
+    });
+    Datum values[3] = {ObjectIdGetDatum(worst), Int64GetDatum(worst_dead), Int64GetDatum(worst_live)};
+    bool nulls[3] = {!OidIsValid(worst), !OidIsValid(worst), !OidIsValid(worst)};
+    return OneRow(fcinfo, values, nulls);
+}
+
+// steward._cache_hit_sums(OUT table_hits bigint, OUT table_reads bigint,
+// OUT index_hits bigint, OUT index_reads bigint): buffer hits and reads
+// (blocks fetched - hits) summed over user tables and materialized views,
+// and over their indexes, as pg_stat_get_blocks_hit/_fetched report them
+// (ForEachReportedStats: the current counters).
+STEWARD_FUNCTION(steward_cache_hit_sums) {
+    int64 sums[4] = {0, 0, 0, 0};
+    ForEachReportedStats([&](RelKind kind, Oid, const PgStat_StatTabEntry &s) {
+        const int k = kind == kKindIndex ? 2 : 0;
+        sums[k] += s.blocks_hit;
+        sums[k + 1] += s.blocks_fetched - s.blocks_hit;
+    });
     Datum values[4] = {Int64GetDatum(sums[0]), Int64GetDatum(sums[1]), Int64GetDatum(sums[2]), Int64GetDatum(sums[3])};
     bool nulls[4] = {false, false, false, false};
     return OneRow(fcinfo, values, nulls);
