@@ -1105,7 +1105,7 @@ REVOKE ALL ON FUNCTION steward._soft_delete_counts(regclass, name) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION steward._soft_delete_counts(regclass, name) TO steward_monitor, pg_monitor;
 
 CREATE VIEW steward.soft_delete_summary AS
-SELECT s.table_name, s.column_name, c.live_rows, c.deleted_rows, c.counts,
+SELECT s.table_name, s.column_name, c.live_rows, c.deleted_rows, c.counts = 'exact' AS counts_exact, c.counts,
        EXISTS (SELECT FROM pg_catalog.pg_trigger t
                 WHERE t.tgrelid = s.table_name AND t.tgname = 'steward_soft_delete' AND t.tgenabled <> 'D') AS trigger_enabled,
        EXISTS (SELECT FROM pg_catalog.pg_trigger t
@@ -1114,7 +1114,7 @@ SELECT s.table_name, s.column_name, c.live_rows, c.deleted_rows, c.counts,
   FROM steward.soft_delete_tables s
  CROSS JOIN LATERAL steward._soft_delete_counts(s.table_name, s.column_name) AS c;
 COMMENT ON VIEW steward.soft_delete_summary IS
-'Soft-delete-enabled tables with live and deleted row counts (counts: exact for small tables, deleted exact through an index on the deleted rows, else estimate)';
+'Soft-delete-enabled tables with live and deleted row counts (counts: exact for small tables, deleted exact through an index on the deleted rows, else estimate; counts_exact: both exact)';
 REVOKE ALL ON steward.soft_delete_summary FROM PUBLIC;
 GRANT SELECT ON steward.soft_delete_summary TO steward_monitor, pg_monitor;
 

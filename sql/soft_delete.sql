@@ -306,7 +306,7 @@ DELETE FROM "Sales Data"."Order Lines" WHERE "Line No" = 2;
 SELECT id, deleted_at IS NOT NULL AS deleted FROM "Sales Data"."Line Notes" ORDER BY id;
 SELECT steward.restore('"Sales Data"."Order Lines"', '{"Tenant": 1, "Line No": 2}');
 SELECT id, deleted_at IS NOT NULL AS deleted FROM "Sales Data"."Line Notes" ORDER BY id;
-SELECT table_name, column_name, live_rows, deleted_rows, counts FROM steward.soft_delete_summary
+SELECT table_name, column_name, live_rows, deleted_rows, counts_exact, counts FROM steward.soft_delete_summary
  WHERE table_name = '"Sales Data"."Order Lines"'::regclass;
 
 -- the summary counts small tables (counts = exact), counts the deleted rows
@@ -324,7 +324,7 @@ SELECT live_rows, deleted_rows, counts FROM steward.soft_delete_summary WHERE ta
 SET steward.soft_delete_summary_exact_limit = 100;  -- estimated 100 rows: not above
 SELECT live_rows, deleted_rows, counts FROM steward.soft_delete_summary WHERE table_name = 'summary_counts'::regclass;
 SET steward.soft_delete_summary_exact_limit = 99;   -- above; the index holds an estimated 10
-SELECT live_rows, deleted_rows, counts FROM steward.soft_delete_summary WHERE table_name = 'summary_counts'::regclass;
+SELECT live_rows, deleted_rows, counts_exact, counts FROM steward.soft_delete_summary WHERE table_name = 'summary_counts'::regclass;
 SET steward.soft_delete_summary_exact_limit = 9;    -- the index is above too
 SELECT live_rows, deleted_rows, counts FROM steward.soft_delete_summary WHERE table_name = 'summary_counts'::regclass;
 SET steward.soft_delete_summary_exact_limit = 99;

@@ -22,8 +22,11 @@
 // They read catalogs with heap scans under the catalog snapshot and the
 // cumulative statistics; they never open or lock a user table or index
 // (sequences are locked momentarily and never waited for, as in
-// steward._sequence_last_value). Plain code: no RAII objects, PostgreSQL is
-// called directly; memory is the query's.
+// steward._sequence_last_value). The last two read the statistics in one
+// pass over the shared statistics hash table and know which relation is a
+// user table or index from a per-backend cache (RelKinds) instead of
+// scanning pg_class. Plain code: no RAII objects, PostgreSQL is called
+// directly; memory is the query's (the RelKinds cache's is its own).
 #include "boundary/boundary.hpp"
 #include "core/stats_settings.hpp"
 #include "stats/relation_file.hpp"
