@@ -1069,13 +1069,15 @@ BEGIN
     SELECT pg_catalog.sum(GREATEST(c.reltuples, 0)), pg_catalog.bool_or(c.reltuples < 0),
            pg_catalog.sum(GREATEST(c.reltuples, 0) * (1 - COALESCE(st.null_frac, 1)))
       INTO estimate, never_analyzed, deleted_estimate
-      FROM pg_catalog.pg_class c
+      FROM (SELECT tbl::oid AS relid               -- a plain table (no partition tree)
+            UNION
+            SELECT t.relid FROM pg_catalog.pg_partition_tree(tbl) AS t WHERE t.isleaf) AS p
+      JOIN pg_catalog.pg_class c ON c.oid = p.relid  -- by oid: no scan of pg_class
       LEFT JOIN LATERAL (SELECT s.stanullfrac AS null_frac FROM pg_catalog.pg_statistic s
                           WHERE s.starelid = c.oid AND NOT s.stainherit
                             AND s.staattnum = (SELECT a.attnum FROM pg_catalog.pg_attribute a
                                                 WHERE a.attrelid = c.oid AND a.attname = col)) st ON true
-     WHERE c.relkind = 'r'
-       AND (c.oid = tbl OR c.oid IN (SELECT p.relid FROM pg_catalog.pg_partition_tree(tbl) AS p WHERE p.isleaf));
+     WHERE c.relkind = 'r';
     IF never_analyzed THEN
         EXECUTE pg_catalog.format('EXPLAIN (FORMAT JSON) SELECT FROM %s', tbl) INTO plan;
         estimate := (plan -> 0 -> 'Plan' ->> 'Plan Rows')::float8;
