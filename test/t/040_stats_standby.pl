@@ -56,6 +56,18 @@ like($stderr, qr/invalid value for parameter "steward.sequence_warning": "lots"\
 });
 like($stderr, qr/ERROR:  22023: invalid value for parameter "steward.queue_expired_leases_warning": "some"\nHINT:  Use a number from -2147483648 to 2147483647\./,
      'a bad queue threshold placeholder too');
+# health() loads the library: a bad queue threshold set before is refused
+# then (a WARNING with the hint; the default applies), never a cast error
+# in the queue's check
+($rc, $stdout, $stderr) = $primary->psql('postgres', q{
+    SET steward.queue_expired_leases_warning = 'some';
+    SELECT count(*) FROM jsonb_array_elements(steward.health()->'checks') c
+     WHERE c->>'feature' = 'queue' AND c->>'name' = 'check_failed';
+    SELECT current_setting('steward.queue_expired_leases_warning');
+});
+like($stderr, qr/WARNING:  invalid value for parameter "steward.queue_expired_leases_warning": "some"\nHINT:  Use a number from -2147483648 to 2147483647\./,
+     'a bad queue threshold placeholder: refused when health() loads the library');
+is($stdout, "0\n0", '... and the queue check runs with the default');
 ($rc, $stdout, $stderr) = $primary->psql('postgres', q{
     SET steward.cache_hit_warning = '101';
     SELECT steward._stats_setting('steward.cache_hit_warning');
