@@ -1050,6 +1050,7 @@ DECLARE
     raw text := pg_catalog.btrim(pg_catalog.current_setting('steward.soft_delete_summary_exact_limit', true));
     exact_limit bigint;
     plan json;
+    rels oid[];
 BEGIN
     IF raw IS NULL OR raw = '' THEN
         exact_limit := 10000;
@@ -1065,19 +1066,18 @@ BEGIN
         RETURN;
     END IF;
     -- the table's (or its partitions') rows, and of them the deleted ones
-    -- (NULL when a partition has no statistics on the column)
+    -- (NULL when a partition has no statistics on the column); a plain
+    -- table has no partition tree
+    rels := ARRAY[tbl::oid] || ARRAY(SELECT t.relid FROM pg_catalog.pg_partition_tree(tbl) AS t WHERE t.isleaf);
     SELECT pg_catalog.sum(GREATEST(c.reltuples, 0)), pg_catalog.bool_or(c.reltuples < 0),
            pg_catalog.sum(GREATEST(c.reltuples, 0) * (1 - COALESCE(st.null_frac, 1)))
       INTO estimate, never_analyzed, deleted_estimate
-      FROM (SELECT tbl::oid AS relid               -- a plain table (no partition tree)
-            UNION
-            SELECT t.relid FROM pg_catalog.pg_partition_tree(tbl) AS t WHERE t.isleaf) AS p
-      JOIN pg_catalog.pg_class c ON c.oid = p.relid  -- by oid: no scan of pg_class
+      FROM pg_catalog.pg_class c
       LEFT JOIN LATERAL (SELECT s.stanullfrac AS null_frac FROM pg_catalog.pg_statistic s
                           WHERE s.starelid = c.oid AND NOT s.stainherit
                             AND s.staattnum = (SELECT a.attnum FROM pg_catalog.pg_attribute a
                                                 WHERE a.attrelid = c.oid AND a.attname = col)) st ON true
-     WHERE c.relkind = 'r';
+     WHERE c.oid = ANY (rels) AND c.relkind = 'r';   -- index lookups: no scan of pg_class
     IF never_analyzed THEN
         EXECUTE pg_catalog.format('EXPLAIN (FORMAT JSON) SELECT FROM %s', tbl) INTO plan;
         estimate := (plan -> 0 -> 'Plan' ->> 'Plan Rows')::float8;
