@@ -1009,51 +1009,105 @@ $$;
 COMMENT ON FUNCTION steward.soft_delete_unique(regclass, name) IS
 'Replaces a unique constraint by a unique index of the same name over live rows (WHERE <column> IS NULL), or by such an index that exists already; returns the index';
 
--- Row counts for the summary: exact below steward.soft_delete_summary_exact_limit
--- rows (default 100000), else estimated from the planner statistics.
-CREATE FUNCTION steward._soft_delete_counts(tbl regclass, col name,
-                                            OUT live_rows bigint, OUT deleted_rows bigint, OUT exact boolean)
+-- The deleted rows of a soft-delete table, counted through an index limited
+-- to them (steward._soft_delete_counts checked there is one): no sequential
+-- scan, an index-only scan where the visibility map allows.
+CREATE FUNCTION steward._soft_delete_count_deleted(tbl regclass, col name)
+RETURNS bigint
 LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+SET enable_seqscan = off
+AS $$
+DECLARE
+    n bigint;
+BEGIN
+    EXECUTE pg_catalog.format('SELECT pg_catalog.count(*) FROM %s WHERE %I IS NOT NULL', tbl, col) INTO n;
+    RETURN n;
+END
+$$;
+REVOKE ALL ON FUNCTION steward._soft_delete_count_deleted(regclass, name) FROM PUBLIC;
+
+-- Row counts for the summary, and how they were got (counts): 'exact' when
+-- the table is small (its rows, estimated from reltuples, at most
+-- steward.soft_delete_summary_exact_limit: default 10000) and so cheap to
+-- count; else 'deleted exact' when a valid index limited to the deleted rows
+-- (WHERE <column> IS NOT NULL) holds at most that many of them (counted
+-- through the index, the live rows estimated); else 'estimate' from
+-- reltuples and each partition's null_frac of the column (no statistics on
+-- the column: all rows taken as live). A table never analyzed (reltuples -1)
+-- is sized by the planner's estimate (EXPLAIN: from its current size). So
+-- the view never scans a large table.
+CREATE FUNCTION steward._soft_delete_counts(tbl regclass, col name,
+                                            OUT live_rows bigint, OUT deleted_rows bigint, OUT counts text)
+LANGUAGE plpgsql VOLATILE   -- EXPLAIN (a never-analyzed table) is refused in a STABLE function
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     estimate float8;
+    deleted_estimate float8;
     never_analyzed boolean;
-    null_frac float8;
-    exact_limit bigint := COALESCE(NULLIF(pg_catalog.current_setting('steward.soft_delete_summary_exact_limit', true), ''),
-                                   '100000')::bigint;
+    raw text := pg_catalog.btrim(pg_catalog.current_setting('steward.soft_delete_summary_exact_limit', true));
+    exact_limit bigint;
+    plan json;
+    rels oid[];
 BEGIN
+    IF raw IS NULL OR raw = '' THEN
+        exact_limit := 10000;
+    ELSIF raw ~ '^\+?[0-9]{1,10}$' AND raw::bigint <= 2147483647 THEN
+        exact_limit := raw::bigint;
+    ELSE
+        RAISE EXCEPTION 'invalid value for parameter "steward.soft_delete_summary_exact_limit": "%"', raw
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Use a whole number of rows from 0 to 2147483647.';
+    END IF;
     -- SECURITY DEFINER: count only what the summary shows, enabled tables
     IF NOT EXISTS (SELECT FROM steward.soft_delete_tables s WHERE s.table_name = tbl AND s.column_name = col) THEN
         RETURN;
     END IF;
-    SELECT pg_catalog.sum(GREATEST(c.reltuples, 0)), pg_catalog.bool_or(c.reltuples < 0)
-      INTO estimate, never_analyzed
+    -- the table's (or its partitions') rows, and of them the deleted ones
+    -- (NULL when a partition has no statistics on the column); a plain
+    -- table has no partition tree
+    rels := ARRAY[tbl::oid] || ARRAY(SELECT t.relid FROM pg_catalog.pg_partition_tree(tbl) AS t WHERE t.isleaf);
+    SELECT pg_catalog.sum(GREATEST(c.reltuples, 0)), pg_catalog.bool_or(c.reltuples < 0),
+           pg_catalog.sum(GREATEST(c.reltuples, 0) * (1 - COALESCE(st.null_frac, 1)))
+      INTO estimate, never_analyzed, deleted_estimate
       FROM pg_catalog.pg_class c
-     WHERE c.oid = tbl AND c.relkind = 'r'
-        OR c.oid IN (SELECT p.relid FROM pg_catalog.pg_partition_tree(tbl) AS p WHERE p.isleaf);
-    IF never_analyzed OR estimate IS NULL OR estimate <= exact_limit THEN
+      LEFT JOIN LATERAL (SELECT s.stanullfrac AS null_frac FROM pg_catalog.pg_statistic s
+                          WHERE s.starelid = c.oid AND NOT s.stainherit
+                            AND s.staattnum = (SELECT a.attnum FROM pg_catalog.pg_attribute a
+                                                WHERE a.attrelid = c.oid AND a.attname = col)) st ON true
+     WHERE c.oid = ANY (rels) AND c.relkind = 'r';   -- index lookups: no scan of pg_class
+    IF never_analyzed THEN
+        EXECUTE pg_catalog.format('EXPLAIN (FORMAT JSON) SELECT FROM %s', tbl) INTO plan;
+        estimate := (plan -> 0 -> 'Plan' ->> 'Plan Rows')::float8;
+    END IF;
+    IF estimate IS NULL OR estimate <= exact_limit THEN
         EXECUTE pg_catalog.format('SELECT pg_catalog.count(*) FILTER (WHERE %I IS NULL), '
                                   'pg_catalog.count(*) FILTER (WHERE %I IS NOT NULL) FROM %s', col, col, tbl)
           INTO live_rows, deleted_rows;
-        exact := true;
+        counts := 'exact';
         RETURN;
     END IF;
-    SELECT pg_catalog.avg(s.null_frac) INTO null_frac
-      FROM pg_catalog.pg_stats s JOIN pg_catalog.pg_class c ON c.relname = s.tablename
-      JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace AND n.nspname = s.schemaname
-     WHERE c.oid = tbl AND s.attname = col;
-    live_rows := pg_catalog.round(estimate * COALESCE(null_frac, 1));
-    deleted_rows := pg_catalog.round(estimate) - live_rows;
-    exact := false;
+    IF NOT never_analyzed AND deleted_estimate <= exact_limit AND EXISTS (
+        SELECT FROM pg_catalog.pg_index i
+         WHERE i.indrelid = tbl AND i.indisvalid
+           AND pg_catalog.pg_get_expr(i.indpred, i.indrelid) = pg_catalog.format('(%I IS NOT NULL)', col)) THEN
+        deleted_rows := steward._soft_delete_count_deleted(tbl, col);
+        live_rows := GREATEST(pg_catalog.round(estimate) - deleted_rows, 0);
+        counts := 'deleted exact';
+        RETURN;
+    END IF;
+    deleted_rows := pg_catalog.round(COALESCE(deleted_estimate, 0));
+    live_rows := pg_catalog.round(estimate) - deleted_rows;
+    counts := 'estimate';
 END
 $$;
 REVOKE ALL ON FUNCTION steward._soft_delete_counts(regclass, name) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION steward._soft_delete_counts(regclass, name) TO steward_monitor, pg_monitor;
 
 CREATE VIEW steward.soft_delete_summary AS
-SELECT s.table_name, s.column_name, c.live_rows, c.deleted_rows, c.exact AS counts_exact,
+SELECT s.table_name, s.column_name, c.live_rows, c.deleted_rows, c.counts = 'exact' AS counts_exact, c.counts,
        EXISTS (SELECT FROM pg_catalog.pg_trigger t
                 WHERE t.tgrelid = s.table_name AND t.tgname = 'steward_soft_delete' AND t.tgenabled <> 'D') AS trigger_enabled,
        EXISTS (SELECT FROM pg_catalog.pg_trigger t
@@ -1062,7 +1116,7 @@ SELECT s.table_name, s.column_name, c.live_rows, c.deleted_rows, c.exact AS coun
   FROM steward.soft_delete_tables s
  CROSS JOIN LATERAL steward._soft_delete_counts(s.table_name, s.column_name) AS c;
 COMMENT ON VIEW steward.soft_delete_summary IS
-'Soft-delete-enabled tables with live and deleted row counts (exact for small tables, else estimated: see counts_exact)';
+'Soft-delete-enabled tables with live and deleted row counts (counts: exact for small tables, deleted exact through an index on the deleted rows, else estimate; counts_exact: both exact)';
 REVOKE ALL ON steward.soft_delete_summary FROM PUBLIC;
 GRANT SELECT ON steward.soft_delete_summary TO steward_monitor, pg_monitor;
 

@@ -11,18 +11,23 @@
 -- its answer does not depend on who asks (it returns counts, never query
 -- text).
 
--- steward_monitor gets pg_monitor (pg_read_all_stats, pg_read_all_settings,
--- pg_stat_scan_tables): without it pg_stat_activity hides other sessions'
--- state and query and pg_stat_statements hides query text. Granted only when
--- the installing role may grant it; kept by DROP EXTENSION like the role.
+-- steward_monitor gets pg_read_all_stats, and only that: without it
+-- pg_stat_activity hides other sessions' state and query,
+-- pg_stat_replication its standbys' positions and pg_stat_statements query
+-- text. Not all of pg_monitor: nothing here needs pg_read_all_settings
+-- (which reads superuser-only settings such as primary_conninfo, password
+-- included) or pg_stat_scan_tables (functions that lock and read whole
+-- tables, such as pgstattuple); members of pg_monitor get every view and
+-- health() through their own grants below. Granted only when the installing
+-- role may grant it; kept by DROP EXTENSION like the role.
 DO $$
 BEGIN
-    IF NOT pg_catalog.pg_has_role('steward_monitor', 'pg_monitor', 'MEMBER') THEN
-        IF pg_catalog.pg_has_role(current_user, 'pg_monitor', 'USAGE WITH ADMIN OPTION') THEN
-            GRANT pg_monitor TO steward_monitor;
+    IF NOT pg_catalog.pg_has_role('steward_monitor', 'pg_read_all_stats', 'MEMBER') THEN
+        IF pg_catalog.pg_has_role(current_user, 'pg_read_all_stats', 'USAGE WITH ADMIN OPTION') THEN
+            GRANT pg_read_all_stats TO steward_monitor;
         ELSE
-            RAISE NOTICE 'role "steward_monitor" was not made a member of "pg_monitor"'
-                USING HINT = 'A superuser can run: GRANT pg_monitor TO steward_monitor;';
+            RAISE NOTICE 'role "steward_monitor" was not made a member of "pg_read_all_stats"'
+                USING HINT = 'A superuser can run: GRANT pg_read_all_stats TO steward_monitor;';
         END IF;
     END IF;
 END
@@ -30,9 +35,12 @@ $$;
 
 -- Settings -------------------------------------------------------------------
 
--- The thresholds with their defaults and bounds; the same list as
--- src/core/stats_settings.cpp (the library turns that one into GUCs).
--- Units: percent, s, ms, count. sql/stats.sql checks the two agree.
+-- The thresholds with their defaults and bounds: the stats checks' (the
+-- same list as src/core/stats_settings.cpp) and the queue checks'
+-- (steward.queue_*, read by _health_checks_queue() in 040_queue.sql; the
+-- same list as kQueueSettings in src/stats/settings.cpp). The library turns
+-- both into GUCs. Units: percent, s, ms, count. sql/stats.sql checks the
+-- lists agree.
 -- This and the next two helpers run many times per health() call and carry
 -- no SET search_path (which would cost a GUC save/restore per call and stop
 -- inlining); everything in them is schema-qualified.
@@ -40,6 +48,8 @@ CREATE FUNCTION steward._stats_setting_defaults()
 RETURNS TABLE(name text, unit text, default_value numeric, min_value numeric, max_value numeric)
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$ VALUES
+    ('steward.audit_partitions_ahead_critical', 'count', 1,         -2147483648, 2147483647),
+    ('steward.audit_partitions_ahead_warning',  'count', 2,         -2147483648, 2147483647),
     ('steward.cache_hit_critical',           'percent', 95,         0, 100),
     ('steward.cache_hit_warning',            'percent', 99,         0, 100),
     ('steward.connections_critical',         'percent', 95,         0, 100),
@@ -55,6 +65,12 @@ AS $$ VALUES
     ('steward.long_query_warning',           's',       60,         0, 2147483647),
     ('steward.long_transaction_critical',    's',       1800,       0, 2147483647),
     ('steward.long_transaction_warning',     's',       300,        0, 2147483647),
+    ('steward.queue_dead_jobs_1d_critical',  'count',   99,         -2147483648, 2147483647),
+    ('steward.queue_dead_jobs_1d_warning',   'count',   0,          -2147483648, 2147483647),
+    ('steward.queue_expired_leases_critical', 'count',  99,         -2147483648, 2147483647),
+    ('steward.queue_expired_leases_warning', 'count',   0,          -2147483648, 2147483647),
+    ('steward.queue_oldest_ready_seconds_critical', 's', 3600,      -2147483648, 2147483647),
+    ('steward.queue_oldest_ready_seconds_warning',  's', 300,       -2147483648, 2147483647),
     ('steward.replication_lag_critical',     's',       600,        0, 2147483647),
     ('steward.replication_lag_warning',      's',       60,         0, 2147483647),
     ('steward.sequence_critical',            'percent', 98,         0, 100),
@@ -64,6 +80,17 @@ AS $$ VALUES
     ('steward.xid_age_critical',             'count',   1500000000, 0, 2147483647),
     ('steward.xid_age_warning',              'count',   1000000000, 0, 2147483647)
 $$;
+
+-- The hint of a bad threshold value: the form the setting takes (the same
+-- words as the GUCs' check hook, src/stats/settings.cpp).
+CREATE FUNCTION steward._stats_setting_hint(unit text, min_value numeric, max_value numeric)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT pg_catalog.format(CASE unit
+        WHEN 'percent' THEN 'Use a percentage from %s to %s.'
+        WHEN 's' THEN 'Use a number of seconds from %s to %s, or a number with one of the units ms, s, min, h, d.'
+        WHEN 'ms' THEN 'Use a number of milliseconds from %s to %s, or a number with one of the units ms, s, min, h, d.'
+        ELSE 'Use a number from %s to %s.' END, min_value, max_value) $$;
 
 -- The current value of a threshold in its base unit (percent, seconds,
 -- milliseconds or a count). Reads the GUC when the library defined it, a
@@ -86,17 +113,16 @@ BEGIN
             USING ERRCODE = 'undefined_object',
                   HINT = 'The settings are listed in steward.health_thresholds.';
     END IF;
-    raw := pg_catalog.btrim(pg_catalog.current_setting(setting_name, true));
+    raw := pg_catalog.btrim(pg_catalog.current_setting(setting_name, true), E' \t\n\r\f\v');
     IF raw IS NULL OR raw = '' THEN
         RETURN d.default_value;
     END IF;
+    -- the same form, errors and hints as the GUCs' check hook
+    -- (src/stats/settings.cpp)
     parts := pg_catalog.regexp_match(raw, '^([-+]?[0-9]+(?:\.[0-9]+)?)\s*(ms|s|min|h|d)?$');
     IF parts IS NULL OR (parts[2] IS NOT NULL AND d.unit NOT IN ('s', 'ms')) THEN
         RAISE EXCEPTION 'invalid value for parameter "%": "%"', setting_name, raw
-            USING ERRCODE = 'invalid_parameter_value',
-                  HINT = CASE WHEN d.unit IN ('s', 'ms')
-                              THEN 'Use a number (in ' || d.unit || ') or a number with one of the units ms, s, min, h, d.'
-                              ELSE 'Use a number.' END;
+            USING ERRCODE = 'invalid_parameter_value', HINT = steward._stats_setting_hint(d.unit, d.min_value, d.max_value);
     END IF;
     v := parts[1]::numeric;
     IF parts[2] IS NOT NULL THEN
@@ -107,7 +133,7 @@ BEGIN
     IF v < d.min_value OR v > d.max_value THEN
         RAISE EXCEPTION '% is outside the valid range for parameter "%" (% .. %)',
                         raw, setting_name, d.min_value, d.max_value
-            USING ERRCODE = 'invalid_parameter_value';
+            USING ERRCODE = 'invalid_parameter_value', HINT = steward._stats_setting_hint(d.unit, d.min_value, d.max_value);
     END IF;
     RETURN pg_catalog.trim_scale(v);
 END

@@ -306,8 +306,42 @@ DELETE FROM "Sales Data"."Order Lines" WHERE "Line No" = 2;
 SELECT id, deleted_at IS NOT NULL AS deleted FROM "Sales Data"."Line Notes" ORDER BY id;
 SELECT steward.restore('"Sales Data"."Order Lines"', '{"Tenant": 1, "Line No": 2}');
 SELECT id, deleted_at IS NOT NULL AS deleted FROM "Sales Data"."Line Notes" ORDER BY id;
-SELECT table_name, column_name, live_rows, deleted_rows, counts_exact FROM steward.soft_delete_summary
+SELECT table_name, column_name, live_rows, deleted_rows, counts_exact, counts FROM steward.soft_delete_summary
  WHERE table_name = '"Sales Data"."Order Lines"'::regclass;
+
+-- the summary counts small tables (counts = exact), counts the deleted rows
+-- through an index limited to them when there are few (deleted exact), and
+-- estimates otherwise (estimate); the limit decides. 100 rows, 10 deleted,
+-- analyzed; then 5 more deleted rows the statistics do not know about yet
+CREATE TABLE summary_counts (id int PRIMARY KEY, deleted_at timestamptz);
+INSERT INTO summary_counts SELECT g, CASE WHEN g % 10 = 0 THEN now() END FROM generate_series(1, 100) g;
+SELECT steward.enable_soft_delete('summary_counts', create_views => false);
+CREATE INDEX summary_counts_deleted ON summary_counts (id) WHERE deleted_at IS NOT NULL;
+ANALYZE summary_counts;
+INSERT INTO summary_counts SELECT g, now() FROM generate_series(101, 105) g;
+SHOW steward.soft_delete_summary_exact_limit;
+SELECT live_rows, deleted_rows, counts FROM steward.soft_delete_summary WHERE table_name = 'summary_counts'::regclass;
+SET steward.soft_delete_summary_exact_limit = 100;  -- estimated 100 rows: not above
+SELECT live_rows, deleted_rows, counts FROM steward.soft_delete_summary WHERE table_name = 'summary_counts'::regclass;
+SET steward.soft_delete_summary_exact_limit = 99;   -- above; the index holds an estimated 10
+SELECT live_rows, deleted_rows, counts_exact, counts FROM steward.soft_delete_summary WHERE table_name = 'summary_counts'::regclass;
+SET steward.soft_delete_summary_exact_limit = 9;    -- the index is above too
+SELECT live_rows, deleted_rows, counts FROM steward.soft_delete_summary WHERE table_name = 'summary_counts'::regclass;
+SET steward.soft_delete_summary_exact_limit = 99;
+DROP INDEX summary_counts_deleted;                  -- no index on the deleted rows
+SELECT live_rows, deleted_rows, counts FROM steward.soft_delete_summary WHERE table_name = 'summary_counts'::regclass;
+SET steward.soft_delete_summary_exact_limit = 'lots';
+SET steward.soft_delete_summary_exact_limit = -1;
+RESET steward.soft_delete_summary_exact_limit;
+-- never analyzed: sized by the planner's estimate
+CREATE TABLE summary_fresh (id int, deleted_at timestamptz);
+INSERT INTO summary_fresh VALUES (1, NULL), (2, now());
+SELECT steward.enable_soft_delete('summary_fresh', create_views => false);
+SELECT live_rows, deleted_rows, counts FROM steward.soft_delete_summary WHERE table_name = 'summary_fresh'::regclass;
+SET steward.soft_delete_summary_exact_limit = 0;
+SELECT live_rows, deleted_rows, counts FROM steward.soft_delete_summary WHERE table_name = 'summary_fresh'::regclass;
+RESET steward.soft_delete_summary_exact_limit;
+DROP TABLE summary_counts, summary_fresh;
 
 -- a long multibyte name: the view names keep their suffixes
 CREATE TABLE "ÄäÖöÜüßÄäÖöÜüßÄäÖöÜüßÄäÖöÜüßx" (id int);

@@ -7,16 +7,32 @@ CREATE SCHEMA regress_stats;
 SET search_path = regress_stats, public;
 
 -- == settings ==================================================================
--- The GUCs defined by the library and the SQL fallback defaults agree.
+-- The GUCs defined by the library and the SQL fallback defaults agree:
+-- names, defaults, bounds (each bound taken, one beyond refused) and units
+-- (a duration takes a unit, nothing else does).
 SELECT pg_catalog.count(*) AS settings,
        pg_catalog.count(*) FILTER (WHERE s.name IS NULL) AS missing_gucs,
        pg_catalog.count(*) FILTER (WHERE s.boot_val::numeric <> d.default_value
-                                      OR s.min_val::numeric <> d.min_value
-                                      OR s.max_val::numeric <> d.max_value
-                                      OR COALESCE(s.unit, '') <> CASE d.unit WHEN 's' THEN 's' WHEN 'ms' THEN 'ms' ELSE '' END
+                                      OR s.vartype <> 'string'
                                       OR s.context <> 'user') AS mismatches
   FROM steward._stats_setting_defaults() d
   LEFT JOIN pg_catalog.pg_settings s ON s.name = d.name;
+CREATE FUNCTION regress_stats.takes(setting text, val text) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_catalog.set_config(setting, val, true);
+    RETURN true;
+EXCEPTION WHEN invalid_parameter_value THEN
+    RETURN false;
+END $$;
+BEGIN;
+SELECT pg_catalog.count(*) FILTER (WHERE NOT regress_stats.takes(d.name, d.min_value::text)
+                                      OR NOT regress_stats.takes(d.name, d.max_value::text)
+                                      OR regress_stats.takes(d.name, (d.min_value - 1)::text)
+                                      OR regress_stats.takes(d.name, (d.max_value + 0.5)::text)
+                                      OR regress_stats.takes(d.name, '1s') <> (d.unit IN ('s', 'ms'))) AS bound_or_unit_mismatches
+  FROM steward._stats_setting_defaults() d;
+ROLLBACK;
+DROP FUNCTION regress_stats.takes(text, text);
 SELECT pg_catalog.count(*) AS gucs_without_sql_default
   FROM pg_catalog.pg_settings s
  WHERE s.name ~ '^steward\.' AND s.name <> 'steward.updated_at_fast_path'
@@ -36,9 +52,35 @@ RESET steward.slow_query_min_mean;
 RESET steward.cache_hit_warning;
 SELECT steward._stats_setting('steward.long_query_warning') AS reset_to_default;
 
--- Bad values are refused by the GUC; unknown names by the reader.
+-- Bad values are refused by the GUC (22023, the setting named, a hint with
+-- the form it takes); unknown names by the reader.
 SET steward.sequence_warning = 101;
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 SET steward.lock_wait_warning = '5 parsecs';
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SET steward.slow_query_min_mean = 'fast';
+SET steward.xid_age_warning = '1e9';
+SET steward.dead_tuples_min_rows = '10s';
+
+-- The audit log's and the queue's thresholds are listed and checked the
+-- same way, and stored as plain numbers in their unit (their checks cast
+-- them to numeric).
+SELECT name, value, unit, default_value, source FROM steward.health_thresholds
+ WHERE name ~ '^steward\.(queue|audit)_' ORDER BY name;
+SET steward.audit_partitions_ahead_warning = '3 days';
+SET steward.queue_expired_leases_warning = 'some';
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SET steward.queue_dead_jobs_1d_critical = 3000000000;
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SET steward.queue_oldest_ready_seconds_warning = '10min';
+SET steward.queue_dead_jobs_1d_warning = ' 5 ';
+SELECT pg_catalog.current_setting('steward.queue_oldest_ready_seconds_warning') AS stored,
+       pg_catalog.current_setting('steward.queue_oldest_ready_seconds_warning')::numeric AS cast_by_the_queue,
+       pg_catalog.current_setting('steward.queue_dead_jobs_1d_warning') AS dead_stored;
+SELECT name, value, source FROM steward.health_thresholds
+ WHERE name IN ('steward.queue_oldest_ready_seconds_warning', 'steward.queue_dead_jobs_1d_warning') ORDER BY name;
+RESET steward.queue_oldest_ready_seconds_warning;
+RESET steward.queue_dead_jobs_1d_warning;
 SELECT steward._stats_setting('steward.no_such_threshold');
 
 -- == classification ===========================================================
@@ -254,8 +296,57 @@ SELECT kind, hit_percent BETWEEN 0 AND 100 AS in_range,
                      ELSE steward.health_status(hit_percent, 99, 95) END AS status_follows_thresholds
   FROM steward.cache_hit WHERE hits + reads > 0;
 SELECT pg_catalog.array_agg(kind ORDER BY kind) AS kinds FROM steward.cache_hit;
--- The table and index rows sum the statistics of every user relation (one
--- statement: the statistics are read once per transaction).
+-- Counters that move as expected: in a database of its own (no other
+-- session, no other user table touched), after pg_stat_reset() the table and
+-- index rows start at zero; each sequential scan of a controlled table adds
+-- exactly its pages as hits (all in shared buffers: no reads); an index scan
+-- moves the index row; the database row holds at least the sum.
+SELECT pg_catalog.current_database() AS regress_db \gset
+CREATE DATABASE regress_stats_cache;
+\c regress_stats_cache
+SET client_min_messages = warning;
+CREATE EXTENSION pg_steward;
+RESET client_min_messages;
+CREATE TABLE cache_probe (id integer PRIMARY KEY, pad text) WITH (autovacuum_enabled = false);
+INSERT INTO cache_probe SELECT g, pg_catalog.repeat('x', 200) FROM pg_catalog.generate_series(1, 300) g;
+SELECT pg_catalog.pg_relation_size('cache_probe') / 8192 AS pages;
+SELECT pg_catalog.pg_stat_force_next_flush();   -- the insert's counts, before the reset
+SELECT pg_catalog.pg_stat_reset();
+SELECT kind, hits, reads, hit_percent, status FROM steward.cache_hit WHERE kind <> 'database';
+SELECT pg_catalog.count(*) FROM cache_probe;
+SELECT pg_catalog.pg_stat_force_next_flush();
+SELECT kind, hits, reads, hit_percent, status FROM steward.cache_hit WHERE kind <> 'database';
+SELECT pg_catalog.count(*) FROM cache_probe;
+SELECT pg_catalog.pg_stat_force_next_flush();
+SELECT kind, hits, reads, hit_percent, status FROM steward.cache_hit WHERE kind <> 'database';
+SET enable_seqscan = off;
+SET enable_bitmapscan = off;
+SELECT id FROM cache_probe WHERE id = 150;
+RESET enable_seqscan;
+RESET enable_bitmapscan;
+SELECT pg_catalog.pg_stat_force_next_flush();
+SELECT kind, hits, reads FROM steward.cache_hit WHERE kind = 'table';
+SELECT (SELECT hits FROM steward.cache_hit WHERE kind = 'index') > 0 AS index_hits_moved,
+       (SELECT reads FROM steward.cache_hit WHERE kind = 'index') AS index_reads,
+       (SELECT hits FROM steward.cache_hit WHERE kind = 'database')
+         >= (SELECT pg_catalog.sum(hits) FROM steward.cache_hit WHERE kind <> 'database') AS database_holds_the_sum;
+-- a table created after the backend's first call counts too (the view
+-- keeps which relation is what per backend, and learns new ones); a
+-- temporary table does not
+CREATE TABLE cache_probe2 (id integer) WITH (autovacuum_enabled = false);
+INSERT INTO cache_probe2 VALUES (1);
+CREATE TEMPORARY TABLE cache_probe_temp (id integer);
+INSERT INTO cache_probe_temp VALUES (1);
+SELECT pg_catalog.pg_stat_force_next_flush();
+SELECT pg_catalog.pg_stat_reset_single_table_counters('cache_probe2'::regclass);
+SELECT pg_catalog.count(*) FROM cache_probe2, cache_probe_temp;
+SELECT pg_catalog.pg_stat_force_next_flush();
+SELECT kind, hits, reads FROM steward.cache_hit WHERE kind = 'table';
+DROP TABLE cache_probe2;
+SELECT kind, hits, reads FROM steward.cache_hit WHERE kind = 'table';
+-- the table and index rows are the sums of every user relation's counters
+-- (read here in a database nobody else touches: the view reads the current
+-- shared counters, pg_stat_get_blocks_*() the transaction's snapshot)
 SELECT c.kind, c.hits = s.hits AND c.reads = s.reads AS sums_match
   FROM steward.cache_hit c
   JOIN (SELECT CASE WHEN r.relkind = 'i' THEN 'index' ELSE 'table' END AS kind,
@@ -265,6 +356,9 @@ SELECT c.kind, c.hits = s.hits AND c.reads = s.reads AS sums_match
          WHERE r.relkind IN ('r', 'm', 'i') AND steward._is_user_schema(n.nspname)
          GROUP BY 1) s ON s.kind = c.kind
  ORDER BY c.kind;
+\c :regress_db
+DROP DATABASE regress_stats_cache;
+SET search_path = regress_stats, public;
 
 -- == database_activity ===========================================================
 -- One row: this database's pg_stat_database counters and their rates.
@@ -369,44 +463,68 @@ RESET steward.sequence_critical;
 SELECT steward._require_primary('enqueue jobs') AS on_primary;
 
 -- == roles =======================================================================
-SELECT pg_catalog.pg_has_role('steward_monitor', 'pg_monitor', 'MEMBER') AS monitor_has_pg_monitor;
+-- steward_monitor holds pg_read_all_stats only (not all of pg_monitor);
+-- a role with only steward_monitor and a role with only pg_monitor both
+-- read every view, the features' summaries and health().
+SELECT r.rolname, pg_catalog.pg_has_role('steward_monitor', r.oid, 'MEMBER') AS steward_monitor_has
+  FROM pg_catalog.pg_roles r
+ WHERE r.rolname IN ('pg_monitor', 'pg_read_all_stats', 'pg_read_all_settings', 'pg_stat_scan_tables')
+ ORDER BY r.rolname;
 CREATE ROLE regress_stats_pgmon LOGIN IN ROLE pg_monitor;
 CREATE ROLE regress_stats_stmon LOGIN IN ROLE steward_monitor;
 CREATE ROLE regress_stats_nobody LOGIN;
-SET ROLE regress_stats_pgmon;
-SELECT (SELECT pg_catalog.count(*) FROM steward.table_health WHERE schema_name = 'regress_stats') AS tables,
-       (SELECT pg_catalog.count(*) FROM steward.index_health WHERE schema_name = 'regress_stats' AND issue = 'unused') AS unused,
-       (SELECT percent_used FROM steward.sequence_health WHERE sequence_name = 'events_id_seq') AS events_seq,
-       (SELECT pg_catalog.count(*) FROM steward.connections) AS states,
-       (SELECT pg_catalog.count(*) FROM steward.long_running) >= 0 AS long_running,
-       (SELECT pg_catalog.count(*) FROM steward.blocking) AS blocked,
-       (SELECT pg_catalog.count(*) FROM steward.cache_hit) AS cache_rows,
-       (SELECT pg_catalog.count(*) FROM steward.database_activity) AS database_rows,
-       (SELECT pg_catalog.count(*) FROM steward.slow_queries) AS slow_rows,
-       (SELECT pg_catalog.count(*) FROM steward.health_thresholds) AS thresholds,
-       steward.health()->>'status' IN ('ok', 'warning', 'critical') AS health,
-       (SELECT pg_catalog.count(*) FROM steward._health_checks_stats()) AS own_checks_direct;
--- the features' summaries too: pg_monitor alone is enough for all of them
-SELECT (SELECT pg_catalog.count(*) FROM steward.queue_summary) >= 0 AS queue_summary,
-       (SELECT pg_catalog.count(*) FROM steward.queue_error_summary) >= 0 AS queue_errors,
-       (SELECT pg_catalog.count(*) FROM steward.queue_stats) >= 0 AS queue_stats,
-       (SELECT pg_catalog.count(*) FROM steward.soft_delete_summary) >= 0 AS soft_delete_summary,
-       (SELECT pg_catalog.count(*) FROM steward.recent_activity) >= 0 AS recent_activity,
-       (SELECT pg_catalog.count(*) FROM steward.audit_summary) >= 0 AS audit_summary,
+GRANT USAGE ON SCHEMA regress_stats TO PUBLIC;
+-- every view and health(), read with the caller's rights
+CREATE FUNCTION regress_stats.read_everything(
+    OUT tables bigint, OUT unused bigint, OUT events_seq numeric, OUT states bigint, OUT long_running boolean,
+    OUT blocked bigint, OUT cache_rows bigint, OUT database_rows bigint, OUT slow_rows bigint,
+    OUT thresholds bigint, OUT health boolean, OUT own_checks_direct bigint, OUT sees_itself text)
+LANGUAGE sql AS $$
+SELECT (SELECT pg_catalog.count(*) FROM steward.table_health WHERE schema_name = 'regress_stats'),
+       (SELECT pg_catalog.count(*) FROM steward.index_health WHERE schema_name = 'regress_stats' AND issue = 'unused'),
+       (SELECT percent_used FROM steward.sequence_health WHERE sequence_name = 'events_id_seq'),
+       (SELECT pg_catalog.count(*) FROM steward.connections),
+       (SELECT pg_catalog.count(*) FROM steward.long_running) >= 0,
+       (SELECT pg_catalog.count(*) FROM steward.blocking),
+       (SELECT pg_catalog.count(*) FROM steward.cache_hit),
+       (SELECT pg_catalog.count(*) FROM steward.database_activity),
+       (SELECT pg_catalog.count(*) FROM steward.slow_queries),
+       (SELECT pg_catalog.count(*) FROM steward.health_thresholds),
+       steward.health()->>'status' IN ('ok', 'warning', 'critical'),
+       (SELECT pg_catalog.count(*) FROM steward._health_checks_stats()),
+       (SELECT state FROM steward.connections WHERE state = 'active' AND connections > 0)
+$$;
+-- the features' summaries and checks
+CREATE FUNCTION regress_stats.read_summaries(
+    OUT queue_summary boolean, OUT queue_errors boolean, OUT queue_stats boolean, OUT soft_delete_summary boolean,
+    OUT recent_activity boolean, OUT audit_summary boolean, OUT feature_checks boolean)
+LANGUAGE sql AS $$
+SELECT (SELECT pg_catalog.count(*) FROM steward.queue_summary) >= 0,
+       (SELECT pg_catalog.count(*) FROM steward.queue_error_summary) >= 0,
+       (SELECT pg_catalog.count(*) FROM steward.queue_stats) >= 0,
+       (SELECT pg_catalog.count(*) FROM steward.soft_delete_summary) >= 0,
+       (SELECT pg_catalog.count(*) FROM steward.recent_activity) >= 0,
+       (SELECT pg_catalog.count(*) FROM steward.audit_summary) >= 0,
        (SELECT pg_catalog.count(*) FROM pg_catalog.jsonb_array_elements(steward.health()->'checks') c
-         WHERE c->>'feature' IN ('queue', 'audit', 'soft_delete')) >= 0 AS feature_checks;
+         WHERE c->>'feature' IN ('queue', 'audit', 'soft_delete')) >= 0
+$$;
+SET ROLE regress_stats_pgmon;
+SELECT * FROM regress_stats.read_everything();
+SELECT * FROM regress_stats.read_summaries();
+SELECT pg_catalog.current_setting('data_directory') <> '' AS reads_superuser_settings;
 RESET ROLE;
 SET ROLE regress_stats_stmon;
-SELECT (SELECT percent_used FROM steward.sequence_health WHERE sequence_name = 'events_id_seq') AS events_seq,
-       (SELECT state FROM steward.connections WHERE state = 'active' AND connections > 0) AS sees_itself,
-       (SELECT pg_catalog.count(*) FROM pg_catalog.jsonb_array_elements(steward.health()->'checks') c
-         WHERE c->>'feature' = 'stats' OR c->>'feature' LIKE 'regress%') AS checks;
+SELECT * FROM regress_stats.read_everything();
+SELECT * FROM regress_stats.read_summaries();
+SELECT pg_catalog.current_setting('data_directory') <> '' AS reads_superuser_settings;
 RESET ROLE;
 SET ROLE regress_stats_nobody;
 SELECT pg_catalog.count(*) FROM steward.table_health;
 SELECT pg_catalog.count(*) FROM steward.database_activity;
 SELECT steward.health();
 RESET ROLE;
+REVOKE USAGE ON SCHEMA regress_stats FROM PUBLIC;
+DROP FUNCTION regress_stats.read_everything(), regress_stats.read_summaries();
 
 -- == cleanup =====================================================================
 DROP ROLE regress_stats_pgmon, regress_stats_stmon, regress_stats_nobody;

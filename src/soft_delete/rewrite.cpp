@@ -278,7 +278,7 @@ void AssignRewrite(bool newval, void *) {
     if (newval != g_rewrite_enabled) ResetPlans();
 }
 
-int g_summary_exact_limit = 100000;
+int g_summary_exact_limit = 10000;
 
 void Init() {
     DefineCustomBoolVariable(
@@ -298,8 +298,8 @@ void Init() {
     // here so that SET works and shows its default.
     DefineCustomIntVariable(
         "steward.soft_delete_summary_exact_limit",
-        "Tables estimated above this many rows get estimated counts in steward.soft_delete_summary.",
-        nullptr, &g_summary_exact_limit, 100000, 0, INT_MAX, PGC_USERSET, 0, nullptr, nullptr,
+        "Tables estimated above this many rows are not counted in full by steward.soft_delete_summary.",
+        nullptr, &g_summary_exact_limit, 10000, 0, INT_MAX, PGC_USERSET, 0, nullptr, nullptr,
         nullptr);
     CacheRegisterSyscacheCallback(PROCOID, InvalidateOid, 0);
     CacheRegisterSyscacheCallback(NAMESPACEOID, InvalidateOid, 0);

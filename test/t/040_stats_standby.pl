@@ -16,6 +16,7 @@ $primary->start;
 $primary->safe_psql('postgres', q{
     CREATE EXTENSION pg_steward;
     CREATE ROLE regress_stats_monitor LOGIN IN ROLE pg_monitor;
+    CREATE ROLE regress_stats_stmon LOGIN IN ROLE steward_monitor;
     CREATE TABLE accounts (id serial PRIMARY KEY, balance int);
     INSERT INTO accounts (balance) SELECT 0 FROM generate_series(1, 10);
     SELECT setval('accounts_id_seq', 2040109465);
@@ -27,6 +28,10 @@ $primary->safe_psql('postgres', q{
     INSERT INTO claimed_job SELECT 0, 0;
 });
 my @monitor = (extra_params => [ '-U', 'regress_stats_monitor' ]);
+# steward_monitor holds pg_read_all_stats only, not all of pg_monitor: it
+# must see the same as a pg_monitor member
+my @stmon = (extra_params => [ '-U', 'regress_stats_stmon' ]);
+my @observers = ([ 'pg_monitor', \@monitor ], [ 'steward_monitor', \@stmon ]);
 
 # Thresholds before the library is loaded: a SET makes a placeholder, the SQL
 # side reads and validates it the way the GUC would, defaults otherwise.
@@ -42,13 +47,32 @@ my ($rc, $stdout, $stderr) = $primary->psql('postgres', q{
     SET steward.sequence_warning = 'lots';
     SELECT steward._stats_setting('steward.sequence_warning');
 });
-like($stderr, qr/invalid value for parameter "steward.sequence_warning": "lots"/,
-     'a bad placeholder is refused with the GUC message');
+like($stderr, qr/invalid value for parameter "steward.sequence_warning": "lots"\nHINT:  Use a percentage from 0 to 100\./,
+     'a bad placeholder is refused with the GUC message and hint');
+($rc, $stdout, $stderr) = $primary->psql('postgres', q{
+    \set VERBOSITY verbose
+    SET steward.queue_expired_leases_warning = 'some';
+    SELECT * FROM steward.health_thresholds WHERE name = 'steward.queue_expired_leases_warning';
+});
+like($stderr, qr/ERROR:  22023: invalid value for parameter "steward.queue_expired_leases_warning": "some"\nHINT:  Use a number from -2147483648 to 2147483647\./,
+     'a bad queue threshold placeholder too');
+# health() loads the library: a bad queue threshold set before is refused
+# then (a WARNING with the hint; the default applies), never a cast error
+# in the queue's check
+($rc, $stdout, $stderr) = $primary->psql('postgres', q{
+    SET steward.queue_expired_leases_warning = 'some';
+    SELECT count(*) FROM jsonb_array_elements(steward.health()->'checks') c
+     WHERE c->>'feature' = 'queue' AND c->>'name' = 'check_failed';
+    SELECT current_setting('steward.queue_expired_leases_warning');
+});
+like($stderr, qr/WARNING:  invalid value for parameter "steward.queue_expired_leases_warning": "some"\nHINT:  Use a number from -2147483648 to 2147483647\./,
+     'a bad queue threshold placeholder: refused when health() loads the library');
+is($stdout, "0\n0", '... and the queue check runs with the default');
 ($rc, $stdout, $stderr) = $primary->psql('postgres', q{
     SET steward.cache_hit_warning = '101';
     SELECT steward._stats_setting('steward.cache_hit_warning');
 });
-like($stderr, qr/101 is outside the valid range for parameter "steward.cache_hit_warning" \(0 \.\. 100\)/,
+like($stderr, qr/101 is outside the valid range for parameter "steward.cache_hit_warning" \(0 \.\. 100\)\nHINT:  Use a percentage from 0 to 100\./,
      'an out-of-range placeholder is refused');
 
 # -- sessions: a holder idle in transaction, a waiter blocked by it, a
@@ -71,25 +95,28 @@ $primary->safe_psql('postgres', q{
 ok($primary->poll_query_until('postgres',
         q{SELECT count(*) = 1 FROM steward.blocking WHERE blocked_application = 'regress_waiter'}),
    'the blocked session appears');
-$out = $primary->safe_psql('postgres', q{
-    SELECT blocked_pid, blocking_pid, blocking_application, blocking_state, waiting_for,
-           wait_duration >= '0'::interval, blocked_query
-      FROM steward.blocking}, @monitor);
-is($out, "$waiter_pid|$holder_pid|regress_holder|idle in transaction|ShareLock on transactionid"
-       . "|t|UPDATE accounts SET balance = 2 WHERE id = 1;",
-   'steward.blocking: who blocks whom, seen by a pg_monitor-only role');
+for my $o (@observers) {
+    my ($who, $as) = @$o;
+    $out = $primary->safe_psql('postgres', q{
+        SELECT blocked_pid, blocking_pid, blocking_application, blocking_state, waiting_for,
+               wait_duration >= '0'::interval, blocked_query
+          FROM steward.blocking}, @$as);
+    is($out, "$waiter_pid|$holder_pid|regress_holder|idle in transaction|ShareLock on transactionid"
+           . "|t|UPDATE accounts SET balance = 2 WHERE id = 1;",
+       "steward.blocking: who blocks whom, seen by a $who-only role");
 
-$out = $primary->safe_psql('postgres', q{
-    SET steward.long_query_warning = 0;
-    SET steward.long_transaction_warning = 0;
-    SET steward.idle_in_transaction_warning = 0;
-    SELECT kind, COALESCE(application_name, '-'), state FROM steward.long_running
-     WHERE application_name IN ('regress_holder', 'regress_waiter') OR kind = 'prepared transaction'
-     ORDER BY kind, application_name;}, @monitor);
-is($out, "idle in transaction|regress_holder|idle in transaction\n"
-       . "prepared transaction|-|prepared\n"
-       . "query|regress_waiter|active",
-   'steward.long_running separates idle in transaction, queries and prepared transactions');
+    $out = $primary->safe_psql('postgres', q{
+        SET steward.long_query_warning = 0;
+        SET steward.long_transaction_warning = 0;
+        SET steward.idle_in_transaction_warning = 0;
+        SELECT kind, COALESCE(application_name, '-'), state FROM steward.long_running
+         WHERE application_name IN ('regress_holder', 'regress_waiter') OR kind = 'prepared transaction'
+         ORDER BY kind, application_name;}, @$as);
+    is($out, "idle in transaction|regress_holder|idle in transaction\n"
+           . "prepared transaction|-|prepared\n"
+           . "query|regress_waiter|active",
+       "steward.long_running separates idle in transaction, queries and prepared transactions ($who)");
+}
 
 $out = $primary->safe_psql('postgres', q{
     SELECT count(*) FROM steward.long_running
@@ -148,19 +175,22 @@ $standby->start;
 $primary->safe_psql('postgres', q{CREATE TABLE after_backup (id int)});
 $primary->wait_for_catchup($standby, 'replay');
 
-$out = $standby->safe_psql('postgres', q{
-    SELECT (SELECT count(*) FROM steward.table_health WHERE table_name IN ('accounts', 'after_backup')),
-           (SELECT string_agg(index_name || ':' || issue, ',' ORDER BY index_name) FROM steward.index_health
-             WHERE issue IN ('duplicate', 'invalid')),
-           (SELECT percent_used || ':' || status FROM steward.sequence_health WHERE sequence_name = 'accounts_id_seq'),
-           (SELECT count(*) FROM steward.connections),
-           (SELECT count(*) FROM steward.long_running) >= 0,
-           (SELECT count(*) FROM steward.blocking),
-           (SELECT count(*) FROM steward.cache_hit),
-           (SELECT note IS NOT NULL FROM steward.slow_queries),
-           (SELECT count(*) FROM steward.health_thresholds)}, @monitor);
-is($out, '2|accounts_balance_again:duplicate|95.00:warning|7|t|0|3|t|23',
-   'every view answers on the standby for a pg_monitor-only role');
+for my $o (@observers) {
+    my ($who, $as) = @$o;
+    $out = $standby->safe_psql('postgres', q{
+        SELECT (SELECT count(*) FROM steward.table_health WHERE table_name IN ('accounts', 'after_backup')),
+               (SELECT string_agg(index_name || ':' || issue, ',' ORDER BY index_name) FROM steward.index_health
+                 WHERE issue IN ('duplicate', 'invalid')),
+               (SELECT percent_used || ':' || status FROM steward.sequence_health WHERE sequence_name = 'accounts_id_seq'),
+               (SELECT count(*) FROM steward.connections),
+               (SELECT count(*) FROM steward.long_running) >= 0,
+               (SELECT count(*) FROM steward.blocking),
+               (SELECT count(*) FROM steward.cache_hit),
+               (SELECT note IS NOT NULL FROM steward.slow_queries),
+               (SELECT count(*) FROM steward.health_thresholds)}, @$as);
+    is($out, '2|accounts_balance_again:duplicate|95.00:warning|7|t|0|3|t|31',
+       "every view answers on the standby for a $who-only role");
+}
 
 $out = $standby->safe_psql('postgres', q{
     SELECT h->>'is_standby', h->>'replay_lag_seconds',

@@ -16,8 +16,10 @@ $node->start;
 $node->safe_psql('postgres', q{
     CREATE EXTENSION pg_steward;
     CREATE ROLE regress_stats_monitor LOGIN IN ROLE pg_monitor;
+    CREATE ROLE regress_stats_stmon LOGIN IN ROLE steward_monitor;
 });
 my @monitor = (extra_params => [ '-U', 'regress_stats_monitor' ]);
+my @stmon = (extra_params => [ '-U', 'regress_stats_stmon' ]);
 
 my $out = $node->safe_psql('postgres', q{SELECT note FROM steward.slow_queries});
 like($out, qr/^pg_stat_statements is not installed: add it to shared_preload_libraries/,
@@ -38,6 +40,10 @@ $out = $node->safe_psql('postgres', q{
       FROM steward.slow_queries ORDER BY total_ms DESC}, @monitor);
 is($out, 'SELECT pg_sleep($1)|3|t|t|3|' . getpwuid($<) . '|t|t',
    'only statements over both thresholds, query text visible to pg_monitor');
+$out = $node->safe_psql('postgres', q{
+    SET steward.slow_query_min_calls = 3;
+    SELECT query FROM steward.slow_queries ORDER BY total_ms DESC}, @stmon);
+is($out, 'SELECT pg_sleep($1)', 'query text visible to steward_monitor (pg_read_all_stats)');
 
 $out = $node->safe_psql('postgres', q{
     SET steward.slow_query_min_calls = 4;
