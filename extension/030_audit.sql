@@ -471,7 +471,7 @@ CREATE FUNCTION steward._audit_prepare(relid oid,
     OUT table_id integer, OUT version_id integer, OUT full_row boolean,
     OUT log_noop boolean, OUT log_statement boolean, OUT attnums int2[],
     OUT storage oid[], OUT redacted boolean[], OUT key_positions int2[],
-    OUT soft_delete_position int2, OUT audited oid)
+    OUT soft_delete_position int2, OUT audited oid, OUT stamp_position int2)
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -583,6 +583,13 @@ BEGIN
     SELECT steward._trigger_first_arg(t.oid, '') INTO sd
       FROM pg_catalog.pg_trigger t WHERE t.tgrelid = relid AND t.tgname = 'steward_soft_delete';
     soft_delete_position := COALESCE(pg_catalog.array_position(last.columns, sd::text), 0);
+    -- The column track_updated_at() stamps on relid: an UPDATE whose only
+    -- audited change is that stamp is a no-op for the log (the stamp moved
+    -- because the row was written, not because a value changed).
+    SELECT steward._trigger_first_arg(t.oid, 'updated_at') INTO sd
+      FROM pg_catalog.pg_trigger t
+     WHERE t.tgrelid = relid AND t.tgname = steward._updated_at_trigger_name() AND t.tgenabled <> 'D';
+    stamp_position := COALESCE(pg_catalog.array_position(last.columns, sd::text), 0);
     audited := root;
 END
 $$;

@@ -463,6 +463,35 @@ RESET ROLE;
 SELECT new_values FROM steward.audit_log WHERE schema_name = 'regress_audit_own' ORDER BY id;
 DROP SCHEMA regress_audit_own CASCADE;
 
+-- updated_at and audit on one table: an UPDATE that changes only excluded
+-- columns moves the stamp but is a no-op for the log (unless log_noop);
+-- a real change logs the stamp with it
+SET search_path = regress_audit, public;
+CREATE TABLE sessions (id int PRIMARY KEY, user_name text, last_seen_at timestamptz,
+                       updated_at timestamptz NOT NULL DEFAULT '2000-01-01');
+SELECT steward.track_updated_at('sessions');
+SELECT steward.enable_audit('sessions', excluded => '{last_seen_at}');
+INSERT INTO sessions VALUES (1, 'ann', now(), '2000-01-01');
+SELECT last_id() AS before \gset
+UPDATE sessions SET last_seen_at = now() + interval '1 minute';
+SELECT updated_at > '2000-01-01' AS stamped FROM sessions;
+SELECT count(*) AS logged FROM show_log(:before);
+UPDATE sessions SET user_name = 'bea';
+SELECT action, changed_columns, new_values - 'updated_at' AS new_values,
+       new_values ? 'updated_at' AS stamp_logged FROM show_log(:before);
+SELECT last_id() AS before \gset
+-- with log_noop the stamp-only change is recorded
+SELECT steward.enable_audit('sessions', log_noop => true);
+UPDATE sessions SET last_seen_at = now() + interval '2 minutes';
+SELECT action, changed_columns FROM show_log(:before);
+SELECT last_id() AS before \gset
+-- without updated_at tracking, a change of updated_at alone is a change
+SELECT steward.enable_audit('sessions', log_noop => false);
+SELECT steward.untrack_updated_at('sessions');
+UPDATE sessions SET updated_at = '2001-01-01';
+SELECT action, changed_columns, new_values FROM show_log(:before);
+RESET search_path;
+
 DROP SCHEMA regress_audit CASCADE;
 DROP SERVER regress_audit_server;
 DROP FOREIGN DATA WRAPPER regress_audit_fdw;

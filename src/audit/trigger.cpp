@@ -79,6 +79,7 @@ struct AuditRel {
     int16 *key_positions;  // 1-based, in key order
     int16 *key_sorted;     // 1-based, ascending
     int soft_delete_position;  // 1-based, 0: none
+    int stamp_position;        // 1-based: the column track_updated_at() stamps, 0: none
     Oid audited;               // the audited table: relid, or the partitioned table relid belongs to
 };
 
@@ -182,14 +183,15 @@ void Build(AuditRel *ar, Relation rel) {
     Datum args[1] = {ObjectIdGetDatum(relid)};
     int rc = SPI_execute_with_args(
         "SELECT table_id, version_id, full_row, log_noop, log_statement, attnums, storage, "
-        "redacted, key_positions, soft_delete_position, audited FROM steward._audit_prepare($1)",
+        "redacted, key_positions, soft_delete_position, audited, stamp_position "
+        "FROM steward._audit_prepare($1)",
         1, argtypes, args, nullptr, false, 1);
     if (rc != SPI_OK_SELECT || SPI_processed != 1) elog(ERROR, "steward._audit_prepare failed");
     HeapTuple row = SPI_tuptable->vals[0];
     TupleDesc rowdesc = SPI_tuptable->tupdesc;
-    bool isnull[11];
-    Datum v[11];
-    for (int i = 0; i < 11; ++i) v[i] = SPI_getbinval(row, rowdesc, i + 1, &isnull[i]);
+    bool isnull[12];
+    Datum v[12];
+    for (int i = 0; i < 12; ++i) v[i] = SPI_getbinval(row, rowdesc, i + 1, &isnull[i]);
     if (isnull[5] || isnull[6] || isnull[7] || isnull[8] || isnull[10])
         elog(ERROR, "steward._audit_prepare returned no column list");
 
@@ -265,6 +267,7 @@ void Build(AuditRel *ar, Relation rel) {
             std::swap(ar->key_sorted[j - 1], ar->key_sorted[j]);
     ar->soft_delete_position = isnull[9] ? 0 : DatumGetInt16(v[9]);
     ar->audited = DatumGetObjectId(v[10]);
+    ar->stamp_position = isnull[11] ? 0 : DatumGetInt16(v[11]);
     MemoryContextSwitchTo(old);
     SPI_finish();
     ar->built_in = GetCurrentSubTransactionId();
@@ -387,7 +390,10 @@ void AuditUpdate(const AuditRel *ar, TupleTableSlot *old_slot, TupleTableSlot *n
     int nchanged = 0;
     for (int p = 0; p < ar->ncols; ++p)
         if (Changed(ar, p, old_slot, new_slot)) changed[nchanged++] = static_cast<int16>(p + 1);
-    if (nchanged == 0 && !ar->log_noop) return;
+    // No-op: nothing audited changed, or only the updated_at stamp moved.
+    if (!ar->log_noop &&
+        (nchanged == 0 || (nchanged == 1 && changed[0] == ar->stamp_position)))
+        return;
 
     char action = 'U';
     if (ar->soft_delete_position > 0) {
