@@ -333,9 +333,9 @@ CREATE TRIGGER t AFTER INSERT ON accounts FOR EACH STATEMENT EXECUTE FUNCTION st
 INSERT INTO accounts VALUES (99, 'nobody', 0);
 DROP TRIGGER t ON accounts;
 
--- the indexed key hash, for queries of your own on steward.audit_records
+-- the key hash, for queries of your own on steward.audit_log
 SELECT count(*) = (SELECT count(*) FROM steward.history('accounts', 1)) AS same_entries
-  FROM steward.audit_records WHERE row_hash = steward.audit_key_hash('accounts', 1);
+  FROM steward.audit_log WHERE row_hash = steward.audit_key_hash('accounts', 1);
 
 -- disable: history stays; idempotent
 SELECT steward.disable_audit('scratch2');
@@ -462,6 +462,61 @@ SELECT schema_name, table_name, changed_by = current_user AS by_me FROM steward.
 RESET ROLE;
 SELECT new_values FROM steward.audit_log WHERE schema_name = 'regress_audit_own' ORDER BY id;
 DROP SCHEMA regress_audit_own CASCADE;
+
+-- a statement of 16 rows or more packs its entries: sorted by key hash, many
+-- to a log row (below 8 kB, in the heap page), found by their key range;
+-- every reader sees them as single entries
+SET search_path = regress_audit, public;
+CREATE TABLE bulk (id int PRIMARY KEY, v int, note text);
+SELECT steward.enable_audit('bulk', log_statement => true);
+SELECT last_id() AS before \gset
+INSERT INTO bulk SELECT g, g, 'n' || g FROM generate_series(1, 200) g;
+UPDATE bulk SET v = v + 1 WHERE id % 2 = 0;
+DELETE FROM bulk WHERE id > 180;
+INSERT INTO bulk VALUES (1000, 0, 'single');
+UPDATE bulk SET id = id + 500 WHERE id <= 20;  -- key moves: single entries
+SELECT count(*) FILTER (WHERE entries IS NULL) AS single_rows,
+       count(*) FILTER (WHERE entries IS NOT NULL) BETWEEN 3 AND 40 AS few_packed_rows,
+       sum(cardinality(hashes)) AS packed_entries,
+       bool_and(pg_column_size(r.*) < 8160) FILTER (WHERE entries IS NOT NULL) AS in_page,
+       bool_and(hashes = (SELECT array_agg(h ORDER BY h::numeric + CASE WHEN h < 0 THEN 18446744073709551616 ELSE 0 END)
+                          FROM unnest(hashes) h)) FILTER (WHERE entries IS NOT NULL) AS sorted_by_hash
+  FROM steward.audit_records r
+ WHERE id > :before AND table_id = (SELECT table_id FROM steward.audit_tables WHERE tbl = 'bulk'::regclass);
+SELECT action, count(*), count(DISTINCT statement) AS statements,
+       bool_and(row_hash = steward.audit_key_hash('bulk', (row_key->>'id')::int)) AS hash_of_key
+  FROM steward.audit_log WHERE id > :before AND table_name = 'bulk' GROUP BY action ORDER BY action;
+-- each packed entry's key point lies in its row's range, and its hash in its row's list
+SELECT bool_and(r.key_range @> steward._audit_key_point(r.table_id, e.row_hash)
+                AND e.row_hash = ANY (r.hashes)) AS covered
+  FROM steward.audit_records r,
+       steward._audit_entries(r.id, r.row_hash, r.old_hash, r.stored, r.changed, r.old_image, r.new_image, r.entries) e
+ WHERE r.entries IS NOT NULL AND r.id > :before;
+-- one record's history (through the key indexes: sequential scans off)
+BEGIN;
+SET LOCAL enable_seqscan = off;
+SELECT action, old_values, new_values FROM steward.history('bulk', 2);
+SELECT action, new_values FROM steward.history('bulk', 190);
+SELECT action, row_key, old_row_key FROM steward.history('bulk', 503);
+SELECT steward.row_as_of('bulk', 503, now()) AS moved, steward.row_as_of('bulk', 3, now()) AS gone,
+       steward.row_as_of('bulk', 40, now()) AS updated;
+COMMIT;
+SELECT id, v FROM bulk WHERE id IN (3, 40, 503) ORDER BY id;
+-- the summaries count entries, not log rows
+SELECT action, changes FROM steward.audit_summary WHERE table_name = 'bulk' ORDER BY action;
+SELECT count(*) FILTER (WHERE table_name = 'bulk') AS bulk_entries,
+       bool_and(id > :before) AS newest FROM steward.recent_activity;
+-- malformed packed data is an error, not a crash
+SELECT * FROM steward._audit_entries(1, 1, NULL, NULL, NULL, NULL, NULL, '\x0102'::bytea);
+SELECT * FROM steward._audit_entries(1, 1, NULL, NULL, NULL, NULL, NULL,
+    ('\x' || repeat('00', 16) || 'fbff0000' || repeat('00', 12))::bytea);
+SELECT * FROM steward._audit_entries(1, 1, NULL, NULL, NULL, NULL, NULL,
+    ('\x' || repeat('00', 16) || 'ffffffff' || '08000000' || '00000000' || repeat('00', 4) || '0000000000000000')::bytea);
+SELECT * FROM steward._audit_entries(1, 1, NULL, NULL, NULL, NULL, NULL,
+    ('\x' || repeat('00', 16) || 'ffffffff' || 'ffff0000' || '00000000' || repeat('00', 4))::bytea);
+-- a single entry passes through
+SELECT * FROM steward._audit_entries(7, 8, 9, '{1}', '{2}', '\x01', NULL, NULL);
+RESET search_path;
 
 -- updated_at and audit on one table: an UPDATE that changes only excluded
 -- columns moves the stamp but is a no-op for the log (unless log_noop);
