@@ -960,6 +960,11 @@ RETURNS bigint LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 AS $$ SELECT (table_id::bigint OPERATOR(pg_catalog.<<) 32)
              OPERATOR(pg_catalog.|) ((hash OPERATOR(pg_catalog.>>) 32) OPERATOR(pg_catalog.&) 4294967295) $$;
 
+-- How many entries a log row holds.
+CREATE FUNCTION steward._audit_entry_count(hashes bigint[], entries bytea)
+RETURNS integer LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT CASE WHEN entries IS NULL THEN 1 ELSE pg_catalog.cardinality(hashes) END $$;
+
 -- The entries of a log row: the row itself, or its packed entries.
 CREATE FUNCTION steward._audit_entries(id bigint, row_hash bigint, old_hash bigint, stored int2[],
                                        changed int2[], old_image bytea, new_image bytea, entries bytea)
@@ -1164,7 +1169,7 @@ BEGIN
             first_block := GREATEST(blocks - span, 0);
             tail := pg_catalog.format('(%s,0)', first_block);
             EXECUTE pg_catalog.format(
-                'SELECT COALESCE(pg_catalog.sum(CASE WHEN r.entries IS NULL THEN 1 ELSE pg_catalog.cardinality(r.hashes) END), 0)
+                'SELECT COALESCE(pg_catalog.sum(steward._audit_entry_count(r.hashes, r.entries)), 0)
                    FROM %s r WHERE r.ctid >= %L::tid', p.part, tail)
                INTO found;
             EXIT WHEN found >= n - got OR first_block = 0;
@@ -1196,7 +1201,7 @@ COMMENT ON VIEW steward.recent_activity IS 'The latest audited changes (up to 10
 CREATE VIEW steward.audit_summary AS
 SELECT pg_catalog.date_trunc('hour', r.logged_at) AS hour, t.schema_name, t.table_name,
        steward._audit_action_name(r.action) AS action,
-       pg_catalog.sum(CASE WHEN r.entries IS NULL THEN 1 ELSE pg_catalog.cardinality(r.hashes) END)::bigint AS changes,
+       pg_catalog.sum(steward._audit_entry_count(r.hashes, r.entries))::bigint AS changes,
        pg_catalog.count(DISTINCT r.actor) AS actors
   FROM steward.audit_records r
   JOIN steward.audit_tables t ON t.table_id = r.table_id

@@ -506,6 +506,28 @@ SELECT id, v FROM bulk WHERE id IN (3, 40, 503) ORDER BY id;
 SELECT action, changes FROM steward.audit_summary WHERE table_name = 'bulk' ORDER BY action;
 SELECT count(*) FILTER (WHERE table_name = 'bulk') AS bulk_entries,
        bool_and(id > :before) AS newest FROM steward.recent_activity;
+-- whole-row images are the rows' own tuples where the layout allows it:
+-- rows written before ADD COLUMN (fewer attributes: the default is filled
+-- in), a table with a dropped column, TOASTed values all decode the same
+CREATE TABLE shapes (id int PRIMARY KEY, a int, big text);
+SELECT steward.enable_audit('shapes');
+INSERT INTO shapes SELECT g, g, CASE WHEN g = 1 THEN repeat(md5(g::text), 4000) END FROM generate_series(1, 20) g;
+ALTER TABLE shapes ADD COLUMN b int DEFAULT 7;
+SELECT last_id() AS before \gset
+DELETE FROM shapes WHERE id <= 10;
+SELECT count(*) AS deleted, bool_and((old_values->>'b')::int = 7) AS default_filled,
+       bool_and(old_values->>'a' = old_values->>'id') AS values_kept,
+       max(length(old_values->>'big')) AS toasted_length
+  FROM steward.audit_log WHERE id > :before AND table_name = 'shapes';
+ALTER TABLE shapes DROP COLUMN a;
+SELECT last_id() AS before \gset
+INSERT INTO shapes (id, big, b) SELECT g, 'x', g FROM generate_series(101, 120) g;
+DELETE FROM shapes WHERE id BETWEEN 11 AND 20;
+SELECT action, count(*), bool_and(COALESCE(new_values, old_values) ? 'a') AS has_dropped,
+       bool_and((COALESCE(new_values, old_values)->>'b')::int IN (7) OR action = 'INSERT') AS b_ok,
+       bool_and(action = 'DELETE' OR (new_values->>'b')::int = (new_values->>'id')::int) AS b_new
+  FROM steward.audit_log WHERE id > :before AND table_name = 'shapes' GROUP BY action ORDER BY action;
+SELECT steward.row_as_of('shapes', 105, now()) AS inserted_after_drop;
 -- malformed packed data is an error, not a crash
 SELECT * FROM steward._audit_entries(1, 1, NULL, NULL, NULL, NULL, NULL, '\x0102'::bytea);
 SELECT * FROM steward._audit_entries(1, 1, NULL, NULL, NULL, NULL, NULL,

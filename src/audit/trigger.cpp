@@ -47,6 +47,8 @@ extern "C" {
 #include "utils/tuplestore.h"
 }
 
+#include <algorithm>
+
 namespace steward::audit {
 
 char *g_actor = nullptr;
@@ -81,6 +83,10 @@ struct AuditRel {
     int soft_delete_position;  // 1-based, 0: none
     int stamp_position;        // 1-based: the column track_updated_at() stamps, 0: none
     Oid audited;               // the audited table: relid, or the partitioned table relid belongs to
+    // Every column of relid is audited, in attribute order, stored in its
+    // binary form: a whole row's image is the row's own tuple (RowImage()).
+    bool image_is_row;
+    AttrNumber last_key_attnum;  // highest attribute number of a key column
 };
 
 HTAB *g_rels = nullptr;
@@ -265,6 +271,12 @@ void Build(AuditRel *ar, Relation rel) {
     for (int i = 1; i < ar->nkeys; ++i)  // insertion sort: keys are short
         for (int j = i; j > 0 && ar->key_sorted[j - 1] > ar->key_sorted[j]; --j)
             std::swap(ar->key_sorted[j - 1], ar->key_sorted[j]);
+    ar->image_is_row = n == desc->natts;
+    for (int i = 0; i < n && ar->image_is_row; ++i)
+        ar->image_is_row = ar->kind[i] == kBinary && attnums[i] == i + 1;
+    ar->last_key_attnum = 0;
+    for (int k = 0; k < ar->nkeys; ++k)
+        ar->last_key_attnum = std::max(ar->last_key_attnum, attnums[ar->key_positions[k] - 1]);
     ar->soft_delete_position = isnull[9] ? 0 : DatumGetInt16(v[9]);
     ar->audited = DatumGetObjectId(v[10]);
     ar->stamp_position = isnull[11] ? 0 : DatumGetInt16(v[11]);
@@ -331,6 +343,31 @@ Datum Image(const AuditRel *ar, TupleTableSlot *slot, const int16 *positions, in
         }
     }
     return FormImage(ar->image_desc, values, nulls);
+}
+
+// A whole row's image, taken from its transition-table tuple as it is when
+// the image's layout is the row's own (image_is_row), the tuple has every
+// column and no TOAST pointer: the bytes heap_form_tuple() would produce,
+// without deforming and forming the row. Otherwise formed by Image().
+Datum RowImage(const AuditRel *ar, TupleTableSlot *slot) {
+    if (ar->image_is_row && TTS_IS_MINIMALTUPLE(slot)) {
+        MinimalTuple mt = reinterpret_cast<MinimalTupleTableSlot *>(slot)->mintuple;
+        if (mt != nullptr && !(mt->t_infomask & HEAP_HASEXTERNAL) &&
+            (mt->t_infomask2 & HEAP_NATTS_MASK) == ar->ncols) {
+            Size len = mt->t_len + MINIMAL_TUPLE_OFFSET;
+            auto td = static_cast<HeapTupleHeader>(palloc(len));
+            memcpy(reinterpret_cast<char *>(td) + MINIMAL_TUPLE_OFFSET, mt, mt->t_len);
+            HeapTupleHeaderSetDatumLength(td, len);
+            HeapTupleHeaderSetTypeId(td, ar->image_desc->tdtypeid);
+            HeapTupleHeaderSetTypMod(td, ar->image_desc->tdtypmod);
+            ItemPointerSetInvalid(&td->t_ctid);
+            td->t_infomask &= (HEAP_HASNULL | HEAP_HASVARWIDTH);  // no visibility bits
+            td->t_infomask2 &= HEAP_NATTS_MASK;
+            return PointerGetDatum(td);
+        }
+    }
+    slot_getallattrs(slot);
+    return Image(ar, slot, nullptr, 0);
 }
 
 int64 KeyHashOf(const AuditRel *ar, TupleTableSlot *slot) {
@@ -417,8 +454,8 @@ void AuditUpdate(const AuditRel *ar, TupleTableSlot *old_slot, TupleTableSlot *n
         e.old_hash = KeyHashOf(ar, old_slot);
     }
     if (ar->full_row) {
-        e.old_image = Image(ar, old_slot, nullptr, 0);
-        e.new_image = Image(ar, new_slot, nullptr, 0);
+        e.old_image = RowImage(ar, old_slot);
+        e.new_image = RowImage(ar, new_slot);
     } else {
         int16 *stored = static_cast<int16 *>(palloc(sizeof(int16) * (ar->ncols + ar->nkeys + 1)));
         int nstored = audit_plan::MergePositions(ar->key_sorted, ar->nkeys, changed, nchanged, stored);
@@ -435,16 +472,16 @@ void AuditUpdate(const AuditRel *ar, TupleTableSlot *old_slot, TupleTableSlot *n
 void AddRowEntry(const AuditRel *ar, char action, TupleTableSlot *slot, bool old_row) {
     Entry e = NewEntry(ar, action);
     e.has_key = true;
+    slot_getsomeattrs(slot, ar->last_key_attnum);
     e.row_hash = KeyHashOf(ar, slot);
-    (old_row ? e.old_image : e.new_image) = Image(ar, slot, nullptr, 0);
+    (old_row ? e.old_image : e.new_image) = RowImage(ar, slot);
     AddEntry(e);
 }
 
-// Read the next row of a transition table into slot; false at its end.
+// Read the next row of a transition table into slot (not deformed yet);
+// false at its end.
 inline bool NextRow(Tuplestorestate *store, TupleTableSlot *slot) {
-    if (!tuplestore_gettupleslot(store, true, false, slot)) return false;
-    slot_getallattrs(slot);
-    return true;
+    return tuplestore_gettupleslot(store, true, false, slot);
 }
 
 // Log every row of the statement's transition table(s).
@@ -475,6 +512,8 @@ void AuditStatement(const AuditRel *ar, TriggerData *td, char action) {
             AddRowEntry(ar, 'D', old_slot, true);
         } else {
             if (!have_old || !have_new) elog(ERROR, "transition tables of an UPDATE differ in length");
+            slot_getallattrs(old_slot);
+            slot_getallattrs(new_slot);
             AuditUpdate(ar, old_slot, new_slot);
         }
         MemoryContextSwitchTo(old);
