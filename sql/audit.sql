@@ -528,6 +528,30 @@ SELECT action, count(*), bool_and(COALESCE(new_values, old_values) ? 'a') AS has
        bool_and(action = 'DELETE' OR (new_values->>'b')::int = (new_values->>'id')::int) AS b_new
   FROM steward.audit_log WHERE id > :before AND table_name = 'shapes' GROUP BY action ORDER BY action;
 SELECT steward.row_as_of('shapes', 105, now()) AS inserted_after_drop;
+-- a new session's first write finds the table's latest version current
+-- (one query, no new version); a change made meanwhile makes a new one
+SELECT max(version_id) AS versions_before FROM steward.audit_versions \gset
+\c
+INSERT INTO regress_audit.bulk VALUES (2000, 1, 'fresh session');
+SELECT max(version_id) = :versions_before AS same_version FROM steward.audit_versions;
+ALTER TABLE regress_audit.bulk RENAME COLUMN note TO remark;
+\c
+INSERT INTO regress_audit.bulk VALUES (2001, 1, 'after rename');
+SELECT max(version_id) = :versions_before + 1 AS new_version, columns
+  FROM steward.audit_versions WHERE version_id = (SELECT max(version_id) FROM steward.audit_versions) GROUP BY columns;
+SELECT new_values FROM steward.audit_log WHERE table_name = 'bulk' AND (row_key->>'id')::int IN (2000, 2001) ORDER BY id;
+\c
+ALTER TABLE regress_audit.bulk ALTER COLUMN v TYPE bigint;
+SELECT steward.enable_audit('regress_audit.bulk', redacted => '{remark}');
+\c
+INSERT INTO regress_audit.bulk VALUES (2002, 1, 'redacted now');
+SELECT max(version_id) = :versions_before + 2 AS one_more_version, types, redacted
+  FROM steward.audit_versions WHERE version_id = (SELECT max(version_id) FROM steward.audit_versions) GROUP BY types, redacted;
+\c
+INSERT INTO regress_audit.bulk VALUES (2003, 1, 'same again');
+SELECT max(version_id) = :versions_before + 2 AS still_that_version FROM steward.audit_versions;
+SELECT new_values FROM steward.audit_log WHERE table_name = 'bulk' AND (row_key->>'id')::int IN (2002, 2003) ORDER BY id;
+SET search_path = regress_audit, public;
 -- malformed packed data is an error, not a crash
 SELECT * FROM steward._audit_entries(1, 1, NULL, NULL, NULL, NULL, NULL, '\x0102'::bytea);
 SELECT * FROM steward._audit_entries(1, 1, NULL, NULL, NULL, NULL, NULL,

@@ -78,6 +78,9 @@ inline int64 KeyPoint(int32 table_id, int64 hash) {
                               (static_cast<uint64>(hash) >> 32));
 }
 
+// The elements of an array (NULLs as 0).
+Datum *DeconstructAll(Datum array, Oid elemtype, int *n);
+
 // An int2[] of n positions.
 Datum PositionsArray(const int16 *positions, int n);
 

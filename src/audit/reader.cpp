@@ -25,6 +25,18 @@ extern "C" {
 }
 
 namespace steward::audit {
+
+Datum *DeconstructAll(Datum array, Oid elemtype, int *n) {
+    int16 len;
+    bool byval;
+    char align;
+    get_typlenbyvalalign(elemtype, &len, &byval, &align);
+    Datum *elems;
+    bool *nulls;
+    deconstruct_array(DatumGetArrayTypeP(array), elemtype, len, byval, align, &elems, &nulls, n);
+    return elems;
+}
+
 namespace {
 
 // A version of an audited table, as decoding needs it.
@@ -50,16 +62,6 @@ struct DecodeCache {
     int next;
 };
 
-Datum *DeconstructAll(Datum array, Oid elemtype, int *n) {
-    int16 len;
-    bool byval;
-    char align;
-    get_typlenbyvalalign(elemtype, &len, &byval, &align);
-    Datum *elems;
-    bool *nulls;
-    deconstruct_array(DatumGetArrayTypeP(array), elemtype, len, byval, align, &elems, &nulls, n);
-    return elems;
-}
 
 void InitToJsonb(FmgrInfo *flinfo, Oid type, MemoryContext cxt) {
     fmgr_info_cxt(F_TO_JSONB, flinfo, cxt);

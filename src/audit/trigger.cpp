@@ -25,6 +25,7 @@
 
 extern "C" {
 #include "access/detoast.h"
+#include "access/genam.h"
 #include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/pg_inherits.h"
@@ -42,6 +43,7 @@ extern "C" {
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/relcache.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 #include "utils/tuplestore.h"
@@ -175,7 +177,136 @@ int16 *Int16Array(Datum array, int *n, MemoryContext cxt) {
     return out;
 }
 
-// Fill ar from steward._audit_prepare(relid).
+// The columns of steward._audit_prepare()'s result, in order.
+enum PrepareColumn {
+    kPrepTableId, kPrepVersionId, kPrepFullRow, kPrepLogNoop, kPrepLogStatement, kPrepAttnums,
+    kPrepStorage, kPrepRedacted, kPrepKeyPositions, kPrepSoftDelete, kPrepAudited, kPrepStamp,
+    kPrepColumns
+};
+
+bool NameIn(const char *name, Datum *names, int n) {
+    for (int i = 0; i < n; ++i)
+        if (strcmp(NameStr(*DatumGetName(names[i])), name) == 0) return true;
+    return false;
+}
+
+// 1-based position of the column named by a trigger's first argument (or
+// if_none without arguments) among the version's columns; 0: no trigger.
+int16 TriggerColumn(Relation rel, const char *tgname, bool enabled_only, const char *if_none,
+                    Datum *columns, int ncolumns) {
+    if (rel->trigdesc == nullptr) return 0;
+    for (int t = 0; t < rel->trigdesc->numtriggers; ++t) {
+        const Trigger &tg = rel->trigdesc->triggers[t];
+        if (strcmp(tg.tgname, tgname) != 0) continue;
+        if (enabled_only && tg.tgenabled == TRIGGER_DISABLED) return 0;
+        const char *col = tg.tgnargs > 0 ? tg.tgargs[0] : if_none;
+        for (int i = 0; i < ncolumns; ++i)
+            if (strcmp(TextDatumGetCString(columns[i]), col) == 0) return static_cast<int16>(i + 1);
+        return 0;
+    }
+    return 0;
+}
+
+// Fast path of steward._audit_prepare(relid) (once per backend and table):
+// one query reads the table's options and latest version, and when that
+// version still describes the relation (names, columns, attribute numbers,
+// types, redaction, key) the result row is made here, as _audit_prepare()
+// would return it, without its catalog queries. False, to have
+// _audit_prepare() decide, for a partition, a table without primary key, a
+// version that differs in anything, or option names that no longer match a
+// column (a rename _audit_prepare() follows). Runs inside the caller's SPI
+// connection; v holds SPI-allocated values.
+bool CurrentVersion(Relation rel, Datum *v, bool *isnull) {
+    if (rel->rd_rel->relispartition) return false;
+    Oid pk = RelationGetPrimaryKeyIndex(rel);
+    if (!OidIsValid(pk)) return false;
+    Oid argtypes[1] = {OIDOID};
+    Datum args[1] = {ObjectIdGetDatum(RelationGetRelid(rel))};
+    if (SPI_execute_with_args("SELECT * FROM steward._audit_current_version($1)", 1, argtypes, args,
+                              nullptr, true, 1) != SPI_OK_SELECT ||
+        SPI_processed != 1)
+        return false;
+    HeapTuple row = SPI_tuptable->vals[0];
+    TupleDesc rowdesc = SPI_tuptable->tupdesc;
+    constexpr int kCurrentColumns = 16;
+    Datum c[kCurrentColumns];
+    bool cnull[kCurrentColumns];
+    for (int i = 0; i < kCurrentColumns; ++i) c[i] = SPI_getbinval(row, rowdesc, i + 1, &cnull[i]);
+    for (int i = 0; i < kCurrentColumns; ++i)
+        if (cnull[i]) return false;
+    if (DatumGetObjectId(c[11]) != RelationGetRelid(rel)) return false;
+    char *nsp = get_namespace_name(RelationGetNamespace(rel));
+    if (nsp == nullptr || strcmp(TextDatumGetCString(c[12]), nsp) != 0 ||
+        strcmp(TextDatumGetCString(c[13]), RelationGetRelationName(rel)) != 0)
+        return false;
+    int nattnums, nredacted, ncolumns, ntypes, nexcluded, noptred;
+    Datum *attnums = DeconstructAll(c[5], INT2OID, &nattnums);
+    Datum *redacted = DeconstructAll(c[7], BOOLOID, &nredacted);
+    Datum *excluded = DeconstructAll(c[9], NAMEOID, &nexcluded);
+    Datum *options_redacted = DeconstructAll(c[10], NAMEOID, &noptred);
+    Datum *columns = DeconstructAll(c[14], TEXTOID, &ncolumns);
+    Datum *types = DeconstructAll(c[15], OIDOID, &ntypes);
+    if (nattnums != ncolumns || nredacted != ncolumns || ntypes != ncolumns) return false;
+    // the audited columns now: every live column not excluded, in order
+    TupleDesc desc = RelationGetDescr(rel);
+    int pos = 0;
+    for (int a = 0; a < desc->natts; ++a) {
+        Form_pg_attribute att = TupleDescAttr(desc, a);
+        if (att->attisdropped || NameIn(NameStr(att->attname), excluded, nexcluded)) continue;
+        if (pos >= ncolumns || DatumGetInt16(attnums[pos]) != att->attnum ||
+            DatumGetObjectId(types[pos]) != att->atttypid ||
+            strcmp(TextDatumGetCString(columns[pos]), NameStr(att->attname)) != 0 ||
+            DatumGetBool(redacted[pos]) != NameIn(NameStr(att->attname), options_redacted, noptred))
+            return false;
+        ++pos;
+    }
+    if (pos != ncolumns) return false;
+    // every option name is a live column (else a rename may have to be followed)
+    for (int pass = 0; pass < 2; ++pass) {
+        Datum *names = pass == 0 ? excluded : options_redacted;
+        int n = pass == 0 ? nexcluded : noptred;
+        for (int i = 0; i < n; ++i) {
+            bool live = false;
+            for (int a = 0; a < desc->natts && !live; ++a) {
+                Form_pg_attribute att = TupleDescAttr(desc, a);
+                live = !att->attisdropped && strcmp(NameStr(att->attname), NameStr(*DatumGetName(names[i]))) == 0;
+            }
+            if (!live) return false;
+        }
+    }
+    // the key: the primary key's columns, as positions in the version
+    int nkeys;
+    Datum *key_positions = DeconstructAll(c[8], INT2OID, &nkeys);
+    Relation index = index_open(pk, AccessShareLock);
+    bool same_key = index->rd_index->indnkeyatts == nkeys;
+    for (int k = 0; k < nkeys && same_key; ++k) {
+        AttrNumber attnum = index->rd_index->indkey.values[k];
+        int p = 0;
+        for (int i = 0; i < ncolumns && p == 0; ++i)
+            if (DatumGetInt16(attnums[i]) == attnum) p = i + 1;
+        same_key = p != 0 && p == DatumGetInt16(key_positions[k]);
+    }
+    index_close(index, AccessShareLock);
+    if (!same_key) return false;
+    for (int i = 0; i < kPrepColumns; ++i) isnull[i] = false;
+    v[kPrepTableId] = c[0];
+    v[kPrepVersionId] = c[1];
+    v[kPrepFullRow] = c[2];
+    v[kPrepLogNoop] = c[3];
+    v[kPrepLogStatement] = c[4];
+    v[kPrepAttnums] = c[5];
+    v[kPrepStorage] = c[6];
+    v[kPrepRedacted] = c[7];
+    v[kPrepKeyPositions] = c[8];
+    v[kPrepSoftDelete] =
+        Int16GetDatum(TriggerColumn(rel, "steward_soft_delete", false, "", columns, ncolumns));
+    v[kPrepAudited] = ObjectIdGetDatum(RelationGetRelid(rel));
+    v[kPrepStamp] =
+        Int16GetDatum(TriggerColumn(rel, "steward_updated_at", true, "updated_at", columns, ncolumns));
+    return true;
+}
+
+// Fill ar from steward._audit_prepare(relid), or its fast path.
 void Build(AuditRel *ar, Relation rel) {
     ar->valid = false;
     if (ar->cxt == nullptr)
@@ -185,19 +316,21 @@ void Build(AuditRel *ar, Relation rel) {
         MemoryContextReset(ar->cxt);
     Oid relid = RelationGetRelid(rel);
     if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
-    Oid argtypes[1] = {OIDOID};
-    Datum args[1] = {ObjectIdGetDatum(relid)};
-    int rc = SPI_execute_with_args(
-        "SELECT table_id, version_id, full_row, log_noop, log_statement, attnums, storage, "
-        "redacted, key_positions, soft_delete_position, audited, stamp_position "
-        "FROM steward._audit_prepare($1)",
-        1, argtypes, args, nullptr, false, 1);
-    if (rc != SPI_OK_SELECT || SPI_processed != 1) elog(ERROR, "steward._audit_prepare failed");
-    HeapTuple row = SPI_tuptable->vals[0];
-    TupleDesc rowdesc = SPI_tuptable->tupdesc;
-    bool isnull[12];
-    Datum v[12];
-    for (int i = 0; i < 12; ++i) v[i] = SPI_getbinval(row, rowdesc, i + 1, &isnull[i]);
+    bool isnull[kPrepColumns];
+    Datum v[kPrepColumns];
+    if (!CurrentVersion(rel, v, isnull)) {
+        Oid argtypes[1] = {OIDOID};
+        Datum args[1] = {ObjectIdGetDatum(relid)};
+        int rc = SPI_execute_with_args(
+            "SELECT table_id, version_id, full_row, log_noop, log_statement, attnums, storage, "
+            "redacted, key_positions, soft_delete_position, audited, stamp_position "
+            "FROM steward._audit_prepare($1)",
+            1, argtypes, args, nullptr, false, 1);
+        if (rc != SPI_OK_SELECT || SPI_processed != 1) elog(ERROR, "steward._audit_prepare failed");
+        HeapTuple row = SPI_tuptable->vals[0];
+        TupleDesc rowdesc = SPI_tuptable->tupdesc;
+        for (int i = 0; i < kPrepColumns; ++i) v[i] = SPI_getbinval(row, rowdesc, i + 1, &isnull[i]);
+    }
     if (isnull[5] || isnull[6] || isnull[7] || isnull[8] || isnull[10])
         elog(ERROR, "steward._audit_prepare returned no column list");
 
