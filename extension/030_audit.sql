@@ -868,6 +868,10 @@ BEGIN
     END IF;
     PERFORM steward._audit_sync_partitions(tbl);
     PERFORM steward.audit_create_partitions(7);
+    -- Record the table's shape now (a new version if it changed), so that
+    -- each session's first write finds it current (the trigger's one-query
+    -- fast path) instead of recording it.
+    PERFORM steward._audit_prepare(tbl);
     RETURN changed;
 END
 $$;

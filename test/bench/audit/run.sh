@@ -14,6 +14,7 @@
 #
 #   bash test/bench/audit/run.sh            # ROWS=20000 ROUNDS=3 SECONDS_PER_RUN=10
 #   CPU_ONLY=1 bash test/bench/audit/run.sh # only the deterministic parts (callgrind, bytes)
+#   PGBENCH_ONLY=1 bash test/bench/audit/run.sh  # only the pgbench rounds (wall time)
 set -euo pipefail
 ROWS=${ROWS:-20000}
 ROUNDS=${ROUNDS:-3}
@@ -67,6 +68,7 @@ declare -A STMT=(
   [delete_plpgsql]="DELETE FROM t_plpgsql"
   [delete_cte]="WITH d AS (DELETE FROM t_bare RETURNING *) INSERT INTO bench_log (action, tbl, old_row) SELECT 'DELETE', 't_bare', to_jsonb(d) FROM d"
 )
+if [ -z "${PGBENCH_ONLY-}" ]; then
 PART=$(spsql -At -c "SELECT steward._audit_partition_name((now() AT TIME ZONE 'UTC')::date)")
 declare -A CPU
 WARM="UPDATE t_steward SET a = a WHERE id = 0;"
@@ -124,6 +126,8 @@ c_warm=$(callgrind_instructions "SELECT 1;" "UPDATE t_steward SET a = a WHERE id
 c_warm_base=$(callgrind_instructions "SELECT 1;" "UPDATE t_steward SET a = a WHERE id = 0;")
 printf 'single-row UPDATE transactions, CPU per transaction: bare %d, pg_steward %d (%d once the backend cache is built): %.2fx\n' \
   $((c_bare / 500)) $((c_steward / 500)) $(((c_warm - c_warm_base) / 500)) "$(bc -l <<<"($c_warm - $c_warm_base) / $c_bare")"
+
+fi  # PGBENCH_ONLY
 
 [ -z "${CPU_ONLY-}" ] || exit 0
 
