@@ -184,7 +184,10 @@ CREATE SEQUENCE steward.audit_records_id_seq;
 SELECT pg_catalog.pg_extension_config_dump('steward.audit_records_id_seq', '');
 REVOKE ALL ON SEQUENCE steward.audit_records_id_seq FROM PUBLIC;
 
--- The log. Partitions (one per UTC day, steward.audit_records_pYYYYMMDD)
+-- The log. A row is one entry (row_hash ... new_image), or the packed
+-- entries of a bulk statement (key_range, hashes, entries: see "Packed
+-- entries" below and src/audit/writer.cpp); steward._audit_entries() reads
+-- both kinds. Partitions (one per UTC day, steward.audit_records_pYYYYMMDD)
 -- are created a week ahead by enable_audit(), purge_audit(),
 -- audit_create_partitions() and a background worker that writers start
 -- (src/audit/partition_worker.cpp); they are ordinary tables, not extension
@@ -208,7 +211,10 @@ CREATE TABLE steward.audit_records (
     session_role     text NOT NULL,
     application_name text,
     client_addr      inet,
-    statement        text
+    statement        text,
+    key_range        int8range,             -- packed: steward._audit_key_point() of the lowest..highest hash
+    hashes           bigint[],              -- packed: the entries' row_hash values
+    entries          bytea                  -- packed: the entries (id, row_hash, stored, changed, images)
 ) PARTITION BY RANGE (logged_at);
 REVOKE ALL ON steward.audit_records FROM PUBLIC;
 GRANT SELECT ON steward.audit_records TO steward_auditor;
@@ -248,6 +254,8 @@ AS $$
 BEGIN
     EXECUTE pg_catalog.format('CREATE INDEX IF NOT EXISTS %I ON steward.%I USING hash (row_hash)',
                               part || '_key', part);
+    EXECUTE pg_catalog.format('CREATE INDEX IF NOT EXISTS %I ON steward.%I USING gist (key_range) WHERE key_range IS NOT NULL',
+                              part || '_key_range', part);
 END
 $$;
 REVOKE ALL ON FUNCTION steward._audit_create_key_index(name) FROM PUBLIC;
@@ -286,15 +294,20 @@ BEGIN
     IF found IS NOT NULL THEN
         RETURN found;
     END IF;
-    EXECUTE pg_catalog.format('CREATE TABLE steward.%I (LIKE steward.audit_records)', part);
+    -- toast_tuple_target: a packed row of up to ~8 kB stays in the heap page,
+    -- uncompressed (the writer keeps them below that).
+    EXECUTE pg_catalog.format('CREATE TABLE steward.%I (LIKE steward.audit_records) WITH (toast_tuple_target = 8160)', part);
     -- Indexes per partition, not on the partitioned table: a restored
     -- partition is attached before its indexes are created (pg_dump order),
     -- which an index on the parent would break. One record's entries are
     -- found by the hash of its key (a hash index: the cheapest to maintain
     -- for equality lookups), unless steward.audit_key_index = 'deferred'
     -- (then steward.audit_create_partitions() builds it once the day is
-    -- over). Key moves and TRUNCATE entries: small partial indexes. No index
-    -- on id: the latest entries are at the end of the newest partition.
+    -- over). Packed rows (a bulk statement's entries, sorted by key hash) are
+    -- found by the range of their hashes (GiST over key_range: one index
+    -- entry per ~30 entries). Key moves and TRUNCATE entries: small partial
+    -- indexes. No index on id: the latest entries are at the end of the
+    -- newest partition.
     IF NOT steward._audit_key_index_deferred() THEN
         PERFORM steward._audit_create_key_index(part);
     END IF;
@@ -471,7 +484,7 @@ CREATE FUNCTION steward._audit_prepare(relid oid,
     OUT table_id integer, OUT version_id integer, OUT full_row boolean,
     OUT log_noop boolean, OUT log_statement boolean, OUT attnums int2[],
     OUT storage oid[], OUT redacted boolean[], OUT key_positions int2[],
-    OUT soft_delete_position int2, OUT audited oid)
+    OUT soft_delete_position int2, OUT audited oid, OUT stamp_position int2)
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -583,11 +596,44 @@ BEGIN
     SELECT steward._trigger_first_arg(t.oid, '') INTO sd
       FROM pg_catalog.pg_trigger t WHERE t.tgrelid = relid AND t.tgname = 'steward_soft_delete';
     soft_delete_position := COALESCE(pg_catalog.array_position(last.columns, sd::text), 0);
+    -- The column track_updated_at() stamps on relid: an UPDATE whose only
+    -- audited change is that stamp is a no-op for the log (the stamp moved
+    -- because the row was written, not because a value changed).
+    SELECT steward._trigger_first_arg(t.oid, 'updated_at') INTO sd
+      FROM pg_catalog.pg_trigger t
+     WHERE t.tgrelid = relid AND t.tgname = steward._updated_at_trigger_name() AND t.tgenabled <> 'D';
+    stamp_position := COALESCE(pg_catalog.array_position(last.columns, sd::text), 0);
     audited := root;
 END
 $$;
 REVOKE ALL ON FUNCTION steward._audit_prepare(oid) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION steward._audit_prepare(oid) TO PUBLIC;
+
+-- What the trigger's fast path needs to see that an audited table's latest
+-- version still describes it (src/audit/trigger.cpp compares it with the
+-- relation's descriptor; when anything differs, it calls _audit_prepare()):
+-- the table's options and its latest version, one query.
+CREATE FUNCTION steward._audit_current_version(relid oid,
+    OUT table_id integer, OUT version_id integer, OUT full_row boolean,
+    OUT log_noop boolean, OUT log_statement boolean, OUT attnums int2[],
+    OUT storage oid[], OUT redacted boolean[], OUT key_positions int2[],
+    OUT excluded name[], OUT options_redacted name[], OUT version_relid oid,
+    OUT schema_name text, OUT table_name text, OUT columns text[], OUT types oid[])
+RETURNS SETOF record
+LANGUAGE sql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT t.table_id, v.version_id, t.full_row, t.log_noop, t.log_statement, v.attnums,
+           v.storage::oid[], v.redacted, v.key_positions, t.excluded, t.redacted, v.relid,
+           v.schema_name, v.table_name, v.columns, v.types::oid[]
+      FROM steward.audit_tables t
+     CROSS JOIN LATERAL (SELECT * FROM steward.audit_versions v WHERE v.table_id = t.table_id
+                          ORDER BY v.version_id DESC LIMIT 1) v
+     WHERE t.tbl = relid AND t.enabled
+$$;
+REVOKE ALL ON FUNCTION steward._audit_current_version(oid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION steward._audit_current_version(oid) TO PUBLIC;
 
 CREATE FUNCTION steward.audit_trigger()
 RETURNS trigger
@@ -822,6 +868,10 @@ BEGIN
     END IF;
     PERFORM steward._audit_sync_partitions(tbl);
     PERFORM steward.audit_create_partitions(7);
+    -- Record the table's shape now (a new version if it changed), so that
+    -- each session's first write finds it current (the trigger's one-query
+    -- fast path) instead of recording it.
+    PERFORM steward._audit_prepare(tbl);
     RETURN changed;
 END
 $$;
@@ -928,20 +978,69 @@ AS $$ SELECT CASE action WHEN 'I' THEN 'INSERT' WHEN 'U' THEN 'UPDATE' WHEN 'D' 
                          WHEN 'T' THEN 'TRUNCATE' WHEN 'S' THEN 'SOFT_DELETE'
                          WHEN 'R' THEN 'RESTORE' END $$;
 
-CREATE VIEW steward.audit_log AS
-SELECT r.id, r.logged_at, r.txid, steward._audit_action_name(r.action) AS action,
-       r.table_id, v.relid AS table_oid, v.schema_name, v.table_name,
-       steward._audit_decode(r.version_id, COALESCE(r.new_image, r.old_image), v.key_positions) AS row_key,
-       CASE WHEN r.old_hash IS NOT NULL
-            THEN steward._audit_decode(r.version_id, r.old_image, v.key_positions) END AS old_row_key,
-       steward._audit_decode(r.version_id, r.old_image, r.stored) AS old_values,
-       steward._audit_decode(r.version_id, r.new_image, r.stored) AS new_values,
-       (SELECT pg_catalog.array_agg(v.columns[c] ORDER BY c) FROM pg_catalog.unnest(r.changed) c)
-           AS changed_columns,
+-- Packed entries ------------------------------------------------------------
+-- A bulk statement's entries (16 rows or more, no key moves) are packed:
+-- sorted by key hash, ~30 to a log row (below 8 kB), whose key_range covers
+-- their hashes as points of steward._audit_key_point() (the table id, then
+-- the hash's upper 32 bits), and whose hashes lists them. One record's
+-- entries are found by the hash index on row_hash (single entries) or the
+-- GiST index on key_range and then hashes (packed ones).
+CREATE FUNCTION steward._audit_key_point(table_id integer, hash bigint)
+RETURNS bigint LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+AS $$ SELECT (table_id::bigint OPERATOR(pg_catalog.<<) 32)
+             OPERATOR(pg_catalog.|) ((hash OPERATOR(pg_catalog.>>) 32) OPERATOR(pg_catalog.&) 4294967295) $$;
+
+-- How many entries a log row holds.
+CREATE FUNCTION steward._audit_entry_count(hashes bigint[], entries bytea)
+RETURNS integer LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT CASE WHEN entries IS NULL THEN 1 ELSE pg_catalog.cardinality(hashes) END $$;
+
+-- The entries of a log row: the row itself, or its packed entries.
+CREATE FUNCTION steward._audit_entries(id bigint, row_hash bigint, old_hash bigint, stored int2[],
+                                       changed int2[], old_image bytea, new_image bytea, entries bytea)
+RETURNS TABLE(id bigint, row_hash bigint, old_hash bigint, stored int2[], changed int2[],
+              old_image bytea, new_image bytea)
+LANGUAGE c IMMUTABLE PARALLEL SAFE ROWS 1
+AS 'MODULE_PATHNAME', 'steward_audit_entries';
+
+-- The log's entries decoded, all of them (tid and hash NULL) or one
+-- record's (key hash `hash` of table tid, found through the key indexes).
+-- LANGUAGE sql without SET or SECURITY DEFINER, so that it is inlined into
+-- the query calling it and the planner sees its conditions.
+CREATE FUNCTION steward._audit_log_rows(tid integer, hash bigint)
+RETURNS TABLE(id bigint, logged_at timestamptz, txid xid8, action text, table_id integer,
+              table_oid oid, schema_name text, table_name text, row_key jsonb, old_row_key jsonb,
+              old_values jsonb, new_values jsonb, changed_columns text[], actor text, context jsonb,
+              role_name text, session_role text, application_name text, client_addr inet,
+              statement text, version_id integer, row_hash bigint, old_hash bigint)
+LANGUAGE sql STABLE
+AS $$
+SELECT e.id, r.logged_at, r.txid, steward._audit_action_name(r.action),
+       r.table_id, v.relid, v.schema_name, v.table_name,
+       steward._audit_decode(r.version_id, COALESCE(e.new_image, e.old_image), v.key_positions),
+       CASE WHEN e.old_hash IS NOT NULL
+            THEN steward._audit_decode(r.version_id, e.old_image, v.key_positions) END,
+       steward._audit_decode(r.version_id, e.old_image, e.stored),
+       steward._audit_decode(r.version_id, e.new_image, e.stored),
+       (SELECT pg_catalog.array_agg(v.columns[c] ORDER BY c) FROM pg_catalog.unnest(e.changed) c),
        r.actor, r.context, r.role_name, r.session_role, r.application_name, r.client_addr,
-       r.statement, r.version_id, r.row_hash, r.old_hash
+       r.statement, r.version_id, e.row_hash, e.old_hash
   FROM steward.audit_records r
-  JOIN steward.audit_versions v ON v.version_id = r.version_id;
+  CROSS JOIN LATERAL steward._audit_entries(r.id, r.row_hash, r.old_hash, r.stored, r.changed,
+                                            r.old_image, r.new_image, r.entries) e
+  JOIN steward.audit_versions v ON v.version_id = r.version_id
+ WHERE hash IS NULL
+    OR (r.table_id OPERATOR(pg_catalog.=) tid
+        AND (r.row_hash OPERATOR(pg_catalog.=) hash OR r.old_hash OPERATOR(pg_catalog.=) hash
+             OR (r.key_range OPERATOR(pg_catalog.@>) steward._audit_key_point(tid, hash)
+                 AND hash OPERATOR(pg_catalog.=) ANY (r.hashes)))
+        AND (e.row_hash OPERATOR(pg_catalog.=) hash OR e.old_hash OPERATOR(pg_catalog.=) hash))
+$$;
+REVOKE ALL ON FUNCTION steward._audit_log_rows(integer, bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION steward._audit_log_rows(integer, bigint) TO steward_auditor;
+
+CREATE VIEW steward.audit_log AS
+SELECT * FROM steward._audit_log_rows(NULL, NULL);
 COMMENT ON VIEW steward.audit_log IS 'The audit log, row images decoded to jsonb';
 REVOKE ALL ON steward.audit_log FROM PUBLIC;
 GRANT SELECT ON steward.audit_log TO steward_auditor;
@@ -954,17 +1053,6 @@ CREATE FUNCTION steward.audit_key_hash(tbl regclass, VARIADIC key "any")
 RETURNS bigint
 LANGUAGE c STABLE
 AS 'MODULE_PATHNAME', 'steward_audit_key_hash';
-
-CREATE FUNCTION steward._history(tbl regclass, hash bigint)
-RETURNS SETOF steward.audit_log
-LANGUAGE sql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-    SELECT l.* FROM steward.audit_log l
-     WHERE (l.row_hash = hash OR l.old_hash = hash)
-       AND l.table_id = (SELECT t.table_id FROM steward.audit_tables t WHERE t.tbl = _history.tbl)
-     ORDER BY l.id
-$$;
 
 -- One record's changes in order. Key values in the key's column order.
 CREATE FUNCTION steward.history(tbl regclass, VARIADIC key "any")
@@ -1023,14 +1111,19 @@ DECLARE
 BEGIN
     cut := false;
     FOR e IN
-        SELECT r.id, r.logged_at, r.version_id, r.row_hash = hash AS here, r.old_hash,
+        SELECT x.id, r.logged_at, r.version_id, x.row_hash = hash AS here, x.old_hash,
                steward._audit_action_name(r.action) AS action,
-               steward._audit_decode(r.version_id, r.new_image, r.stored) AS new_values
+               steward._audit_decode(r.version_id, x.new_image, x.stored) AS new_values
           FROM steward.audit_records r
+         CROSS JOIN LATERAL steward._audit_entries(r.id, r.row_hash, r.old_hash, r.stored, r.changed,
+                                                   r.old_image, r.new_image, r.entries) x
          WHERE (r.row_hash = hash OR r.old_hash = hash
-                OR (r.table_id = tid AND r.action = 'T' AND r.row_hash IS NULL))
-           AND r.table_id = tid AND (before_id IS NULL OR r.id < before_id)
-         ORDER BY r.id
+                OR (r.key_range @> steward._audit_key_point(tid, hash) AND hash = ANY (r.hashes))
+                OR (r.table_id = tid AND r.action = 'T' AND r.row_hash IS NULL AND r.entries IS NULL))
+           AND r.table_id = tid
+           AND (x.row_hash = hash OR x.old_hash = hash OR x.row_hash IS NULL)
+           AND (before_id IS NULL OR x.id < before_id)
+         ORDER BY x.id
     LOOP
         IF e.logged_at > at THEN
             cut := true;
@@ -1105,17 +1198,22 @@ BEGIN
         LOOP
             first_block := GREATEST(blocks - span, 0);
             tail := pg_catalog.format('(%s,0)', first_block);
-            EXECUTE pg_catalog.format('SELECT pg_catalog.count(*) FROM %s WHERE ctid >= %L::tid', p.part, tail)
+            EXECUTE pg_catalog.format(
+                'SELECT COALESCE(pg_catalog.sum(steward._audit_entry_count(r.hashes, r.entries)), 0)
+                   FROM %s r WHERE r.ctid >= %L::tid', p.part, tail)
                INTO found;
             EXIT WHEN found >= n - got OR first_block = 0;
             span := span * 8;
         END LOOP;
         RETURN QUERY EXECUTE pg_catalog.format(
-            'SELECT r.id, r.logged_at, v.schema_name, v.table_name, steward._audit_action_name(r.action),
+            'SELECT e.id, r.logged_at, v.schema_name, v.table_name, steward._audit_action_name(r.action),
                     r.actor, r.role_name,
-                    steward._audit_decode(r.version_id, COALESCE(r.new_image, r.old_image), v.key_positions)
-               FROM %s r JOIN steward.audit_versions v ON v.version_id = r.version_id
-              WHERE r.ctid >= %L::tid ORDER BY r.id DESC LIMIT %s', p.part, tail, n - got);
+                    steward._audit_decode(r.version_id, COALESCE(e.new_image, e.old_image), v.key_positions)
+               FROM %s r
+              CROSS JOIN LATERAL steward._audit_entries(r.id, r.row_hash, r.old_hash, r.stored, r.changed,
+                                                        r.old_image, r.new_image, r.entries) e
+               JOIN steward.audit_versions v ON v.version_id = r.version_id
+              WHERE r.ctid >= %L::tid ORDER BY e.id DESC LIMIT %s', p.part, tail, n - got);
         got := got + LEAST(found, n - got);
         EXIT WHEN got >= n;
     END LOOP;
@@ -1132,7 +1230,8 @@ COMMENT ON VIEW steward.recent_activity IS 'The latest audited changes (up to 10
 -- Changes per table, action and hour over the last 24 hours.
 CREATE VIEW steward.audit_summary AS
 SELECT pg_catalog.date_trunc('hour', r.logged_at) AS hour, t.schema_name, t.table_name,
-       steward._audit_action_name(r.action) AS action, pg_catalog.count(*) AS changes,
+       steward._audit_action_name(r.action) AS action,
+       pg_catalog.sum(steward._audit_entry_count(r.hashes, r.entries))::bigint AS changes,
        pg_catalog.count(DISTINCT r.actor) AS actors
   FROM steward.audit_records r
   JOIN steward.audit_tables t ON t.table_id = r.table_id

@@ -333,9 +333,9 @@ CREATE TRIGGER t AFTER INSERT ON accounts FOR EACH STATEMENT EXECUTE FUNCTION st
 INSERT INTO accounts VALUES (99, 'nobody', 0);
 DROP TRIGGER t ON accounts;
 
--- the indexed key hash, for queries of your own on steward.audit_records
+-- the key hash, for queries of your own on steward.audit_log
 SELECT count(*) = (SELECT count(*) FROM steward.history('accounts', 1)) AS same_entries
-  FROM steward.audit_records WHERE row_hash = steward.audit_key_hash('accounts', 1);
+  FROM steward.audit_log WHERE row_hash = steward.audit_key_hash('accounts', 1);
 
 -- disable: history stays; idempotent
 SELECT steward.disable_audit('scratch2');
@@ -462,6 +462,136 @@ SELECT schema_name, table_name, changed_by = current_user AS by_me FROM steward.
 RESET ROLE;
 SELECT new_values FROM steward.audit_log WHERE schema_name = 'regress_audit_own' ORDER BY id;
 DROP SCHEMA regress_audit_own CASCADE;
+
+-- a statement of 16 rows or more packs its entries: sorted by key hash, many
+-- to a log row (below 8 kB, in the heap page), found by their key range;
+-- every reader sees them as single entries
+SET search_path = regress_audit, public;
+CREATE TABLE bulk (id int PRIMARY KEY, v int, note text);
+SELECT steward.enable_audit('bulk', log_statement => true);
+SELECT last_id() AS before \gset
+INSERT INTO bulk SELECT g, g, 'n' || g FROM generate_series(1, 200) g;
+UPDATE bulk SET v = v + 1 WHERE id % 2 = 0;
+DELETE FROM bulk WHERE id > 180;
+INSERT INTO bulk VALUES (1000, 0, 'single');
+UPDATE bulk SET id = id + 500 WHERE id <= 20;  -- key moves: single entries
+SELECT count(*) FILTER (WHERE entries IS NULL) AS single_rows,
+       count(*) FILTER (WHERE entries IS NOT NULL) BETWEEN 3 AND 40 AS few_packed_rows,
+       sum(cardinality(hashes)) AS packed_entries,
+       bool_and(pg_column_size(r.*) < 8160) FILTER (WHERE entries IS NOT NULL) AS in_page,
+       bool_and(hashes = (SELECT array_agg(h ORDER BY h::numeric + CASE WHEN h < 0 THEN 18446744073709551616 ELSE 0 END)
+                          FROM unnest(hashes) h)) FILTER (WHERE entries IS NOT NULL) AS sorted_by_hash
+  FROM steward.audit_records r
+ WHERE id > :before AND table_id = (SELECT table_id FROM steward.audit_tables WHERE tbl = 'bulk'::regclass);
+SELECT action, count(*), count(DISTINCT statement) AS statements,
+       bool_and(row_hash = steward.audit_key_hash('bulk', (row_key->>'id')::int)) AS hash_of_key
+  FROM steward.audit_log WHERE id > :before AND table_name = 'bulk' GROUP BY action ORDER BY action;
+-- each packed entry's key point lies in its row's range, and its hash in its row's list
+SELECT bool_and(r.key_range @> steward._audit_key_point(r.table_id, e.row_hash)
+                AND e.row_hash = ANY (r.hashes)) AS covered
+  FROM steward.audit_records r,
+       steward._audit_entries(r.id, r.row_hash, r.old_hash, r.stored, r.changed, r.old_image, r.new_image, r.entries) e
+ WHERE r.entries IS NOT NULL AND r.id > :before;
+-- one record's history (through the key indexes: sequential scans off)
+BEGIN;
+SET LOCAL enable_seqscan = off;
+SELECT action, old_values, new_values FROM steward.history('bulk', 2);
+SELECT action, new_values FROM steward.history('bulk', 190);
+SELECT action, row_key, old_row_key FROM steward.history('bulk', 503);
+SELECT steward.row_as_of('bulk', 503, now()) AS moved, steward.row_as_of('bulk', 3, now()) AS gone,
+       steward.row_as_of('bulk', 40, now()) AS updated;
+COMMIT;
+SELECT id, v FROM bulk WHERE id IN (3, 40, 503) ORDER BY id;
+-- the summaries count entries, not log rows
+SELECT action, changes FROM steward.audit_summary WHERE table_name = 'bulk' ORDER BY action;
+SELECT count(*) FILTER (WHERE table_name = 'bulk') AS bulk_entries,
+       bool_and(id > :before) AS newest FROM steward.recent_activity;
+-- whole-row images are the rows' own tuples where the layout allows it:
+-- rows written before ADD COLUMN (fewer attributes: the default is filled
+-- in), a table with a dropped column, TOASTed values all decode the same
+CREATE TABLE shapes (id int PRIMARY KEY, a int, big text);
+SELECT steward.enable_audit('shapes');
+INSERT INTO shapes SELECT g, g, CASE WHEN g = 1 THEN repeat(md5(g::text), 4000) END FROM generate_series(1, 20) g;
+ALTER TABLE shapes ADD COLUMN b int DEFAULT 7;
+SELECT last_id() AS before \gset
+DELETE FROM shapes WHERE id <= 10;
+SELECT count(*) AS deleted, bool_and((old_values->>'b')::int = 7) AS default_filled,
+       bool_and(old_values->>'a' = old_values->>'id') AS values_kept,
+       max(length(old_values->>'big')) AS toasted_length
+  FROM steward.audit_log WHERE id > :before AND table_name = 'shapes';
+ALTER TABLE shapes DROP COLUMN a;
+SELECT last_id() AS before \gset
+INSERT INTO shapes (id, big, b) SELECT g, 'x', g FROM generate_series(101, 120) g;
+DELETE FROM shapes WHERE id BETWEEN 11 AND 20;
+SELECT action, count(*), bool_and(COALESCE(new_values, old_values) ? 'a') AS has_dropped,
+       bool_and((COALESCE(new_values, old_values)->>'b')::int IN (7) OR action = 'INSERT') AS b_ok,
+       bool_and(action = 'DELETE' OR (new_values->>'b')::int = (new_values->>'id')::int) AS b_new
+  FROM steward.audit_log WHERE id > :before AND table_name = 'shapes' GROUP BY action ORDER BY action;
+SELECT steward.row_as_of('shapes', 105, now()) AS inserted_after_drop;
+-- a new session's first write finds the table's latest version current
+-- (one query, no new version); a change made meanwhile makes a new one
+SELECT max(version_id) AS versions_before FROM steward.audit_versions \gset
+\c
+INSERT INTO regress_audit.bulk VALUES (2000, 1, 'fresh session');
+SELECT max(version_id) = :versions_before AS same_version FROM steward.audit_versions;
+ALTER TABLE regress_audit.bulk RENAME COLUMN note TO remark;
+\c
+INSERT INTO regress_audit.bulk VALUES (2001, 1, 'after rename');
+SELECT max(version_id) = :versions_before + 1 AS new_version, columns
+  FROM steward.audit_versions WHERE version_id = (SELECT max(version_id) FROM steward.audit_versions) GROUP BY columns;
+SELECT new_values FROM steward.audit_log WHERE table_name = 'bulk' AND (row_key->>'id')::int IN (2000, 2001) ORDER BY id;
+\c
+ALTER TABLE regress_audit.bulk ALTER COLUMN v TYPE bigint;
+SELECT steward.enable_audit('regress_audit.bulk', redacted => '{remark}');
+\c
+INSERT INTO regress_audit.bulk VALUES (2002, 1, 'redacted now');
+SELECT max(version_id) = :versions_before + 2 AS one_more_version, types, redacted
+  FROM steward.audit_versions WHERE version_id = (SELECT max(version_id) FROM steward.audit_versions) GROUP BY types, redacted;
+\c
+INSERT INTO regress_audit.bulk VALUES (2003, 1, 'same again');
+SELECT max(version_id) = :versions_before + 2 AS still_that_version FROM steward.audit_versions;
+SELECT new_values FROM steward.audit_log WHERE table_name = 'bulk' AND (row_key->>'id')::int IN (2002, 2003) ORDER BY id;
+SET search_path = regress_audit, public;
+-- malformed packed data is an error, not a crash
+SELECT * FROM steward._audit_entries(1, 1, NULL, NULL, NULL, NULL, NULL, '\x0102'::bytea);
+SELECT * FROM steward._audit_entries(1, 1, NULL, NULL, NULL, NULL, NULL,
+    ('\x' || repeat('00', 16) || 'fbff0000' || repeat('00', 12))::bytea);
+SELECT * FROM steward._audit_entries(1, 1, NULL, NULL, NULL, NULL, NULL,
+    ('\x' || repeat('00', 16) || 'ffffffff' || '08000000' || '00000000' || repeat('00', 4) || '0000000000000000')::bytea);
+SELECT * FROM steward._audit_entries(1, 1, NULL, NULL, NULL, NULL, NULL,
+    ('\x' || repeat('00', 16) || 'ffffffff' || 'ffff0000' || '00000000' || repeat('00', 4))::bytea);
+-- a single entry passes through
+SELECT * FROM steward._audit_entries(7, 8, 9, '{1}', '{2}', '\x01', NULL, NULL);
+RESET search_path;
+
+-- updated_at and audit on one table: an UPDATE that changes only excluded
+-- columns moves the stamp but is a no-op for the log (unless log_noop);
+-- a real change logs the stamp with it
+SET search_path = regress_audit, public;
+CREATE TABLE sessions (id int PRIMARY KEY, user_name text, last_seen_at timestamptz,
+                       updated_at timestamptz NOT NULL DEFAULT '2000-01-01');
+SELECT steward.track_updated_at('sessions');
+SELECT steward.enable_audit('sessions', excluded => '{last_seen_at}');
+INSERT INTO sessions VALUES (1, 'ann', now(), '2000-01-01');
+SELECT last_id() AS before \gset
+UPDATE sessions SET last_seen_at = now() + interval '1 minute';
+SELECT updated_at > '2000-01-01' AS stamped FROM sessions;
+SELECT count(*) AS logged FROM show_log(:before);
+UPDATE sessions SET user_name = 'bea';
+SELECT action, changed_columns, new_values - 'updated_at' AS new_values,
+       new_values ? 'updated_at' AS stamp_logged FROM show_log(:before);
+SELECT last_id() AS before \gset
+-- with log_noop the stamp-only change is recorded
+SELECT steward.enable_audit('sessions', log_noop => true);
+UPDATE sessions SET last_seen_at = now() + interval '2 minutes';
+SELECT action, changed_columns FROM show_log(:before);
+SELECT last_id() AS before \gset
+-- without updated_at tracking, a change of updated_at alone is a change
+SELECT steward.enable_audit('sessions', log_noop => false);
+SELECT steward.untrack_updated_at('sessions');
+UPDATE sessions SET updated_at = '2001-01-01';
+SELECT action, changed_columns, new_values FROM show_log(:before);
+RESET search_path;
 
 DROP SCHEMA regress_audit CASCADE;
 DROP SERVER regress_audit_server;

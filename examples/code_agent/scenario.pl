@@ -156,7 +156,7 @@ is(app($active_sql), '3', 'sessionModel.findActiveByUserId: three sessions');
 my $audit_before = audit_count();
 is(app(fill(q{UPDATE sessions SET last_accessed_at = clock_timestamp() WHERE id = '{{s}}'
               RETURNING last_accessed_at > created_at}, s => $sess{'tok-a'})), 't', 'sessionModel.updateLastAccessed');
-is(audit_count(), $audit_before, 'touching a session writes no audit entry (last_accessed_at and updated_at are excluded)');
+is(audit_count(), $audit_before, 'touching a session writes no audit entry (last_accessed_at is excluded; the updated_at stamp alone is no change)');
 
 is(app(fill(q{UPDATE sessions SET expires_at = now() WHERE id = '{{s}}' RETURNING id}, s => $sess{'tok-b'}), actor => $john),
    $sess{'tok-b'}, 'sessionModel.expireSession');

@@ -233,10 +233,11 @@ SELECT steward.soft_delete_unique('configuration', 'configuration_key_key');
 
 -- AuditLogModel -> the audit trail. Secrets are redacted (the log shows that
 -- they changed, never the value); per-request touches are excluded, so that
--- updateLastAccessed and an API key's last use write no audit entry.
+-- updateLastAccessed and an API key's last use write no audit entry (the
+-- updated_at stamp they move is no change for the log on its own).
 SELECT steward.enable_audit('users', redacted => '{password_hash}');
-SELECT steward.enable_audit('sessions', redacted => '{token_hash}', excluded => '{last_accessed_at, updated_at}');
-SELECT steward.enable_audit('api_keys', redacted => '{key_hash}', excluded => '{last_used_at, updated_at}');
+SELECT steward.enable_audit('sessions', redacted => '{token_hash}', excluded => '{last_accessed_at}');
+SELECT steward.enable_audit('api_keys', redacted => '{key_hash}', excluded => '{last_used_at}');
 SELECT steward.enable_audit('parsed_requests');
 SELECT steward.enable_audit('project_analyses');
 SELECT steward.enable_audit('tasks');

@@ -54,10 +54,40 @@ struct Entry {
     int nchanged;
 };
 
+// Packed entries (writer.cpp writes them, steward._audit_entries() in
+// reader.cpp reads them): a bulk statement's entries, sorted by key hash,
+// many to a log row, in its `entries` bytea as a sequence of
+//   PackedHeader, int16 stored[nstored], int16 changed[nchanged],
+//   old image (old_len bytes), new image (new_len bytes)
+// (images are varlenas, whole; counts of -1 mean SQL NULL; no alignment:
+// read with memcpy). The row's `hashes` lists the entries' row_hash values
+// and its `key_range` their KeyPoint()s, lowest to highest.
+struct PackedHeader {
+    int64 id;
+    int64 row_hash;
+    int16 nstored;
+    int16 nchanged;
+    uint32 old_len;
+    uint32 new_len;
+};
+
+// The point of a key hash in key_range: the table id, then the hash's upper
+// 32 bits (as steward._audit_key_point() computes it).
+inline int64 KeyPoint(int32 table_id, int64 hash) {
+    return static_cast<int64>((static_cast<uint64>(static_cast<uint32>(table_id)) << 32) |
+                              (static_cast<uint64>(hash) >> 32));
+}
+
+// The elements of an array (NULLs as 0).
+Datum *DeconstructAll(Datum array, Oid elemtype, int *n);
+
+// An int2[] of n positions.
+Datum PositionsArray(const int16 *positions, int n);
+
 // Writing the entries of one statement (writer.cpp): BeginBatch() opens the
 // day's partition and its indexes, AddEntry() forms a log tuple (written in
-// multi-inserts of up to a few hundred rows), EndBatch() writes the rest and
-// closes. No SPI per row, no table privileges used. Entries of one batch get
+// multi-inserts of up to a few hundred rows) or, in a statement of many
+// rows, packs the entry, EndBatch() writes the rest and closes. No SPI per row, no table privileges used. Entries of one batch get
 // consecutive ids after every earlier statement's.
 void BeginBatch(int64 expected_rows);
 void AddEntry(const Entry &entry);

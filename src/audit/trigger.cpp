@@ -25,6 +25,7 @@
 
 extern "C" {
 #include "access/detoast.h"
+#include "access/genam.h"
 #include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/pg_inherits.h"
@@ -42,10 +43,13 @@ extern "C" {
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/relcache.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 #include "utils/tuplestore.h"
 }
+
+#include <algorithm>
 
 namespace steward::audit {
 
@@ -79,7 +83,12 @@ struct AuditRel {
     int16 *key_positions;  // 1-based, in key order
     int16 *key_sorted;     // 1-based, ascending
     int soft_delete_position;  // 1-based, 0: none
+    int stamp_position;        // 1-based: the column track_updated_at() stamps, 0: none
     Oid audited;               // the audited table: relid, or the partitioned table relid belongs to
+    // Every column of relid is audited, in attribute order, stored in its
+    // binary form: a whole row's image is the row's own tuple (RowImage()).
+    bool image_is_row;
+    AttrNumber last_key_attnum;  // highest attribute number of a key column
 };
 
 HTAB *g_rels = nullptr;
@@ -168,7 +177,136 @@ int16 *Int16Array(Datum array, int *n, MemoryContext cxt) {
     return out;
 }
 
-// Fill ar from steward._audit_prepare(relid).
+// The columns of steward._audit_prepare()'s result, in order.
+enum PrepareColumn {
+    kPrepTableId, kPrepVersionId, kPrepFullRow, kPrepLogNoop, kPrepLogStatement, kPrepAttnums,
+    kPrepStorage, kPrepRedacted, kPrepKeyPositions, kPrepSoftDelete, kPrepAudited, kPrepStamp,
+    kPrepColumns
+};
+
+bool NameIn(const char *name, Datum *names, int n) {
+    for (int i = 0; i < n; ++i)
+        if (strcmp(NameStr(*DatumGetName(names[i])), name) == 0) return true;
+    return false;
+}
+
+// 1-based position of the column named by a trigger's first argument (or
+// if_none without arguments) among the version's columns; 0: no trigger.
+int16 TriggerColumn(Relation rel, const char *tgname, bool enabled_only, const char *if_none,
+                    Datum *columns, int ncolumns) {
+    if (rel->trigdesc == nullptr) return 0;
+    for (int t = 0; t < rel->trigdesc->numtriggers; ++t) {
+        const Trigger &tg = rel->trigdesc->triggers[t];
+        if (strcmp(tg.tgname, tgname) != 0) continue;
+        if (enabled_only && tg.tgenabled == TRIGGER_DISABLED) return 0;
+        const char *col = tg.tgnargs > 0 ? tg.tgargs[0] : if_none;
+        for (int i = 0; i < ncolumns; ++i)
+            if (strcmp(TextDatumGetCString(columns[i]), col) == 0) return static_cast<int16>(i + 1);
+        return 0;
+    }
+    return 0;
+}
+
+// Fast path of steward._audit_prepare(relid) (once per backend and table):
+// one query reads the table's options and latest version, and when that
+// version still describes the relation (names, columns, attribute numbers,
+// types, redaction, key) the result row is made here, as _audit_prepare()
+// would return it, without its catalog queries. False, to have
+// _audit_prepare() decide, for a partition, a table without primary key, a
+// version that differs in anything, or option names that no longer match a
+// column (a rename _audit_prepare() follows). Runs inside the caller's SPI
+// connection; v holds SPI-allocated values.
+bool CurrentVersion(Relation rel, Datum *v, bool *isnull) {
+    if (rel->rd_rel->relispartition) return false;
+    Oid pk = RelationGetPrimaryKeyIndex(rel);
+    if (!OidIsValid(pk)) return false;
+    Oid argtypes[1] = {OIDOID};
+    Datum args[1] = {ObjectIdGetDatum(RelationGetRelid(rel))};
+    if (SPI_execute_with_args("SELECT * FROM steward._audit_current_version($1)", 1, argtypes, args,
+                              nullptr, true, 1) != SPI_OK_SELECT ||
+        SPI_processed != 1)
+        return false;
+    HeapTuple row = SPI_tuptable->vals[0];
+    TupleDesc rowdesc = SPI_tuptable->tupdesc;
+    constexpr int kCurrentColumns = 16;
+    Datum c[kCurrentColumns];
+    bool cnull[kCurrentColumns];
+    for (int i = 0; i < kCurrentColumns; ++i) c[i] = SPI_getbinval(row, rowdesc, i + 1, &cnull[i]);
+    for (int i = 0; i < kCurrentColumns; ++i)
+        if (cnull[i]) return false;
+    if (DatumGetObjectId(c[11]) != RelationGetRelid(rel)) return false;
+    char *nsp = get_namespace_name(RelationGetNamespace(rel));
+    if (nsp == nullptr || strcmp(TextDatumGetCString(c[12]), nsp) != 0 ||
+        strcmp(TextDatumGetCString(c[13]), RelationGetRelationName(rel)) != 0)
+        return false;
+    int nattnums, nredacted, ncolumns, ntypes, nexcluded, noptred;
+    Datum *attnums = DeconstructAll(c[5], INT2OID, &nattnums);
+    Datum *redacted = DeconstructAll(c[7], BOOLOID, &nredacted);
+    Datum *excluded = DeconstructAll(c[9], NAMEOID, &nexcluded);
+    Datum *options_redacted = DeconstructAll(c[10], NAMEOID, &noptred);
+    Datum *columns = DeconstructAll(c[14], TEXTOID, &ncolumns);
+    Datum *types = DeconstructAll(c[15], OIDOID, &ntypes);
+    if (nattnums != ncolumns || nredacted != ncolumns || ntypes != ncolumns) return false;
+    // the audited columns now: every live column not excluded, in order
+    TupleDesc desc = RelationGetDescr(rel);
+    int pos = 0;
+    for (int a = 0; a < desc->natts; ++a) {
+        Form_pg_attribute att = TupleDescAttr(desc, a);
+        if (att->attisdropped || NameIn(NameStr(att->attname), excluded, nexcluded)) continue;
+        if (pos >= ncolumns || DatumGetInt16(attnums[pos]) != att->attnum ||
+            DatumGetObjectId(types[pos]) != att->atttypid ||
+            strcmp(TextDatumGetCString(columns[pos]), NameStr(att->attname)) != 0 ||
+            DatumGetBool(redacted[pos]) != NameIn(NameStr(att->attname), options_redacted, noptred))
+            return false;
+        ++pos;
+    }
+    if (pos != ncolumns) return false;
+    // every option name is a live column (else a rename may have to be followed)
+    for (int pass = 0; pass < 2; ++pass) {
+        Datum *names = pass == 0 ? excluded : options_redacted;
+        int n = pass == 0 ? nexcluded : noptred;
+        for (int i = 0; i < n; ++i) {
+            bool live = false;
+            for (int a = 0; a < desc->natts && !live; ++a) {
+                Form_pg_attribute att = TupleDescAttr(desc, a);
+                live = !att->attisdropped && strcmp(NameStr(att->attname), NameStr(*DatumGetName(names[i]))) == 0;
+            }
+            if (!live) return false;
+        }
+    }
+    // the key: the primary key's columns, as positions in the version
+    int nkeys;
+    Datum *key_positions = DeconstructAll(c[8], INT2OID, &nkeys);
+    Relation index = index_open(pk, AccessShareLock);
+    bool same_key = index->rd_index->indnkeyatts == nkeys;
+    for (int k = 0; k < nkeys && same_key; ++k) {
+        AttrNumber attnum = index->rd_index->indkey.values[k];
+        int p = 0;
+        for (int i = 0; i < ncolumns && p == 0; ++i)
+            if (DatumGetInt16(attnums[i]) == attnum) p = i + 1;
+        same_key = p != 0 && p == DatumGetInt16(key_positions[k]);
+    }
+    index_close(index, AccessShareLock);
+    if (!same_key) return false;
+    for (int i = 0; i < kPrepColumns; ++i) isnull[i] = false;
+    v[kPrepTableId] = c[0];
+    v[kPrepVersionId] = c[1];
+    v[kPrepFullRow] = c[2];
+    v[kPrepLogNoop] = c[3];
+    v[kPrepLogStatement] = c[4];
+    v[kPrepAttnums] = c[5];
+    v[kPrepStorage] = c[6];
+    v[kPrepRedacted] = c[7];
+    v[kPrepKeyPositions] = c[8];
+    v[kPrepSoftDelete] =
+        Int16GetDatum(TriggerColumn(rel, "steward_soft_delete", false, "", columns, ncolumns));
+    v[kPrepAudited] = ObjectIdGetDatum(RelationGetRelid(rel));
+    v[kPrepStamp] =
+        Int16GetDatum(TriggerColumn(rel, "steward_updated_at", true, "updated_at", columns, ncolumns));
+    return true;
+}
+
+// Fill ar from steward._audit_prepare(relid), or its fast path.
 void Build(AuditRel *ar, Relation rel) {
     ar->valid = false;
     if (ar->cxt == nullptr)
@@ -178,18 +316,21 @@ void Build(AuditRel *ar, Relation rel) {
         MemoryContextReset(ar->cxt);
     Oid relid = RelationGetRelid(rel);
     if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
-    Oid argtypes[1] = {OIDOID};
-    Datum args[1] = {ObjectIdGetDatum(relid)};
-    int rc = SPI_execute_with_args(
-        "SELECT table_id, version_id, full_row, log_noop, log_statement, attnums, storage, "
-        "redacted, key_positions, soft_delete_position, audited FROM steward._audit_prepare($1)",
-        1, argtypes, args, nullptr, false, 1);
-    if (rc != SPI_OK_SELECT || SPI_processed != 1) elog(ERROR, "steward._audit_prepare failed");
-    HeapTuple row = SPI_tuptable->vals[0];
-    TupleDesc rowdesc = SPI_tuptable->tupdesc;
-    bool isnull[11];
-    Datum v[11];
-    for (int i = 0; i < 11; ++i) v[i] = SPI_getbinval(row, rowdesc, i + 1, &isnull[i]);
+    bool isnull[kPrepColumns];
+    Datum v[kPrepColumns];
+    if (!CurrentVersion(rel, v, isnull)) {
+        Oid argtypes[1] = {OIDOID};
+        Datum args[1] = {ObjectIdGetDatum(relid)};
+        int rc = SPI_execute_with_args(
+            "SELECT table_id, version_id, full_row, log_noop, log_statement, attnums, storage, "
+            "redacted, key_positions, soft_delete_position, audited, stamp_position "
+            "FROM steward._audit_prepare($1)",
+            1, argtypes, args, nullptr, false, 1);
+        if (rc != SPI_OK_SELECT || SPI_processed != 1) elog(ERROR, "steward._audit_prepare failed");
+        HeapTuple row = SPI_tuptable->vals[0];
+        TupleDesc rowdesc = SPI_tuptable->tupdesc;
+        for (int i = 0; i < kPrepColumns; ++i) v[i] = SPI_getbinval(row, rowdesc, i + 1, &isnull[i]);
+    }
     if (isnull[5] || isnull[6] || isnull[7] || isnull[8] || isnull[10])
         elog(ERROR, "steward._audit_prepare returned no column list");
 
@@ -263,8 +404,15 @@ void Build(AuditRel *ar, Relation rel) {
     for (int i = 1; i < ar->nkeys; ++i)  // insertion sort: keys are short
         for (int j = i; j > 0 && ar->key_sorted[j - 1] > ar->key_sorted[j]; --j)
             std::swap(ar->key_sorted[j - 1], ar->key_sorted[j]);
+    ar->image_is_row = n == desc->natts;
+    for (int i = 0; i < n && ar->image_is_row; ++i)
+        ar->image_is_row = ar->kind[i] == kBinary && attnums[i] == i + 1;
+    ar->last_key_attnum = 0;
+    for (int k = 0; k < ar->nkeys; ++k)
+        ar->last_key_attnum = std::max(ar->last_key_attnum, attnums[ar->key_positions[k] - 1]);
     ar->soft_delete_position = isnull[9] ? 0 : DatumGetInt16(v[9]);
     ar->audited = DatumGetObjectId(v[10]);
+    ar->stamp_position = isnull[11] ? 0 : DatumGetInt16(v[11]);
     MemoryContextSwitchTo(old);
     SPI_finish();
     ar->built_in = GetCurrentSubTransactionId();
@@ -330,6 +478,31 @@ Datum Image(const AuditRel *ar, TupleTableSlot *slot, const int16 *positions, in
     return FormImage(ar->image_desc, values, nulls);
 }
 
+// A whole row's image, taken from its transition-table tuple as it is when
+// the image's layout is the row's own (image_is_row), the tuple has every
+// column and no TOAST pointer: the bytes heap_form_tuple() would produce,
+// without deforming and forming the row. Otherwise formed by Image().
+Datum RowImage(const AuditRel *ar, TupleTableSlot *slot) {
+    if (ar->image_is_row && TTS_IS_MINIMALTUPLE(slot)) {
+        MinimalTuple mt = reinterpret_cast<MinimalTupleTableSlot *>(slot)->mintuple;
+        if (mt != nullptr && !(mt->t_infomask & HEAP_HASEXTERNAL) &&
+            (mt->t_infomask2 & HEAP_NATTS_MASK) == ar->ncols) {
+            Size len = mt->t_len + MINIMAL_TUPLE_OFFSET;
+            auto td = static_cast<HeapTupleHeader>(palloc(len));
+            memcpy(reinterpret_cast<char *>(td) + MINIMAL_TUPLE_OFFSET, mt, mt->t_len);
+            HeapTupleHeaderSetDatumLength(td, len);
+            HeapTupleHeaderSetTypeId(td, ar->image_desc->tdtypeid);
+            HeapTupleHeaderSetTypMod(td, ar->image_desc->tdtypmod);
+            ItemPointerSetInvalid(&td->t_ctid);
+            td->t_infomask &= (HEAP_HASNULL | HEAP_HASVARWIDTH);  // no visibility bits
+            td->t_infomask2 &= HEAP_NATTS_MASK;
+            return PointerGetDatum(td);
+        }
+    }
+    slot_getallattrs(slot);
+    return Image(ar, slot, nullptr, 0);
+}
+
 int64 KeyHashOf(const AuditRel *ar, TupleTableSlot *slot) {
     Datum values[INDEX_MAX_KEYS];
     int16 typlen[INDEX_MAX_KEYS];
@@ -387,7 +560,10 @@ void AuditUpdate(const AuditRel *ar, TupleTableSlot *old_slot, TupleTableSlot *n
     int nchanged = 0;
     for (int p = 0; p < ar->ncols; ++p)
         if (Changed(ar, p, old_slot, new_slot)) changed[nchanged++] = static_cast<int16>(p + 1);
-    if (nchanged == 0 && !ar->log_noop) return;
+    // No-op: nothing audited changed, or only the updated_at stamp moved.
+    if (!ar->log_noop &&
+        (nchanged == 0 || (nchanged == 1 && changed[0] == ar->stamp_position)))
+        return;
 
     char action = 'U';
     if (ar->soft_delete_position > 0) {
@@ -411,8 +587,8 @@ void AuditUpdate(const AuditRel *ar, TupleTableSlot *old_slot, TupleTableSlot *n
         e.old_hash = KeyHashOf(ar, old_slot);
     }
     if (ar->full_row) {
-        e.old_image = Image(ar, old_slot, nullptr, 0);
-        e.new_image = Image(ar, new_slot, nullptr, 0);
+        e.old_image = RowImage(ar, old_slot);
+        e.new_image = RowImage(ar, new_slot);
     } else {
         int16 *stored = static_cast<int16 *>(palloc(sizeof(int16) * (ar->ncols + ar->nkeys + 1)));
         int nstored = audit_plan::MergePositions(ar->key_sorted, ar->nkeys, changed, nchanged, stored);
@@ -429,16 +605,16 @@ void AuditUpdate(const AuditRel *ar, TupleTableSlot *old_slot, TupleTableSlot *n
 void AddRowEntry(const AuditRel *ar, char action, TupleTableSlot *slot, bool old_row) {
     Entry e = NewEntry(ar, action);
     e.has_key = true;
+    slot_getsomeattrs(slot, ar->last_key_attnum);
     e.row_hash = KeyHashOf(ar, slot);
-    (old_row ? e.old_image : e.new_image) = Image(ar, slot, nullptr, 0);
+    (old_row ? e.old_image : e.new_image) = RowImage(ar, slot);
     AddEntry(e);
 }
 
-// Read the next row of a transition table into slot; false at its end.
+// Read the next row of a transition table into slot (not deformed yet);
+// false at its end.
 inline bool NextRow(Tuplestorestate *store, TupleTableSlot *slot) {
-    if (!tuplestore_gettupleslot(store, true, false, slot)) return false;
-    slot_getallattrs(slot);
-    return true;
+    return tuplestore_gettupleslot(store, true, false, slot);
 }
 
 // Log every row of the statement's transition table(s).
@@ -469,6 +645,8 @@ void AuditStatement(const AuditRel *ar, TriggerData *td, char action) {
             AddRowEntry(ar, 'D', old_slot, true);
         } else {
             if (!have_old || !have_new) elog(ERROR, "transition tables of an UPDATE differ in length");
+            slot_getallattrs(old_slot);
+            slot_getallattrs(new_slot);
             AuditUpdate(ar, old_slot, new_slot);
         }
         MemoryContextSwitchTo(old);

@@ -10,7 +10,14 @@
 // (ids are value << 20 | row number: ordered like the statements, which for
 // one record is the order of its changes, since a second writer waits for the
 // first one's commit), and writes the rows with heap_multi_insert in batches,
-// then the index entries of each row. Partitions are created ahead, a week
+// then the index entries of each row. A statement of many rows packs its
+// entries instead (all but key moves): they are serialized as they come,
+// sorted by key hash at the end of the statement (or every few MB), and
+// written ~30 to a log row below 8 kB, whose key_range covers their hashes:
+// one heap tuple, one WAL record share and one index entry (GiST over
+// key_range) per ~30 entries instead of per entry, while one record's
+// entries are still found through an index (the range, then `hashes`).
+// Partitions are created ahead, a week
 // at a time, by a background worker that the first writer of a day starts
 // when the partition of 3 days ahead is missing (partition_worker.cpp). A
 // writer that finds its own day's partition missing has the worker create
@@ -46,10 +53,14 @@ extern "C" {
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/rangetypes.h"
 #include "utils/rel.h"
 #include "utils/timestamp.h"
+#include "utils/typcache.h"
 #include "utils/xid8.h"
 }
+
+#include <algorithm>
 
 namespace steward::audit {
 
@@ -59,7 +70,7 @@ extern char *g_context;
 
 namespace {
 
-constexpr int kLogColumns = 19;
+constexpr int kLogColumns = 22;
 constexpr int kMaxIndexes = 8;
 constexpr int kBatchRows = 500;
 // A batch is also written once its formed rows reach this size (large row
@@ -67,10 +78,26 @@ constexpr int kBatchRows = 500;
 constexpr Size kBatchBytes = 8 * 1024 * 1024;
 constexpr int kRowBits = 20;  // rows per id block: 2^20
 constexpr int64 kCheckAheadDays = 3;  // see CheckPartitionsAhead()
+// Packing: statements of at least kPackMinRows rows; a packed log row holds
+// up to kPackMaxEntries entries and kPackBytes of them (the partitions keep
+// rows below toast_tuple_target = 8160 in the heap page, uncompressed);
+// entries waiting to be sorted are written once they reach kPendingBytes.
+constexpr int64 kPackMinRows = 16;
+constexpr int kPackMaxEntries = 128;
+constexpr Size kPackBytes = 7000;
+constexpr Size kPendingBytes = 8 * 1024 * 1024;
 
 enum LogColumn {
     kId, kLoggedAt, kTxid, kAction, kTableId, kVersionId, kRowHash, kOldHash, kStored, kChanged, kOldImage, kNewImage, kActor, kContext, kRoleName, kSessionRole,
-    kApplicationName, kClientAddr, kStatement
+    kApplicationName, kClientAddr, kStatement, kKeyRange, kHashes, kEntries
+};
+
+// A packed entry waiting for the sort: its key hash and serialized form.
+struct Pending {
+    uint64 hash;
+    int64 id;
+    char *data;
+    Size len;
 };
 
 // What the writer resolves once per day's partition.
@@ -89,6 +116,8 @@ struct WriterState {
     TupleDesc desc;
     TupleTableSlot *slots[kBatchRows];
     MemoryContext batch_cxt;  // the formed tuples of the current batch
+    MemoryContext pack_cxt;   // the packed entries waiting for the sort
+    TypeCacheEntry *range_type;  // int8range
     // per transaction; role names per backend (TopMemoryContext, dropped
     // when pg_authid changes)
     LocalTransactionId lxid;
@@ -109,6 +138,16 @@ struct Batch {
     int64 next_row;
     int nslots;
     Size bytes;  // formed rows waiting in the slots
+    // packing (statements of many rows)
+    bool pack;
+    Pending *pending;
+    int npending;
+    int max_pending;
+    Size pending_bytes;
+    char pending_action;
+    int32 pending_table_id;
+    int32 pending_version_id;
+    bool pending_log_statement;
     // the statement text, made once per statement when a row first needs it
     Datum statement;
     MemoryContext statement_cxt;
@@ -245,6 +284,9 @@ void PrepareWriter(int64 day) {
     g_xact.nslots_made = 0;
     g_xact.batch_cxt = AllocSetContextCreate(g_xact.cxt, "steward audit batch",
                                              ALLOCSET_DEFAULT_SIZES);
+    g_xact.pack_cxt = AllocSetContextCreate(g_xact.cxt, "steward audit packed entries",
+                                            ALLOCSET_DEFAULT_SIZES);
+    g_xact.range_type = lookup_type_cache(INT8RANGEOID, TYPECACHE_RANGE_INFO);
     List *indexes = RelationGetIndexList(rel);
     if (list_length(indexes) > kMaxIndexes)
         elog(ERROR, "audit log partition \"%s\" has more than %d indexes",
@@ -267,12 +309,6 @@ void PrepareWriter(int64 day) {
     relation_close(rel, NoLock);
     g_xact.lxid = InvalidLocalTransactionId;
     g_xact.valid = true;
-}
-
-Datum PositionsArray(const int16 *positions, int n) {
-    Datum *elems = static_cast<Datum *>(palloc(sizeof(Datum) * (n > 0 ? n : 1)));
-    for (int i = 0; i < n; ++i) elems[i] = Int16GetDatum(positions[i]);
-    return PointerGetDatum(construct_array(elems, n, INT2OID, 2, true, TYPALIGN_SHORT));
 }
 
 // Write the formed tuples of the batch, then their index entries.
@@ -305,7 +341,15 @@ void Flush() {
     MemoryContextReset(g_xact.batch_cxt);
 }
 
+void FlushPending();  // below: the packed entries of the statement
+
 }  // namespace
+
+Datum PositionsArray(const int16 *positions, int n) {
+    Datum *elems = static_cast<Datum *>(palloc(sizeof(Datum) * (n > 0 ? n : 1)));
+    for (int i = 0; i < n; ++i) elems[i] = Int16GetDatum(positions[i]);
+    return PointerGetDatum(construct_array(elems, n, INT2OID, 2, true, TYPALIGN_SHORT));
+}
 
 void ResetWriter() {
     g_xact.valid = false;
@@ -423,12 +467,19 @@ void BeginBatch(int64 expected_rows) {
     g_batch.nslots = 0;
     g_batch.bytes = 0;
     MemoryContextReset(g_xact.batch_cxt);
+    g_batch.pack = expected_rows >= kPackMinRows;
+    g_batch.pending = nullptr;
+    g_batch.npending = 0;
+    g_batch.max_pending = 0;
+    g_batch.pending_bytes = 0;
+    MemoryContextReset(g_xact.pack_cxt);
     ReadStatementContext();
     g_batch.open = true;
 }
 
 void EndBatch() {
     if (!g_batch.open) return;
+    FlushPending();
     Flush();
     if (g_batch.bistate != nullptr) FreeBulkInsertState(g_batch.bistate);
     for (int i = 0; i < g_xact.nindexes; ++i)
@@ -437,38 +488,36 @@ void EndBatch() {
     g_batch.open = false;
 }
 
-void AddEntry(const Entry &e) {
+namespace {
+
+int64 NextId() {
     if (g_batch.id_block < 0 || g_batch.next_row >= (int64{1} << kRowBits)) {
         g_batch.id_block = nextval_internal(g_xact.seq, false);
         g_batch.next_row = 0;
     }
-    MemoryContext old = MemoryContextSwitchTo(g_xact.batch_cxt);
-    Datum values[kLogColumns];
-    bool nulls[kLogColumns];
+    return (g_batch.id_block << kRowBits) | g_batch.next_row++;
+}
+
+// The columns every log row of the statement shares; the rest NULL.
+void StatementColumns(Datum *values, bool *nulls, char action, int32 table_id, int32 version_id,
+                      bool log_statement) {
     for (int i = 0; i < kLogColumns; ++i) nulls[i] = true;
     auto set = [&](int column, Datum value) {
         values[column] = value;
         nulls[column] = false;
     };
-    set(kId, Int64GetDatum((g_batch.id_block << kRowBits) | g_batch.next_row++));
     set(kLoggedAt, TimestampTzGetDatum(g_xact.logged_at));
     set(kTxid, g_batch.txid);
-    set(kAction, CharGetDatum(e.action));
-    set(kTableId, Int32GetDatum(e.table_id));
-    set(kVersionId, Int32GetDatum(e.version_id));
-    if (e.has_key) set(kRowHash, Int64GetDatum(e.row_hash));
-    if (e.key_changed) set(kOldHash, Int64GetDatum(e.old_hash));
-    if (e.nstored >= 0) set(kStored, PositionsArray(e.stored, e.nstored));
-    if (e.nchanged >= 0) set(kChanged, PositionsArray(e.changed, e.nchanged));
-    if (e.old_image != 0) set(kOldImage, e.old_image);
-    if (e.new_image != 0) set(kNewImage, e.new_image);
+    set(kAction, CharGetDatum(action));
+    set(kTableId, Int32GetDatum(table_id));
+    set(kVersionId, Int32GetDatum(version_id));
     if (g_batch.has_actor) set(kActor, g_batch.actor);
     if (g_batch.has_context) set(kContext, g_batch.context);
     set(kRoleName, g_xact.role_name);
     set(kSessionRole, g_xact.session_role_name);
     if (g_batch.has_application_name) set(kApplicationName, g_batch.application_name);
     if (g_batch.has_client_addr) set(kClientAddr, g_batch.client_addr);
-    if (e.log_statement && debug_query_string != nullptr) {
+    if (log_statement && debug_query_string != nullptr) {
         if (DatumGetPointer(g_batch.statement) == nullptr) {
             MemoryContext prev = MemoryContextSwitchTo(g_batch.statement_cxt);
             g_batch.statement = PointerGetDatum(cstring_to_text(debug_query_string));
@@ -476,7 +525,10 @@ void AddEntry(const Entry &e) {
         }
         set(kStatement, g_batch.statement);
     }
+}
 
+// Form a log row (in the batch context) and queue it for the next Flush().
+void AddLogRow(Datum *values, bool *nulls) {
     if (g_batch.nslots == g_xact.nslots_made) {
         MemoryContext prev = MemoryContextSwitchTo(g_xact.cxt);
         g_xact.slots[g_xact.nslots_made++] = MakeSingleTupleTableSlot(g_xact.desc, &TTSOpsHeapTuple);
@@ -486,8 +538,165 @@ void AddEntry(const Entry &e) {
     HeapTuple tuple = heap_form_tuple(slot->tts_tupleDescriptor, values, nulls);
     g_batch.bytes += tuple->t_len;
     ExecStoreHeapTuple(tuple, slot, true);
-    MemoryContextSwitchTo(old);
     if (g_batch.nslots == kBatchRows || g_batch.bytes >= kBatchBytes) Flush();
+}
+
+Size ImageLen(Datum image) { return image != 0 ? VARSIZE(DatumGetPointer(image)) : 0; }
+
+// Serialize an entry into the pending set (PackedHeader layout, audit.hpp).
+void Pack(const Entry &e, int64 id) {
+    if (g_batch.npending == g_batch.max_pending) {
+        int grown = g_batch.max_pending == 0 ? 1024 : g_batch.max_pending * 2;
+        g_batch.pending = static_cast<Pending *>(
+            g_batch.pending == nullptr
+                ? MemoryContextAlloc(g_xact.pack_cxt, sizeof(Pending) * grown)
+                : repalloc(g_batch.pending, sizeof(Pending) * grown));
+        g_batch.max_pending = grown;
+    }
+    PackedHeader h;
+    memset(&h, 0, sizeof h);
+    h.id = id;
+    h.row_hash = e.row_hash;
+    h.nstored = static_cast<int16>(e.nstored);
+    h.nchanged = static_cast<int16>(e.nchanged);
+    h.old_len = static_cast<uint32>(ImageLen(e.old_image));
+    h.new_len = static_cast<uint32>(ImageLen(e.new_image));
+    Size npos = (e.nstored > 0 ? e.nstored : 0) + (e.nchanged > 0 ? e.nchanged : 0);
+    Size len = sizeof h + npos * sizeof(int16) + h.old_len + h.new_len;
+    char *data = static_cast<char *>(MemoryContextAlloc(g_xact.pack_cxt, len));
+    char *p = data;
+    memcpy(p, &h, sizeof h);
+    p += sizeof h;
+    if (e.nstored > 0) {
+        memcpy(p, e.stored, e.nstored * sizeof(int16));
+        p += e.nstored * sizeof(int16);
+    }
+    if (e.nchanged > 0) {
+        memcpy(p, e.changed, e.nchanged * sizeof(int16));
+        p += e.nchanged * sizeof(int16);
+    }
+    if (h.old_len > 0) memcpy(p, DatumGetPointer(e.old_image), h.old_len);
+    p += h.old_len;
+    if (h.new_len > 0) memcpy(p, DatumGetPointer(e.new_image), h.new_len);
+    Pending &slot = g_batch.pending[g_batch.npending++];
+    slot.hash = static_cast<uint64>(e.row_hash);
+    slot.id = id;
+    slot.data = data;
+    slot.len = len;
+    g_batch.pending_bytes += len;
+}
+
+// One packed log row of pending entries [from, to) (sorted by hash).
+void AddPackedRow(int from, int to) {
+    MemoryContext old = MemoryContextSwitchTo(g_xact.batch_cxt);
+    Datum values[kLogColumns];
+    bool nulls[kLogColumns];
+    StatementColumns(values, nulls, g_batch.pending_action, g_batch.pending_table_id,
+                     g_batch.pending_version_id, g_batch.pending_log_statement);
+    Size total = 0;
+    int64 max_id = PG_INT64_MIN;
+    int n = to - from;
+    Datum *hashes = static_cast<Datum *>(palloc(sizeof(Datum) * n));
+    for (int i = from; i < to; ++i) {
+        total += g_batch.pending[i].len;
+        max_id = std::max(max_id, g_batch.pending[i].id);
+        hashes[i - from] = Int64GetDatum(static_cast<int64>(g_batch.pending[i].hash));
+    }
+    bytea *entries = static_cast<bytea *>(palloc(VARHDRSZ + total));
+    SET_VARSIZE(entries, VARHDRSZ + total);
+    char *p = VARDATA(entries);
+    for (int i = from; i < to; ++i) {
+        memcpy(p, g_batch.pending[i].data, g_batch.pending[i].len);
+        p += g_batch.pending[i].len;
+    }
+    RangeBound lower, upper;
+    lower.val = Int64GetDatum(KeyPoint(g_batch.pending_table_id,
+                                       static_cast<int64>(g_batch.pending[from].hash)));
+    lower.infinite = false;
+    lower.inclusive = true;
+    lower.lower = true;
+    upper.val = Int64GetDatum(KeyPoint(g_batch.pending_table_id,
+                                       static_cast<int64>(g_batch.pending[to - 1].hash)));
+    upper.infinite = false;
+    upper.inclusive = true;
+    upper.lower = false;
+#if PG_VERSION_NUM >= 160000
+    RangeType *range = make_range(g_xact.range_type, &lower, &upper, false, nullptr);
+#else
+    RangeType *range = make_range(g_xact.range_type, &lower, &upper, false);
+#endif
+    values[kId] = Int64GetDatum(max_id);  // the row's id: its newest entry's
+    nulls[kId] = false;
+    values[kKeyRange] = RangeTypePGetDatum(range);
+    nulls[kKeyRange] = false;
+    values[kHashes] = PointerGetDatum(
+        construct_array(hashes, n, INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+    nulls[kHashes] = false;
+    values[kEntries] = PointerGetDatum(entries);
+    nulls[kEntries] = false;
+    AddLogRow(values, nulls);
+    MemoryContextSwitchTo(old);
+}
+
+// Sort the pending entries by key hash and write them packed.
+void FlushPending() {
+    int n = g_batch.npending;
+    if (n == 0) return;
+    std::sort(g_batch.pending, g_batch.pending + n,
+              [](const Pending &a, const Pending &b) { return a.hash < b.hash; });
+    for (int from = 0; from < n;) {
+        int to = from;
+        Size bytes = 0;
+        while (to < n && to - from < kPackMaxEntries &&
+               (to == from || bytes + g_batch.pending[to].len + sizeof(int64) <= kPackBytes)) {
+            bytes += g_batch.pending[to].len + sizeof(int64);
+            ++to;
+        }
+        AddPackedRow(from, to);
+        from = to;
+    }
+    g_batch.npending = 0;
+    g_batch.max_pending = 0;
+    g_batch.pending = nullptr;
+    g_batch.pending_bytes = 0;
+    MemoryContextReset(g_xact.pack_cxt);
+}
+
+}  // namespace
+
+void AddEntry(const Entry &e) {
+    int64 id = NextId();
+    if (g_batch.pack && e.has_key && !e.key_changed) {
+        if (g_batch.npending > 0 &&
+            (e.action != g_batch.pending_action || e.table_id != g_batch.pending_table_id ||
+             e.version_id != g_batch.pending_version_id ||
+             e.log_statement != g_batch.pending_log_statement))
+            FlushPending();
+        g_batch.pending_action = e.action;
+        g_batch.pending_table_id = e.table_id;
+        g_batch.pending_version_id = e.version_id;
+        g_batch.pending_log_statement = e.log_statement;
+        Pack(e, id);
+        if (g_batch.pending_bytes >= kPendingBytes) FlushPending();
+        return;
+    }
+    MemoryContext old = MemoryContextSwitchTo(g_xact.batch_cxt);
+    Datum values[kLogColumns];
+    bool nulls[kLogColumns];
+    StatementColumns(values, nulls, e.action, e.table_id, e.version_id, e.log_statement);
+    auto set = [&](int column, Datum value) {
+        values[column] = value;
+        nulls[column] = false;
+    };
+    set(kId, Int64GetDatum(id));
+    if (e.has_key) set(kRowHash, Int64GetDatum(e.row_hash));
+    if (e.key_changed) set(kOldHash, Int64GetDatum(e.old_hash));
+    if (e.nstored >= 0) set(kStored, PositionsArray(e.stored, e.nstored));
+    if (e.nchanged >= 0) set(kChanged, PositionsArray(e.changed, e.nchanged));
+    if (e.old_image != 0) set(kOldImage, e.old_image);
+    if (e.new_image != 0) set(kNewImage, e.new_image);
+    AddLogRow(values, nulls);
+    MemoryContextSwitchTo(old);
 }
 
 }  // namespace steward::audit

@@ -33,6 +33,11 @@ $node->safe_psql('src', q{
     CREATE TABLE ev_eu_lo PARTITION OF ev_eu FOR VALUES FROM (0) TO (100);
     SELECT steward.enable_audit('ev');
     INSERT INTO ev_eu_lo VALUES (1, 'eu', 1);
+    -- bulk statements: packed log rows
+    CREATE TABLE bulk (id int PRIMARY KEY, v int);
+    SELECT steward.enable_audit('bulk');
+    INSERT INTO bulk SELECT g, g FROM generate_series(1, 100) g;
+    UPDATE bulk SET v = v + 1;
 });
 my $triggers_q = q{SELECT string_agg(tgrelid::regclass || '.' || tgname || ':' || (tgparentid <> 0), ',' ORDER BY tgrelid::regclass::text, tgname)
       FROM pg_trigger WHERE tgname LIKE 'steward_audit%' AND tgrelid::regclass::text LIKE 'ev%'};
@@ -65,6 +70,15 @@ is($node->safe_psql('dst', $triggers_q), $triggers_before, 'the partitions\' tri
 $node->safe_psql('dst', q{INSERT INTO ev_eu_lo VALUES (2, 'eu', 2); UPDATE ev_eu SET v = 3 WHERE id = 1});
 is($node->safe_psql('dst', q{SELECT string_agg(action || ':' || (row_key->>'id'), ',' ORDER BY id) FROM steward.audit_log WHERE table_name = 'ev'}),
    'INSERT:1,INSERT:2,UPDATE:1', 'direct writes to partitions recorded after restore');
+my $packed_q = q{SELECT count(*) FILTER (WHERE entries IS NOT NULL) > 0, sum(steward._audit_entry_count(hashes, entries))
+      FROM steward.audit_records r JOIN steward.audit_tables t USING (table_id) WHERE t.table_name = 'bulk'};
+is($node->safe_psql('src', $packed_q), 't|200', 'bulk statements wrote packed log rows');
+is($node->safe_psql('dst', $packed_q), 't|200', 'packed log rows restored');
+is($node->safe_psql('dst', q{SET enable_seqscan = off; SELECT string_agg(action || ':' || (new_values->>'v'), ',' ORDER BY id) FROM steward.history('bulk', 50)}),
+   'INSERT:50,UPDATE:51', 'history of a packed record after restore (through the restored key indexes)');
+is($node->safe_psql('dst', q{SELECT count(*) FROM pg_class c JOIN pg_inherits i ON i.inhrelid = c.oid
+      WHERE i.inhparent = 'steward.audit_records'::regclass AND NOT COALESCE(c.reloptions, '{}') @> '{toast_tuple_target=8160}'}),
+   '0', 'restored partitions keep packed rows in the heap page');
 is($node->safe_psql('dst', q{SELECT count(*) FROM steward.audit_tables WHERE dropped_at IS NOT NULL AND table_name = 'gone'}),
    '1', 'history of a dropped table restored');
 

@@ -14,6 +14,7 @@
 #
 #   bash test/bench/audit/run.sh            # ROWS=20000 ROUNDS=3 SECONDS_PER_RUN=10
 #   CPU_ONLY=1 bash test/bench/audit/run.sh # only the deterministic parts (callgrind, bytes)
+#   PGBENCH_ONLY=1 bash test/bench/audit/run.sh  # only the pgbench rounds (wall time)
 set -euo pipefail
 ROWS=${ROWS:-20000}
 ROUNDS=${ROUNDS:-3}
@@ -67,6 +68,7 @@ declare -A STMT=(
   [delete_plpgsql]="DELETE FROM t_plpgsql"
   [delete_cte]="WITH d AS (DELETE FROM t_bare RETURNING *) INSERT INTO bench_log (action, tbl, old_row) SELECT 'DELETE', 't_bare', to_jsonb(d) FROM d"
 )
+if [ -z "${PGBENCH_ONLY-}" ]; then
 PART=$(spsql -At -c "SELECT steward._audit_partition_name((now() AT TIME ZONE 'UTC')::date)")
 declare -A CPU
 WARM="UPDATE t_steward SET a = a WHERE id = 0;"
@@ -75,7 +77,7 @@ for op in update insert delete; do
   for v in bare steward plpgsql cte; do
     CPU[${op}_$v]=$(callgrind_instructions "SELECT 1;" "${STMT[${op}_$v]};")
   done
-  CPU[${op}_deferred]=$(callgrind_instructions "DROP INDEX steward.${PART}_key;" "${STMT[${op}_steward]};")
+  CPU[${op}_deferred]=$(callgrind_instructions "DROP INDEX steward.${PART}_key, steward.${PART}_key_range;" "${STMT[${op}_steward]};")
   # steady state: the same statement after one that loads the library and
   # builds the backend's caches (a long-lived connection pays that once)
   CPU[${op}_warm]=$(( $(callgrind_instructions "SELECT 1;" "$WARM"$'\n'"${STMT[${op}_steward]};") - CPU_WARM ))
@@ -101,8 +103,8 @@ done
 spsql -c "UPDATE t_steward SET a = a + 1" -c "UPDATE t_plpgsql SET a = a + 1"
 spsql -At <<'SQL'
 SELECT format('log bytes per row (UPDATE of one column): pg_steward %s (heap+indexes %s), plpgsql to_jsonb log %s (heap+indexes %s)',
-  (SELECT round(avg(pg_column_size(r.*))) FROM steward.audit_records r WHERE action = 'U'),
-  (SELECT round(sum(pg_total_relation_size(c.oid))::numeric / (SELECT count(*) FROM steward.audit_records))
+  (SELECT round(sum(pg_column_size(r.*)) / sum(steward._audit_entry_count(r.hashes, r.entries))) FROM steward.audit_records r WHERE action = 'U'),
+  (SELECT round(sum(pg_total_relation_size(c.oid))::numeric / (SELECT sum(steward._audit_entry_count(r.hashes, r.entries)) FROM steward.audit_records r))
      FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'steward.audit_records'::regclass),
   (SELECT round(avg(pg_column_size(l.*))) FROM bench_log l WHERE action = 'UPDATE'),
   (SELECT round(pg_total_relation_size('bench_log')::numeric / count(*)) FROM bench_log));
@@ -110,7 +112,7 @@ SQL
 spsql -c "TRUNCATE bench_log" -c "INSERT INTO t_steward $INS" -c "INSERT INTO t_plpgsql $INS"
 spsql -At <<'SQL'
 SELECT format('log bytes per row (INSERT of a 10-column row): pg_steward %s, plpgsql to_jsonb log %s',
-  (SELECT round(avg(pg_column_size(r.*))) FROM steward.audit_records r WHERE action = 'I'),
+  (SELECT round(sum(pg_column_size(r.*)) / sum(steward._audit_entry_count(r.hashes, r.entries))) FROM steward.audit_records r WHERE action = 'I'),
   (SELECT round(avg(pg_column_size(l.*))) FROM bench_log l WHERE action = 'INSERT'));
 SQL
 
@@ -124,6 +126,8 @@ c_warm=$(callgrind_instructions "SELECT 1;" "UPDATE t_steward SET a = a WHERE id
 c_warm_base=$(callgrind_instructions "SELECT 1;" "UPDATE t_steward SET a = a WHERE id = 0;")
 printf 'single-row UPDATE transactions, CPU per transaction: bare %d, pg_steward %d (%d once the backend cache is built): %.2fx\n' \
   $((c_bare / 500)) $((c_steward / 500)) $(((c_warm - c_warm_base) / 500)) "$(bc -l <<<"($c_warm - $c_warm_base) / $c_bare")"
+
+fi  # PGBENCH_ONLY
 
 [ -z "${CPU_ONLY-}" ] || exit 0
 
