@@ -8,7 +8,10 @@
 # QUEUE_BENCH_SNAPSHOT_SECONDS (held-snapshot run), QUEUE_BENCH_MODES
 # ("on off": synchronous_commit settings), QUEUE_BENCH_PARTS ("ratios
 # cpu snapshot backlog monitor"; monitor: the monitoring views at 10k and 1M
-# jobs).
+# jobs), QUEUE_BENCH_SNAPSHOT_MODES (synchronous_commit of the held-snapshot
+# part, default "off"), QUEUE_BENCH_SNAPSHOT_VARIANTS, QUEUE_BENCH_SNAPSHOT_RATE
+# (jobs/s the backlog reserve of the held-snapshot part is sized for),
+# QUEUE_BENCH_SNAPSHOT_BACKLOG (600000).
 #
 # 2 pgbench clients (-M prepared), library preloaded, fsync on. Variants are
 # interleaved round by round and each is topped up to the same backlog
@@ -27,7 +30,16 @@ SNAP=${QUEUE_BENCH_SNAPSHOT_SECONDS:-$s}
 MODES=${QUEUE_BENCH_MODES:-on off}
 PARTS=${QUEUE_BENCH_PARTS:-ratios cpu snapshot backlog monitor}
 BACKLOG=300000
-SNAP_BACKLOG=600000
+SNAP_BACKLOG=${QUEUE_BENCH_SNAPSHOT_BACKLOG:-600000}
+SNAP_MODES=${QUEUE_BENCH_SNAPSHOT_MODES:-off}
+SNAP_VARIANTS=${QUEUE_BENCH_SNAPSHOT_VARIANTS:-raw_two_tx steward_two_tx steward_two_tx_nocursor steward_cad}
+# The held-snapshot runs must not drain the queue: a pgbench client whose
+# dequeue finds nothing aborts (\gset of no row), and pgbench exits 2. At
+# 10,000 jobs/s a 150 s run takes 1.5M jobs, more than the 600k backlog, so
+# each variant starts with SNAP_BACKLOG + SNAP_RATE * seconds ready jobs and
+# the run reports how many were left at its end (the claim cost depends on
+# the dead entries before the first ready one, not on how many follow it).
+SNAP_RATE=${QUEUE_BENCH_SNAPSHOT_RATE:-10000}
 
 steward_install >/dev/null
 trap steward_server_stop EXIT
@@ -81,11 +93,16 @@ ratios_part() {
   echo "   (3) batches of 10 / (1)                         $r3 -> $(echo "$r3" | tr ' ' '\n' | grep . | median)  (target >= 5)"
 }
 
-# progress_rates SECONDS SCRIPT [env]: per-5s jobs/s of one long run
+# progress_rates SECONDS SCRIPT: per-5s jobs/s of one long run. A failed
+# pgbench (exit status or no progress) is reported on stderr with its
+# messages, not left to set -e (which ended the run without a word).
 progress_rates() {
-  local secs=$1 script=$2
-  pgbench -n -M prepared -c 2 -j 2 -T "$secs" -P 5 -D id=0 -D tok=0 -f "$HERE/$script" 2>&1 |
-    grep -oP '^progress: [0-9.]+ s, \K[0-9.]+(?= tps)' | tr '\n' ' '
+  local secs=$1 script=$2 out=$STEWARD_SERVER_DIR/pgbench_progress.out rc=0
+  pgbench -n -M prepared -c 2 -j 2 -T "$secs" -P 5 -D id=0 -D tok=0 -f "$HERE/$script" >"$out" 2>&1 || rc=$?
+  if [ "$rc" -ne 0 ]; then
+    echo "   pgbench exited with status $rc ($script): $(grep -v '^progress:' "$out" | grep -iE 'error|abort|fail' | sort | uniq -c | head -n 5 | tr -s ' ' | paste -sd ';' -)" >&2
+  fi
+  grep -oP '^progress: [0-9.]+ s, \K[0-9.]+(?= tps)' "$out" | tr '\n' ' ' || true
 }
 
 # buffers_per_job VARIANT: shared buffers one claim + complete touches, in a
@@ -102,31 +119,45 @@ buffers_per_job() {
     grep -m1 -oP 'Buffers: shared hit=\K[0-9]+' || echo '?'
 }
 
+# holder_xmin: backend_xmin of the snapshot holder (empty if it is gone)
+holder_xmin() {
+  spsql -At -c "SELECT backend_xmin FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND backend_xmin IS NOT NULL AND query LIKE '%pg_sleep(%' AND state = 'active'"
+}
+
 snapshot_part() {
-  echo "-- held REPEATABLE READ snapshot for the whole run, backlog ${SNAP_BACKLOG}, ${SNAP}s per variant, synchronous_commit=off"
-  for v in raw_two_tx steward_two_tx steward_two_tx_nocursor steward_cad; do
+  local mode=$1
+  local reserve=$((SNAP_BACKLOG + SNAP_RATE * SNAP))
+  echo "-- held REPEATABLE READ snapshot for the whole run, backlog ${SNAP_BACKLOG} (each variant starts with ${reserve} ready jobs, a reserve for ${SNAP_RATE} jobs/s), ${SNAP}s per variant, synchronous_commit=${mode}"
+  for v in $SNAP_VARIANTS; do
     script=$v; opts=""
     if [ $v = steward_two_tx_nocursor ]; then script=steward_two_tx; opts="-c steward.queue_cursor=off"; fi
-    spsql -c "SELECT top_up($SNAP_BACKLOG)" -c 'VACUUM ANALYZE' >/dev/null
+    spsql -c "SELECT top_up($reserve)" -c 'VACUUM ANALYZE' >/dev/null
     # the snapshot holder
     psql -X -q -c "BEGIN ISOLATION LEVEL REPEATABLE READ" -c "SELECT count(*) FROM steward._queue" \
          -c "SELECT pg_sleep($SNAP + 10)" -c "COMMIT" >/dev/null 2>&1 &
     holder=$!
     sleep 1
-    held=$(spsql -At -c "SELECT count(*) FROM pg_stat_activity WHERE backend_xmin IS NOT NULL AND query LIKE '%pg_sleep%'")
+    # held: the holder's snapshot (its backend_xmin) is the same at the start and the end
+    xmin_start=$(holder_xmin)
     (sleep 10; buffers_per_job "$v" > "$STEWARD_SERVER_DIR/buf_start") &
     rates=$(PGOPTIONS="$opts" progress_rates "$SNAP" "$script.sql")
     wait $! 2>/dev/null || true
     buf_start=$(cat "$STEWARD_SERVER_DIR/buf_start" 2>/dev/null || echo '?')
     buf_end=$(buffers_per_job "$v")
+    xmin_end=$(holder_xmin)
     kill "$holder" 2>/dev/null || true; wait "$holder" 2>/dev/null || true
-    spsql -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE '%pg_sleep%' AND pid <> pg_backend_pid()" >/dev/null
+    spsql -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(%' AND pid <> pg_backend_pid()" >/dev/null
+    case $v in
+      raw*) left=$(spsql -At -c "SELECT count(*) FROM raw_job WHERE state = 'ready'") ;;
+      *) left=$(spsql -At -c "SELECT count(*) FROM steward._job WHERE state = 'ready'") ;;
+    esac
     n=$(echo "$rates" | wc -w)
     first=$(echo "$rates" | tr ' ' '\n' | grep . | sed -n '2,4p' | median)
     last=$(echo "$rates" | tr ' ' '\n' | grep . | tail -n 3 | median)
+    held=NO; [ -n "$xmin_start" ] && [ "$xmin_start" = "$xmin_end" ] && held=yes
     printf '   %-24s snapshot held: %s  jobs/s start %8s  end %8s  end/start %s  (%s intervals of 5s)\n' \
-      "$v" "$([ "$held" -ge 1 ] && echo yes || echo NO)" "$first" "$last" "$(ratio "$last" "$first")" "$n"
-    printf '   %-24s buffers per claim(+complete): after 10 s %s, at the end %s\n' "" "$buf_start" "$buf_end"
+      "$v" "$held" "$first" "$last" "$(ratio "$last" "$first")" "$n"
+    printf '   %-24s buffers per claim(+complete): after 10 s %s, at the end %s; ready jobs left %s\n' "" "$buf_start" "$buf_end" "$left"
     echo "      per 5s: $rates"
   done
   echo "   target: steward end/start >= 0.8 (jobs/s swing with the machine's load; buffers per job do not)"
@@ -239,8 +270,10 @@ for mode in $MODES; do
   fi
 done
 if [[ " $PARTS " == *" snapshot "* ]]; then
-  start off
-  snapshot_part
+  for mode in $SNAP_MODES; do
+    start "$mode"
+    snapshot_part "$mode"
+  done
 fi
 if [[ " $PARTS " == *" cpu "* ]]; then
   cpu_part
