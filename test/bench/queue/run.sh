@@ -185,19 +185,42 @@ backlog_part() {
 
 # CPU instructions per job (callgrind, single-user mode, deterministic):
 # jobs i = 1..n are claimed in id order, so every line knows its job id.
-cpu_lines() {  # cpu_lines VARIANT FROM TO
-  local v=$1 i
+# Two forms: "text" sends every statement as SQL text (parsed and planned
+# each time: the long raw SQL pays more for that than a function call), and
+# "prepared" runs the statements PREPAREd once (EXECUTE each time), as the
+# wall-clock runs do (pgbench -M prepared).
+RAW_CLAIM="UPDATE raw_job SET state = 'running', attempt = attempt + 1, worker = 'w', lease_expires_at = now() + interval '5 minutes' WHERE id = (SELECT id FROM raw_job WHERE queue = 'bench' AND state = 'ready' AND run_at <= now() ORDER BY priority DESC, run_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING id"
+cpu_prepare() {  # the PREPAREs of the prepared form
+  echo "PREPARE raw_claim AS $RAW_CLAIM"
+  echo "PREPARE raw_done(bigint) AS DELETE FROM raw_job WHERE id = \$1"
+  echo "PREPARE deq(int) AS SELECT id FROM steward.dequeue('bench', 'w', \$1)"
+  echo "PREPARE done(bigint, int) AS SELECT steward.complete(\$1, \$2)"
+  echo "PREPARE cad(bigint, int) AS SELECT id FROM steward.complete_and_dequeue(\$1, \$2, worker => 'w')"
+  echo "PREPARE done10(bigint[], int[]) AS SELECT steward.complete_batch(\$1, \$2)"
+}
+cpu_lines() {  # cpu_lines VARIANT FROM TO [prepared]
+  local v=$1 i p=${4-}
   for ((i = $2; i <= $3; i++)); do
-    case $v in
-      raw_two_tx) echo "UPDATE raw_job SET state = 'running', attempt = attempt + 1, worker = 'w', lease_expires_at = now() + interval '5 minutes' WHERE id = (SELECT id FROM raw_job WHERE queue = 'bench' AND state = 'ready' AND run_at <= now() ORDER BY priority DESC, run_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING id"
-                  echo "DELETE FROM raw_job WHERE id = $i" ;;
-      steward_two_tx) echo "SELECT id FROM steward.dequeue('bench', 'w')"
-                      echo "SELECT steward.complete($i, 1)" ;;
-      steward_cad) echo "SELECT id FROM steward.complete_and_dequeue($i, 1, worker => 'w')" ;;
-      steward_batch10) if (( i % 10 == 0 )); then
-                         echo "SELECT count(*) FROM steward.dequeue('bench', 'w', 10)"
-                         echo "SELECT steward.complete_batch(ARRAY(SELECT generate_series($i - 9, $i))::bigint[], array_fill(1, ARRAY[10]))"
-                       fi ;;
+    case $v/$p in
+      raw_two_tx/) echo "$RAW_CLAIM"
+                   echo "DELETE FROM raw_job WHERE id = $i" ;;
+      raw_two_tx/prepared) echo "EXECUTE raw_claim"
+                           echo "EXECUTE raw_done($i)" ;;
+      steward_two_tx/) echo "SELECT id FROM steward.dequeue('bench', 'w')"
+                       echo "SELECT steward.complete($i, 1)" ;;
+      steward_two_tx/prepared) echo "EXECUTE deq(1)"
+                               echo "EXECUTE done($i, 1)" ;;
+      steward_cad/) echo "SELECT id FROM steward.complete_and_dequeue($i, 1, worker => 'w')" ;;
+      steward_cad/prepared) echo "EXECUTE cad($i, 1)" ;;
+      steward_batch10/*) if (( i % 10 == 0 )); then
+                           if [ "$p" = prepared ]; then
+                             echo "EXECUTE deq(10)"
+                             echo "EXECUTE done10('{$(seq -s, $((i - 9)) $i)}', '{1,1,1,1,1,1,1,1,1,1}')"
+                           else
+                             echo "SELECT count(*) FROM steward.dequeue('bench', 'w', 10)"
+                             echo "SELECT steward.complete_batch(ARRAY(SELECT generate_series($i - 9, $i))::bigint[], array_fill(1, ARRAY[10]))"
+                           fi
+                         fi ;;
     esac
   done
 }
@@ -213,19 +236,23 @@ cpu_part() {
   echo "-- CPU instructions per job (callgrind, single-user mode, 300 - 100 jobs, backlog 20000, probe and rescan intervals 1 h)"
   start off
   spsql -c "SELECT top_up(20000)" -c 'VACUUM ANALYZE' >/dev/null
-  declare -A per=()
-  for v in raw_two_tx steward_two_tx steward_cad steward_batch10; do
-    local pre=""; [ $v = steward_cad ] && pre="SELECT id FROM steward.dequeue('bench', 'w')"
-    local a b
-    a=$(CALLGRIND_PG_OPTS="$CPU_OPTS" callgrind_instructions "SELECT 1" "$pre
-$(cpu_lines $v 1 100)")
-    b=$(CALLGRIND_PG_OPTS="$CPU_OPTS" callgrind_instructions "SELECT 1" "$pre
-$(cpu_lines $v 1 300)")
-    per[$v]=$(( (b - a) / 200 ))
-    printf '   %-16s %10s instructions per job\n' "$v" "${per[$v]}"
+  local form
+  for form in text prepared; do
+    declare -A per=()
+    for v in raw_two_tx steward_two_tx steward_cad steward_batch10; do
+      local pre="" a b
+      [ $form = prepared ] && pre=$(cpu_prepare)
+      [ $v = steward_cad ] && pre+=$'\n'"SELECT id FROM steward.dequeue('bench', 'w')"
+      a=$(CALLGRIND_PG_OPTS="$CPU_OPTS" callgrind_instructions "SELECT 1" "$pre
+$(cpu_lines $v 1 100 "${form#text}")")
+      b=$(CALLGRIND_PG_OPTS="$CPU_OPTS" callgrind_instructions "SELECT 1" "$pre
+$(cpu_lines $v 1 300 "${form#text}")")
+      per[$v]=$(( (b - a) / 200 ))
+      printf '   %-9s %-16s %10s instructions per job\n' "$form" "$v" "${per[$v]}"
+    done
+    echo "   $form: steward (1) / raw (1) cost = $(ratio "${per[steward_two_tx]}" "${per[raw_two_tx]}") (lower is cheaper; throughput ratio ~ its inverse when CPU-bound)"
+    echo "   $form: complete_and_dequeue / (1) = $(ratio "${per[steward_cad]}" "${per[steward_two_tx]}"), batches of 10 / (1) = $(ratio "${per[steward_batch10]}" "${per[steward_two_tx]}")"
   done
-  echo "   steward (1) / raw (1) cost = $(ratio "${per[steward_two_tx]}" "${per[raw_two_tx]}") (lower is cheaper; throughput ratio ~ its inverse when CPU-bound)"
-  echo "   complete_and_dequeue / (1) = $(ratio "${per[steward_cad]}" "${per[steward_two_tx]}"), batches of 10 / (1) = $(ratio "${per[steward_batch10]}" "${per[steward_two_tx]}")"
 }
 
 # The monitoring views at 10k and 1M jobs (plus as many history rows): time
