@@ -622,43 +622,13 @@ SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'steward_complete';
 
 -- Complete many claimed jobs at once (all or nothing). Returns how many.
+-- C (src/queue/complete.cpp): one saved statement for the whole batch.
 CREATE FUNCTION steward.complete_batch(job_ids bigint[], lease_tokens integer[], results jsonb[] DEFAULT NULL)
 RETURNS integer
-LANGUAGE plpgsql
+LANGUAGE c
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    on_primary constant boolean := steward._require_primary('complete jobs');
-    done integer;
-    bad record;
-BEGIN
-    IF job_ids IS NULL OR lease_tokens IS NULL THEN
-        RAISE EXCEPTION 'job ids and lease tokens must not be null' USING ERRCODE = 'null_value_not_allowed';
-    END IF;
-    IF cardinality(job_ids) <> cardinality(lease_tokens)
-       OR (results IS NOT NULL AND cardinality(results) <> cardinality(job_ids)) THEN
-        RAISE EXCEPTION 'job ids, lease tokens and results must have the same length'
-            USING ERRCODE = 'array_subscript_error';
-    END IF;
-    IF (SELECT count(DISTINCT x) FROM unnest(job_ids) x) <> cardinality(job_ids) THEN
-        RAISE EXCEPTION 'job ids must not repeat' USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    SELECT a.id, a.token INTO bad
-      FROM unnest(job_ids, lease_tokens) AS a(id, token)
-     WHERE NOT EXISTS (SELECT FROM steward._job j WHERE j.id = a.id AND j.lease_token = a.token AND a.token > 0)
-     LIMIT 1;
-    IF FOUND THEN
-        PERFORM steward._job_not_yours(bad.id, bad.token, 'complete');
-    END IF;
-    done := steward._job_finish(job_ids, lease_tokens, 'completed', results, pg_catalog.clock_timestamp());
-    IF done < cardinality(job_ids) THEN   -- lost a race with a cancel
-        RAISE EXCEPTION 'could not complete all jobs' USING ERRCODE = 'serialization_failure',
-            DETAIL = pg_catalog.format('%s of %s jobs were still claimed by this worker.', done, cardinality(job_ids));
-    END IF;
-    RETURN done;
-END
-$$;
+AS 'MODULE_PATHNAME', 'steward_complete_batch';
 
 -- Record a failed run. The job is retried after retry_in (or the queue's
 -- exponential backoff with jitter) until it has run max_attempts times;

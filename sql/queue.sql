@@ -152,6 +152,12 @@ SELECT steward.complete_batch(:'run_ids', '{1}');
 SELECT steward.complete_batch(:'run_ids', array_fill(9, ARRAY[cardinality(:'run_ids'::bigint[])]));
 SELECT steward.complete_batch(NULL, '{}');
 SELECT steward.complete_batch('{1,1}', '{1,1}');
+SELECT steward.complete_batch(ARRAY[1, NULL]::bigint[], '{1,1}');
+SELECT steward.complete_batch('{1,2}', ARRAY[1, NULL]::int[]);
+SELECT steward.complete_batch('{}', '{}') AS none_completed;
+-- all or nothing: a good job before a bad one stays claimed
+SELECT steward.complete_batch(:'run_ids', array_cat((:'run_toks'::int[])[1:1], array_fill(9, ARRAY[cardinality(:'run_ids'::bigint[]) - 1])));
+SELECT count(*) AS still_running FROM steward.jobs WHERE state = 'running' AND id = ANY (:'run_ids');
 SELECT steward.complete_batch(:'run_ids', :'run_toks') AS completed;
 SELECT state, count(*) FROM steward.jobs GROUP BY state ORDER BY state;
 

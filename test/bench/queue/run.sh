@@ -8,7 +8,10 @@
 # QUEUE_BENCH_SNAPSHOT_SECONDS (held-snapshot run), QUEUE_BENCH_MODES
 # ("on off": synchronous_commit settings), QUEUE_BENCH_PARTS ("ratios
 # cpu snapshot backlog monitor"; monitor: the monitoring views at 10k and 1M
-# jobs).
+# jobs), QUEUE_BENCH_SNAPSHOT_MODES (synchronous_commit of the held-snapshot
+# part, default "off"), QUEUE_BENCH_SNAPSHOT_VARIANTS, QUEUE_BENCH_SNAPSHOT_RATE
+# (jobs/s the backlog reserve of the held-snapshot part is sized for),
+# QUEUE_BENCH_SNAPSHOT_BACKLOG (600000).
 #
 # 2 pgbench clients (-M prepared), library preloaded, fsync on. Variants are
 # interleaved round by round and each is topped up to the same backlog
@@ -27,7 +30,16 @@ SNAP=${QUEUE_BENCH_SNAPSHOT_SECONDS:-$s}
 MODES=${QUEUE_BENCH_MODES:-on off}
 PARTS=${QUEUE_BENCH_PARTS:-ratios cpu snapshot backlog monitor}
 BACKLOG=300000
-SNAP_BACKLOG=600000
+SNAP_BACKLOG=${QUEUE_BENCH_SNAPSHOT_BACKLOG:-600000}
+SNAP_MODES=${QUEUE_BENCH_SNAPSHOT_MODES:-off}
+SNAP_VARIANTS=${QUEUE_BENCH_SNAPSHOT_VARIANTS:-raw_two_tx steward_two_tx steward_two_tx_nocursor steward_cad}
+# The held-snapshot runs must not drain the queue: a pgbench client whose
+# dequeue finds nothing aborts (\gset of no row), and pgbench exits 2. At
+# 10,000 jobs/s a 150 s run takes 1.5M jobs, more than the 600k backlog, so
+# each variant starts with SNAP_BACKLOG + SNAP_RATE * seconds ready jobs and
+# the run reports how many were left at its end (the claim cost depends on
+# the dead entries before the first ready one, not on how many follow it).
+SNAP_RATE=${QUEUE_BENCH_SNAPSHOT_RATE:-10000}
 
 steward_install >/dev/null
 trap steward_server_stop EXIT
@@ -81,11 +93,16 @@ ratios_part() {
   echo "   (3) batches of 10 / (1)                         $r3 -> $(echo "$r3" | tr ' ' '\n' | grep . | median)  (target >= 5)"
 }
 
-# progress_rates SECONDS SCRIPT [env]: per-5s jobs/s of one long run
+# progress_rates SECONDS SCRIPT: per-5s jobs/s of one long run. A failed
+# pgbench (exit status or no progress) is reported on stderr with its
+# messages, not left to set -e (which ended the run without a word).
 progress_rates() {
-  local secs=$1 script=$2
-  pgbench -n -M prepared -c 2 -j 2 -T "$secs" -P 5 -D id=0 -D tok=0 -f "$HERE/$script" 2>&1 |
-    grep -oP '^progress: [0-9.]+ s, \K[0-9.]+(?= tps)' | tr '\n' ' '
+  local secs=$1 script=$2 out=$STEWARD_SERVER_DIR/pgbench_progress.out rc=0
+  pgbench -n -M prepared -c 2 -j 2 -T "$secs" -P 5 -D id=0 -D tok=0 -f "$HERE/$script" >"$out" 2>&1 || rc=$?
+  if [ "$rc" -ne 0 ]; then
+    echo "   pgbench exited with status $rc ($script): $(grep -v '^progress:' "$out" | grep -iE 'error|abort|fail' | sort | uniq -c | head -n 5 | tr -s ' ' | paste -sd ';' -)" >&2
+  fi
+  grep -oP '^progress: [0-9.]+ s, \K[0-9.]+(?= tps)' "$out" | tr '\n' ' ' || true
 }
 
 # buffers_per_job VARIANT: shared buffers one claim + complete touches, in a
@@ -102,31 +119,45 @@ buffers_per_job() {
     grep -m1 -oP 'Buffers: shared hit=\K[0-9]+' || echo '?'
 }
 
+# holder_xmin: backend_xmin of the snapshot holder (empty if it is gone)
+holder_xmin() {
+  spsql -At -c "SELECT backend_xmin FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND backend_xmin IS NOT NULL AND query LIKE '%pg_sleep(%' AND state = 'active'"
+}
+
 snapshot_part() {
-  echo "-- held REPEATABLE READ snapshot for the whole run, backlog ${SNAP_BACKLOG}, ${SNAP}s per variant, synchronous_commit=off"
-  for v in raw_two_tx steward_two_tx steward_two_tx_nocursor steward_cad; do
+  local mode=$1
+  local reserve=$((SNAP_BACKLOG + SNAP_RATE * SNAP))
+  echo "-- held REPEATABLE READ snapshot for the whole run, backlog ${SNAP_BACKLOG} (each variant starts with ${reserve} ready jobs, a reserve for ${SNAP_RATE} jobs/s), ${SNAP}s per variant, synchronous_commit=${mode}"
+  for v in $SNAP_VARIANTS; do
     script=$v; opts=""
     if [ $v = steward_two_tx_nocursor ]; then script=steward_two_tx; opts="-c steward.queue_cursor=off"; fi
-    spsql -c "SELECT top_up($SNAP_BACKLOG)" -c 'VACUUM ANALYZE' >/dev/null
+    spsql -c "SELECT top_up($reserve)" -c 'VACUUM ANALYZE' >/dev/null
     # the snapshot holder
     psql -X -q -c "BEGIN ISOLATION LEVEL REPEATABLE READ" -c "SELECT count(*) FROM steward._queue" \
          -c "SELECT pg_sleep($SNAP + 10)" -c "COMMIT" >/dev/null 2>&1 &
     holder=$!
     sleep 1
-    held=$(spsql -At -c "SELECT count(*) FROM pg_stat_activity WHERE backend_xmin IS NOT NULL AND query LIKE '%pg_sleep%'")
+    # held: the holder's snapshot (its backend_xmin) is the same at the start and the end
+    xmin_start=$(holder_xmin)
     (sleep 10; buffers_per_job "$v" > "$STEWARD_SERVER_DIR/buf_start") &
     rates=$(PGOPTIONS="$opts" progress_rates "$SNAP" "$script.sql")
     wait $! 2>/dev/null || true
     buf_start=$(cat "$STEWARD_SERVER_DIR/buf_start" 2>/dev/null || echo '?')
     buf_end=$(buffers_per_job "$v")
+    xmin_end=$(holder_xmin)
     kill "$holder" 2>/dev/null || true; wait "$holder" 2>/dev/null || true
-    spsql -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE '%pg_sleep%' AND pid <> pg_backend_pid()" >/dev/null
+    spsql -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(%' AND pid <> pg_backend_pid()" >/dev/null
+    case $v in
+      raw*) left=$(spsql -At -c "SELECT count(*) FROM raw_job WHERE state = 'ready'") ;;
+      *) left=$(spsql -At -c "SELECT count(*) FROM steward._job WHERE state = 'ready'") ;;
+    esac
     n=$(echo "$rates" | wc -w)
     first=$(echo "$rates" | tr ' ' '\n' | grep . | sed -n '2,4p' | median)
     last=$(echo "$rates" | tr ' ' '\n' | grep . | tail -n 3 | median)
+    held=NO; [ -n "$xmin_start" ] && [ "$xmin_start" = "$xmin_end" ] && held=yes
     printf '   %-24s snapshot held: %s  jobs/s start %8s  end %8s  end/start %s  (%s intervals of 5s)\n' \
-      "$v" "$([ "$held" -ge 1 ] && echo yes || echo NO)" "$first" "$last" "$(ratio "$last" "$first")" "$n"
-    printf '   %-24s buffers per claim(+complete): after 10 s %s, at the end %s\n' "" "$buf_start" "$buf_end"
+      "$v" "$held" "$first" "$last" "$(ratio "$last" "$first")" "$n"
+    printf '   %-24s buffers per claim(+complete): after 10 s %s, at the end %s; ready jobs left %s\n' "" "$buf_start" "$buf_end" "$left"
     echo "      per 5s: $rates"
   done
   echo "   target: steward end/start >= 0.8 (jobs/s swing with the machine's load; buffers per job do not)"
@@ -154,19 +185,42 @@ backlog_part() {
 
 # CPU instructions per job (callgrind, single-user mode, deterministic):
 # jobs i = 1..n are claimed in id order, so every line knows its job id.
-cpu_lines() {  # cpu_lines VARIANT FROM TO
-  local v=$1 i
+# Two forms: "text" sends every statement as SQL text (parsed and planned
+# each time: the long raw SQL pays more for that than a function call), and
+# "prepared" runs the statements PREPAREd once (EXECUTE each time), as the
+# wall-clock runs do (pgbench -M prepared).
+RAW_CLAIM="UPDATE raw_job SET state = 'running', attempt = attempt + 1, worker = 'w', lease_expires_at = now() + interval '5 minutes' WHERE id = (SELECT id FROM raw_job WHERE queue = 'bench' AND state = 'ready' AND run_at <= now() ORDER BY priority DESC, run_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING id"
+cpu_prepare() {  # the PREPAREs of the prepared form
+  echo "PREPARE raw_claim AS $RAW_CLAIM"
+  echo "PREPARE raw_done(bigint) AS DELETE FROM raw_job WHERE id = \$1"
+  echo "PREPARE deq(int) AS SELECT id FROM steward.dequeue('bench', 'w', \$1)"
+  echo "PREPARE done(bigint, int) AS SELECT steward.complete(\$1, \$2)"
+  echo "PREPARE cad(bigint, int) AS SELECT id FROM steward.complete_and_dequeue(\$1, \$2, worker => 'w')"
+  echo "PREPARE done10(bigint[], int[]) AS SELECT steward.complete_batch(\$1, \$2)"
+}
+cpu_lines() {  # cpu_lines VARIANT FROM TO [prepared]
+  local v=$1 i p=${4-}
   for ((i = $2; i <= $3; i++)); do
-    case $v in
-      raw_two_tx) echo "UPDATE raw_job SET state = 'running', attempt = attempt + 1, worker = 'w', lease_expires_at = now() + interval '5 minutes' WHERE id = (SELECT id FROM raw_job WHERE queue = 'bench' AND state = 'ready' AND run_at <= now() ORDER BY priority DESC, run_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING id"
-                  echo "DELETE FROM raw_job WHERE id = $i" ;;
-      steward_two_tx) echo "SELECT id FROM steward.dequeue('bench', 'w')"
-                      echo "SELECT steward.complete($i, 1)" ;;
-      steward_cad) echo "SELECT id FROM steward.complete_and_dequeue($i, 1, worker => 'w')" ;;
-      steward_batch10) if (( i % 10 == 0 )); then
-                         echo "SELECT count(*) FROM steward.dequeue('bench', 'w', 10)"
-                         echo "SELECT steward.complete_batch(ARRAY(SELECT generate_series($i - 9, $i))::bigint[], array_fill(1, ARRAY[10]))"
-                       fi ;;
+    case $v/$p in
+      raw_two_tx/) echo "$RAW_CLAIM"
+                   echo "DELETE FROM raw_job WHERE id = $i" ;;
+      raw_two_tx/prepared) echo "EXECUTE raw_claim"
+                           echo "EXECUTE raw_done($i)" ;;
+      steward_two_tx/) echo "SELECT id FROM steward.dequeue('bench', 'w')"
+                       echo "SELECT steward.complete($i, 1)" ;;
+      steward_two_tx/prepared) echo "EXECUTE deq(1)"
+                               echo "EXECUTE done($i, 1)" ;;
+      steward_cad/) echo "SELECT id FROM steward.complete_and_dequeue($i, 1, worker => 'w')" ;;
+      steward_cad/prepared) echo "EXECUTE cad($i, 1)" ;;
+      steward_batch10/*) if (( i % 10 == 0 )); then
+                           if [ "$p" = prepared ]; then
+                             echo "EXECUTE deq(10)"
+                             echo "EXECUTE done10('{$(seq -s, $((i - 9)) $i)}', '{1,1,1,1,1,1,1,1,1,1}')"
+                           else
+                             echo "SELECT count(*) FROM steward.dequeue('bench', 'w', 10)"
+                             echo "SELECT steward.complete_batch(ARRAY(SELECT generate_series($i - 9, $i))::bigint[], array_fill(1, ARRAY[10]))"
+                           fi
+                         fi ;;
     esac
   done
 }
@@ -182,19 +236,23 @@ cpu_part() {
   echo "-- CPU instructions per job (callgrind, single-user mode, 300 - 100 jobs, backlog 20000, probe and rescan intervals 1 h)"
   start off
   spsql -c "SELECT top_up(20000)" -c 'VACUUM ANALYZE' >/dev/null
-  declare -A per=()
-  for v in raw_two_tx steward_two_tx steward_cad steward_batch10; do
-    local pre=""; [ $v = steward_cad ] && pre="SELECT id FROM steward.dequeue('bench', 'w')"
-    local a b
-    a=$(CALLGRIND_PG_OPTS="$CPU_OPTS" callgrind_instructions "SELECT 1" "$pre
-$(cpu_lines $v 1 100)")
-    b=$(CALLGRIND_PG_OPTS="$CPU_OPTS" callgrind_instructions "SELECT 1" "$pre
-$(cpu_lines $v 1 300)")
-    per[$v]=$(( (b - a) / 200 ))
-    printf '   %-16s %10s instructions per job\n' "$v" "${per[$v]}"
+  local form
+  for form in text prepared; do
+    declare -A per=()
+    for v in raw_two_tx steward_two_tx steward_cad steward_batch10; do
+      local pre="" a b
+      [ $form = prepared ] && pre=$(cpu_prepare)
+      [ $v = steward_cad ] && pre+=$'\n'"SELECT id FROM steward.dequeue('bench', 'w')"
+      a=$(CALLGRIND_PG_OPTS="$CPU_OPTS" callgrind_instructions "SELECT 1" "$pre
+$(cpu_lines $v 1 100 "${form#text}")")
+      b=$(CALLGRIND_PG_OPTS="$CPU_OPTS" callgrind_instructions "SELECT 1" "$pre
+$(cpu_lines $v 1 300 "${form#text}")")
+      per[$v]=$(( (b - a) / 200 ))
+      printf '   %-9s %-16s %10s instructions per job\n' "$form" "$v" "${per[$v]}"
+    done
+    echo "   $form: steward (1) / raw (1) cost = $(ratio "${per[steward_two_tx]}" "${per[raw_two_tx]}") (lower is cheaper; throughput ratio ~ its inverse when CPU-bound)"
+    echo "   $form: complete_and_dequeue / (1) = $(ratio "${per[steward_cad]}" "${per[steward_two_tx]}"), batches of 10 / (1) = $(ratio "${per[steward_batch10]}" "${per[steward_two_tx]}")"
   done
-  echo "   steward (1) / raw (1) cost = $(ratio "${per[steward_two_tx]}" "${per[raw_two_tx]}") (lower is cheaper; throughput ratio ~ its inverse when CPU-bound)"
-  echo "   complete_and_dequeue / (1) = $(ratio "${per[steward_cad]}" "${per[steward_two_tx]}"), batches of 10 / (1) = $(ratio "${per[steward_batch10]}" "${per[steward_two_tx]}")"
 }
 
 # The monitoring views at 10k and 1M jobs (plus as many history rows): time
@@ -239,8 +297,10 @@ for mode in $MODES; do
   fi
 done
 if [[ " $PARTS " == *" snapshot "* ]]; then
-  start off
-  snapshot_part
+  for mode in $SNAP_MODES; do
+    start "$mode"
+    snapshot_part "$mode"
+  done
 fi
 if [[ " $PARTS " == *" cpu "* ]]; then
   cpu_part
