@@ -1010,7 +1010,9 @@ $$;
 -- from an index and is bounded: counts are exact up to a cap (then the
 -- planner's estimate, counts_exact false); nothing reads a table or a day of
 -- history in full (completions: the rows of the last 5 minutes, at most
--- 100,000). enable_seqscan is off because the planner likes to turn a capped
+-- 1,000; beyond that their count is the planner's estimate). The caps keep
+-- a queue of a million jobs within a few times the cost of a small one
+-- (test/bench/stats). enable_seqscan is off because the planner likes to turn a capped
 -- count into a sequential scan that stops at its LIMIT, which reads the whole
 -- table when the matching rows are at its end; jit is off because the
 -- estimates of a million-job queue are far above what these queries read.
@@ -1031,8 +1033,8 @@ DECLARE
     c record;
     exact boolean;
     many_prios boolean;
-    cap constant integer := 10000;
-    completed_cap constant integer := 100000;
+    cap constant integer := 1000;
+    completed_cap constant integer := 1000;
     max_prios constant integer := 1000;
     since constant timestamptz := now() - interval '5 minutes';
     -- errors recorded since %L (steward._job_error), and those that made a
@@ -1119,7 +1121,7 @@ SELECT s.queue, s.paused, s.ready, s.scheduled, s.running, s.expired_leases, s.d
   FROM steward._queue_stats() s;
 
 -- Errors recorded in the last day, per queue and message (steward._job_error;
--- the latest 10,000 per queue). A function for the same settings as
+-- the latest 1,000 per queue). A function for the same settings as
 -- _queue_stats.
 CREATE FUNCTION steward._queue_error_summary()
 RETURNS TABLE (queue text, error text, occurrences bigint, last_seen timestamptz, jobs bigint)
@@ -1133,7 +1135,7 @@ SELECT q.name, e.error, count(*), max(e.at), count(DISTINCT e.job_id)
   FROM steward._queue q,
        LATERAL (SELECT e.job_id, e.error, e.at FROM steward._job_error e
                  WHERE e.queue_id = q.id AND e.at >= now() - interval '1 day'
-                 ORDER BY e.at DESC LIMIT 10000) e
+                 ORDER BY e.at DESC LIMIT 1000) e
  GROUP BY q.name, e.error
 $$;
 
