@@ -992,16 +992,27 @@ END
 $$;
 
 -- Count rows of a query, exactly up to `cap`, beyond that the planner's
--- estimate (so the stats views never scan a million-row queue).
+-- estimate (so the stats views never scan a million-row queue). The
+-- estimate comes first: when it is over the cap, only the first
+-- steward._count_probe() rows are read, to tell a queue that is really that
+-- big (the estimate is the answer) from one drained since the last ANALYZE
+-- (fewer rows than the probe: the exact count).
+CREATE FUNCTION steward._count_probe()
+RETURNS integer LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT 50 $$;
+
 CREATE FUNCTION steward._capped_count(query text, cap integer, OUT n bigint, OUT exact boolean)
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    estimate constant bigint := steward._estimated_rows(query);
+    lim constant integer := CASE WHEN estimate > cap THEN steward._count_probe() ELSE cap + 1 END;
 BEGIN
-    EXECUTE format('SELECT count(*) FROM (%s LIMIT %s) s', query, cap + 1) INTO n;
-    exact := n <= cap;
+    EXECUTE format('SELECT count(*) FROM (%s LIMIT %s) s', query, lim) INTO n;
+    exact := n < lim;
     IF NOT exact THEN
-        n := greatest(cap + 1, steward._estimated_rows(query));
+        n := greatest(n, cap + 1, estimate);
     END IF;
 END
 $$;
@@ -1035,6 +1046,8 @@ DECLARE
     many_prios boolean;
     cap constant integer := 1000;
     completed_cap constant integer := 1000;
+    completed_estimate bigint;
+    completed_limit integer;
     max_prios constant integer := 1000;
     since constant timestamptz := now() - interval '5 minutes';
     -- errors recorded since %L (steward._job_error), and those that made a
@@ -1078,16 +1091,21 @@ BEGIN
         -- completions of the last 5 minutes (the partitions' BRIN index on
         -- finished_at), and the averages over the same rows: the first
         -- completed_cap of the window when there are more
+        -- (estimate first, as in _capped_count: over the cap, the averages
+        -- are over the first steward._count_probe() completions of the window)
+        completed_estimate := steward._estimated_rows(format(
+            'SELECT 1 FROM steward._job_history WHERE queue_id = %s AND finished_at >= %L AND state = ''completed''',
+            q.id, since));
+        completed_limit := CASE WHEN completed_estimate > completed_cap THEN steward._count_probe()
+                                ELSE completed_cap + 1 END;
         SELECT count(*), avg(h.claimed_at - greatest(h.run_at, h.enqueued_at)), avg(h.finished_at - h.claimed_at)
           INTO completed_last_5min, avg_wait, avg_run
           FROM (SELECT h.run_at, h.enqueued_at, h.claimed_at, h.finished_at FROM steward._job_history h
                  WHERE h.queue_id = q.id AND h.finished_at >= since AND h.state = 'completed'
-                 LIMIT completed_cap + 1) h;
-        IF completed_last_5min > completed_cap THEN
+                 LIMIT completed_limit) h;
+        IF completed_last_5min >= completed_limit THEN
             exact := false;
-            completed_last_5min := greatest(completed_last_5min, steward._estimated_rows(format(
-                'SELECT 1 FROM steward._job_history WHERE queue_id = %s AND finished_at >= %L AND state = ''completed''',
-                q.id, since)));
+            completed_last_5min := greatest(completed_last_5min, completed_cap + 1, completed_estimate);
         END IF;
         SELECT * INTO c FROM steward._capped_count(format(dead_sql, q.id, since), cap);
         dead_last_5min := c.n; exact := exact AND c.exact;

@@ -264,6 +264,17 @@ SELECT count(*) FROM steward.enqueue_batch('figures', array_fill('{}'::jsonb, AR
 SELECT ready > 1000 AS many, counts_exact FROM steward.queue_stats WHERE queue = 'figures';
 SELECT ready > 1000 AS many, counts_exact FROM steward.queue_summary WHERE queue = 'figures';
 ROLLBACK;
+-- the estimate comes first: over the cap, a probe of 50 rows tells a queue
+-- that big (the estimate, inexact) from one drained since the last ANALYZE
+-- (the exact count)
+BEGIN;
+SELECT steward.create_queue('estimated') > 0 AS created;
+SELECT count(*) FROM steward.enqueue_batch('estimated', array_fill('{}'::jsonb, ARRAY[3000]));
+ANALYZE steward._job;
+SELECT ready BETWEEN 1001 AND 10000 AS estimated, counts_exact FROM steward.queue_stats WHERE queue = 'estimated';
+DELETE FROM steward._job WHERE queue_id = (SELECT id FROM steward._queue WHERE name = 'estimated') AND id % 100 <> 0;
+SELECT ready, counts_exact FROM steward.queue_stats WHERE queue = 'estimated';
+ROLLBACK;
 -- oldest_ready_age is exact: one starved low-priority job behind 1500 newer
 -- high-priority ones (found in review: only the first 1000 jobs in claim
 -- order were looked at, and health() said ok). One transaction: now() is fixed.
