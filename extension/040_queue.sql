@@ -103,6 +103,9 @@ BEGIN
     -- BRIN: rows arrive in finished_at order; nearly free to maintain on
     -- every complete, and enough for "the last 5 minutes" in the stats views
     EXECUTE pg_catalog.format('CREATE INDEX IF NOT EXISTS %I ON %s USING brin (finished_at)', base || '_finished', part);
+    -- one queue's recent completions when other queues complete many more:
+    -- the BRIN range of the last 5 minutes holds every queue's rows
+    EXECUTE pg_catalog.format('CREATE INDEX IF NOT EXISTS %I ON %s (queue_id, finished_at)', base || '_queue_finished', part);
 END
 $$;
 REVOKE ALL ON FUNCTION steward._job_history_indexes(regclass) FROM PUBLIC;
@@ -1098,11 +1101,14 @@ BEGIN
             q.id, since));
         completed_limit := CASE WHEN completed_estimate > completed_cap THEN steward._count_probe()
                                 ELSE completed_cap + 1 END;
-        SELECT count(*), avg(h.claimed_at - greatest(h.run_at, h.enqueued_at)), avg(h.finished_at - h.claimed_at)
-          INTO completed_last_5min, avg_wait, avg_run
-          FROM (SELECT h.run_at, h.enqueued_at, h.claimed_at, h.finished_at FROM steward._job_history h
-                 WHERE h.queue_id = q.id AND h.finished_at >= since AND h.state = 'completed'
-                 LIMIT completed_limit) h;
+        -- (dynamic: planned with the values, so that the (queue_id,
+        -- finished_at) index is taken when other queues fill the window)
+        EXECUTE format(
+            'SELECT count(*), avg(h.claimed_at - greatest(h.run_at, h.enqueued_at)), avg(h.finished_at - h.claimed_at)
+               FROM (SELECT h.run_at, h.enqueued_at, h.claimed_at, h.finished_at FROM steward._job_history h
+                      WHERE h.queue_id = %s AND h.finished_at >= %L AND h.state = %L LIMIT %s) h',
+            q.id, since, 'completed', completed_limit)
+          INTO completed_last_5min, avg_wait, avg_run;
         IF completed_last_5min >= completed_limit THEN
             exact := false;
             completed_last_5min := greatest(completed_last_5min, completed_cap + 1, completed_estimate);
