@@ -89,9 +89,18 @@ struct AuditRel {
     // binary form: a whole row's image is the row's own tuple (RowImage()).
     bool image_is_row;
     AttrNumber last_key_attnum;  // highest attribute number of a key column
+    // The statement's transition-table rows are read into these (made when
+    // first needed, in cxt, over a copy of the row type with its missing
+    // values, for rows older than an ADD COLUMN: they outlive the statement
+    // and so must not pin the relcache's descriptor).
+    TupleTableSlot *old_slot;
+    TupleTableSlot *new_slot;
 };
 
 HTAB *g_rels = nullptr;
+// Entries built in this transaction (built_in set): only then does the end
+// of a transaction have to look at them.
+bool g_built_in_xact = false;
 
 void InvalidateRel(Datum, Oid relid) {
     WriterRelcacheInvalidated(relid);
@@ -140,7 +149,8 @@ void OnXact(XactEvent event, void *) {
                   event == XACT_EVENT_PREPARE;
     if (abort) ResetWriter();
     if (abort || commit) ForgetTruncation();
-    if (g_rels == nullptr || (!abort && !commit)) return;
+    if (g_rels == nullptr || (!abort && !commit) || !g_built_in_xact) return;
+    g_built_in_xact = false;
     HASH_SEQ_STATUS status;
     hash_seq_init(&status, g_rels);
     AuditRel *ar;
@@ -309,6 +319,8 @@ bool CurrentVersion(Relation rel, Datum *v, bool *isnull) {
 // Fill ar from steward._audit_prepare(relid), or its fast path.
 void Build(AuditRel *ar, Relation rel) {
     ar->valid = false;
+    ar->old_slot = nullptr;  // (their memory is in cxt)
+    ar->new_slot = nullptr;
     if (ar->cxt == nullptr)
         ar->cxt = AllocSetContextCreate(CacheMemoryContext, "steward audit relation",
                                         ALLOCSET_SMALL_SIZES);
@@ -416,6 +428,7 @@ void Build(AuditRel *ar, Relation rel) {
     MemoryContextSwitchTo(old);
     SPI_finish();
     ar->built_in = GetCurrentSubTransactionId();
+    g_built_in_xact = true;
     ar->valid = true;
 }
 
@@ -436,6 +449,8 @@ AuditRel *Lookup(FunctionCallInfo fcinfo, Relation rel) {
             ar->valid = false;
             ar->cxt = nullptr;
             ar->built_in = InvalidSubTransactionId;
+            ar->old_slot = nullptr;
+            ar->new_slot = nullptr;
         }
         fcinfo->flinfo->fn_extra = ar;
     }
@@ -611,6 +626,16 @@ void AddRowEntry(const AuditRel *ar, char action, TupleTableSlot *slot, bool old
     AddEntry(e);
 }
 
+// The slot *cached of ar for a transition table's rows, made when first needed.
+TupleTableSlot *TransitionSlot(AuditRel *ar, Relation rel, TupleTableSlot **cached) {
+    if (*cached == nullptr) {
+        MemoryContext old = MemoryContextSwitchTo(ar->cxt);
+        *cached = MakeSingleTupleTableSlot(CreateTupleDescCopyConstr(RelationGetDescr(rel)), &TTSOpsMinimalTuple);
+        MemoryContextSwitchTo(old);
+    }
+    return *cached;
+}
+
 // Read the next row of a transition table into slot (not deformed yet);
 // false at its end.
 inline bool NextRow(Tuplestorestate *store, TupleTableSlot *slot) {
@@ -618,16 +643,14 @@ inline bool NextRow(Tuplestorestate *store, TupleTableSlot *slot) {
 }
 
 // Log every row of the statement's transition table(s).
-void AuditStatement(const AuditRel *ar, TriggerData *td, char action) {
+void AuditStatement(AuditRel *ar, TriggerData *td, char action) {
     Relation rel = td->tg_relation;
     Tuplestorestate *olds = td->tg_oldtable;
     Tuplestorestate *news = td->tg_newtable;
     if ((action != 'I' && olds == nullptr) || (action != 'D' && news == nullptr))
         ProtocolError("must be created with REFERENCING OLD TABLE / NEW TABLE");
-    TupleTableSlot *old_slot =
-        olds != nullptr ? MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsMinimalTuple) : nullptr;
-    TupleTableSlot *new_slot =
-        news != nullptr ? MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsMinimalTuple) : nullptr;
+    TupleTableSlot *old_slot = olds != nullptr ? TransitionSlot(ar, rel, &ar->old_slot) : nullptr;
+    TupleTableSlot *new_slot = news != nullptr ? TransitionSlot(ar, rel, &ar->new_slot) : nullptr;
     if (olds != nullptr) tuplestore_rescan(olds);
     if (news != nullptr) tuplestore_rescan(news);
     MemoryContext row_cxt =
@@ -654,8 +677,8 @@ void AuditStatement(const AuditRel *ar, TriggerData *td, char action) {
     }
     EndBatch();
     MemoryContextDelete(row_cxt);
-    if (old_slot != nullptr) ExecDropSingleTupleTableSlot(old_slot);
-    if (new_slot != nullptr) ExecDropSingleTupleTableSlot(new_slot);
+    if (old_slot != nullptr) ExecClearTuple(old_slot);  // (the rows are the tuplestore's)
+    if (new_slot != nullptr) ExecClearTuple(new_slot);
 }
 
 // TRUNCATE (BEFORE, so the rows are still there). Of the audited table: one

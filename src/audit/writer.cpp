@@ -86,6 +86,9 @@ constexpr int64 kPackMinRows = 16;
 constexpr int kPackMaxEntries = 128;
 constexpr Size kPackBytes = 7000;
 constexpr Size kPendingBytes = 8 * 1024 * 1024;
+// PositionsArray() keeps this many arrays of up to this many positions.
+constexpr int kCachedPositionArrays = 8;
+constexpr int kCachedPositionsMax = 16;
 
 enum LogColumn {
     kId, kLoggedAt, kTxid, kAction, kTableId, kVersionId, kRowHash, kOldHash, kStored, kChanged, kOldImage, kNewImage, kActor, kContext, kRoleName, kSessionRole,
@@ -118,6 +121,14 @@ struct WriterState {
     MemoryContext batch_cxt;  // the formed tuples of the current batch
     MemoryContext pack_cxt;   // the packed entries waiting for the sort
     TypeCacheEntry *range_type;  // int8range
+    // The last position arrays built (in cxt): a table's statements store
+    // the same few lists again and again.
+    int npositions_made;
+    struct {
+        int n;
+        int16 positions[kCachedPositionsMax];
+        Datum array;
+    } positions_made[kCachedPositionArrays];
     // per transaction; role names per backend (TopMemoryContext, dropped
     // when pg_authid changes)
     LocalTransactionId lxid;
@@ -282,6 +293,7 @@ void PrepareWriter(int64 day) {
     g_xact.estate = CreateExecutorState();
     g_xact.desc = CreateTupleDescCopy(RelationGetDescr(rel));
     g_xact.nslots_made = 0;
+    g_xact.npositions_made = 0;
     g_xact.batch_cxt = AllocSetContextCreate(g_xact.cxt, "steward audit batch",
                                              ALLOCSET_DEFAULT_SIZES);
     g_xact.pack_cxt = AllocSetContextCreate(g_xact.cxt, "steward audit packed entries",
@@ -350,6 +362,33 @@ Datum PositionsArray(const int16 *positions, int n) {
     for (int i = 0; i < n; ++i) elems[i] = Int16GetDatum(positions[i]);
     return PointerGetDatum(construct_array(elems, n, INT2OID, 2, true, TYPALIGN_SHORT));
 }
+
+namespace {
+
+// PositionsArray() for a log row being formed: the same array when the
+// same positions come again (the writer's state holds them; heap_form_tuple
+// copies them into the row).
+Datum LogPositionsArray(const int16 *positions, int n) {
+    bool cacheable = g_xact.valid && n <= kCachedPositionsMax;
+    if (cacheable) {
+        for (int c = 0; c < g_xact.npositions_made; ++c) {
+            const auto &made = g_xact.positions_made[c];
+            if (made.n == n && memcmp(made.positions, positions, sizeof(int16) * n) == 0)
+                return made.array;
+        }
+    }
+    if (!cacheable || g_xact.npositions_made == kCachedPositionArrays) return PositionsArray(positions, n);
+    MemoryContext old = MemoryContextSwitchTo(g_xact.cxt);
+    Datum array = PositionsArray(positions, n);
+    MemoryContextSwitchTo(old);
+    auto &made = g_xact.positions_made[g_xact.npositions_made++];
+    made.n = n;
+    memcpy(made.positions, positions, sizeof(int16) * n);
+    made.array = array;
+    return array;
+}
+
+}  // namespace
 
 void ResetWriter() {
     g_xact.valid = false;
@@ -691,8 +730,8 @@ void AddEntry(const Entry &e) {
     set(kId, Int64GetDatum(id));
     if (e.has_key) set(kRowHash, Int64GetDatum(e.row_hash));
     if (e.key_changed) set(kOldHash, Int64GetDatum(e.old_hash));
-    if (e.nstored >= 0) set(kStored, PositionsArray(e.stored, e.nstored));
-    if (e.nchanged >= 0) set(kChanged, PositionsArray(e.changed, e.nchanged));
+    if (e.nstored >= 0) set(kStored, LogPositionsArray(e.stored, e.nstored));
+    if (e.nchanged >= 0) set(kChanged, LogPositionsArray(e.changed, e.nchanged));
     if (e.old_image != 0) set(kOldImage, e.old_image);
     if (e.new_image != 0) set(kNewImage, e.new_image);
     AddLogRow(values, nulls);
