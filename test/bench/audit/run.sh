@@ -8,8 +8,8 @@
 #   plpgsql              AFTER ROW trigger inserting to_jsonb(OLD), to_jsonb(NEW)
 #   cte                  the best one-statement SQL: a data-modifying CTE logging
 #                        the changed column (UPDATE) or the full row (INSERT, DELETE)
-# then single-row UPDATE transactions with pgbench (2 clients), bare vs pg_steward,
-# interleaved rounds, median TPS. Prints the ratios the issue's targets use, and the
+# then single-row UPDATE transactions with pgbench (2 clients), bare vs pg_steward vs
+# the hand-written CTE, interleaved rounds, median TPS, with fsync off and durable. Prints the ratios the issue's targets use, and the
 # log's bytes per row. (INSERT copies rows from a staging table, like a bulk import.)
 #
 #   bash test/bench/audit/run.sh            # ROWS=20000 ROUNDS=3 SECONDS_PER_RUN=10
@@ -132,29 +132,33 @@ fi  # PGBENCH_ONLY
 [ -z "${CPU_ONLY-}" ] || exit 0
 
 # -- single-row transactions (wall time, pgbench, 2 clients) ------------------------------
+# Per round, one run each of: bare, pg_steward, and the hand-written CTE that logs the
+# changed column in the same statement (what an application would write by hand).
 cat >"$STEWARD_SERVER_DIR/bare.sql" <<SQL
 \set id random(1, $ROWS)
 UPDATE t_bare SET a = a + 1 WHERE id = :id;
 SQL
 sed 's/t_bare/t_steward/' "$STEWARD_SERVER_DIR/bare.sql" >"$STEWARD_SERVER_DIR/steward.sql"
-declare -a RATIOS=()
-for r in $(seq 1 "$ROUNDS"); do
-  tb=$(pgbench -n -c 2 -j 2 -T "$SECONDS_PER_RUN" -f "$STEWARD_SERVER_DIR/bare.sql" 2>/dev/null | grep -oP 'tps = \K[0-9.]+' | head -1)
-  ts=$(pgbench -n -c 2 -j 2 -T "$SECONDS_PER_RUN" -f "$STEWARD_SERVER_DIR/steward.sql" 2>/dev/null | grep -oP 'tps = \K[0-9.]+' | head -1)
-  RATIOS+=("$(bc -l <<<"$ts/$tb")")
-  printf 'round %d: bare %.0f tps, pg_steward %.0f tps, ratio %.3f\n' "$r" "$tb" "$ts" "${RATIOS[-1]}"
-done
-median=$(printf '%s\n' "${RATIOS[@]}" | sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}')
-printf 'single-row UPDATE transactions, 2 clients, fsync=off: pg_steward/bare TPS median %.3f (target >= 0.9; shared 2-core machine, wall time is noisy)\n' "$median"
-
+cat >"$STEWARD_SERVER_DIR/cte.sql" <<SQL
+\set id random(1, $ROWS)
+WITH u AS (UPDATE t_bare SET a = a + 1 WHERE id = :id RETURNING id, a) INSERT INTO bench_log (action, tbl, old_row, new_row) SELECT 'UPDATE', 't_bare', jsonb_build_object('id', id, 'a', a - 1), jsonb_build_object('id', id, 'a', a) FROM u;
+SQL
+tps() { pgbench -n -c 2 -j 2 -T "$SECONDS_PER_RUN" -f "$STEWARD_SERVER_DIR/$1.sql" 2>/dev/null | grep -oP 'tps = \K[0-9.]+' | head -1; }
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
+# rounds LABEL: ROUNDS interleaved rounds, then the medians of the per-round ratios
+rounds() {
+  local label=$1 r tb ts tc
+  local -a rs=() rc=()
+  for r in $(seq 1 "$ROUNDS"); do
+    tb=$(tps bare); ts=$(tps steward); tc=$(tps cte)
+    rs+=("$(bc -l <<<"$ts/$tb")"); rc+=("$(bc -l <<<"$tc/$tb")")
+    printf '%s round %d: bare %.0f tps, pg_steward %.0f tps, hand-written CTE %.0f tps; pg_steward/bare %.3f, CTE/bare %.3f\n' \
+      "$label" "$r" "$tb" "$ts" "$tc" "${rs[-1]}" "${rc[-1]}"
+  done
+  printf 'single-row UPDATE transactions, 2 clients, %s: pg_steward/bare TPS median %.3f (target >= 0.9), hand-written CTE/bare median %.3f\n' \
+    "$label" "$(median "${rs[@]}")" "$(median "${rc[@]}")"
+}
+rounds "fsync=off"
 # The same with durable commits (fsync=on, synchronous_commit=on), as in production.
 _as_test_user pg_ctl -D "$PGDATA" -w restart -m fast -o "-p $PGPORT -k $PGHOST -c listen_addresses='' -c fsync=on -c synchronous_commit=on" >/dev/null
-RATIOS=()
-for r in $(seq 1 "$ROUNDS"); do
-  tb=$(pgbench -n -c 2 -j 2 -T "$SECONDS_PER_RUN" -f "$STEWARD_SERVER_DIR/bare.sql" 2>/dev/null | grep -oP 'tps = \K[0-9.]+' | head -1)
-  ts=$(pgbench -n -c 2 -j 2 -T "$SECONDS_PER_RUN" -f "$STEWARD_SERVER_DIR/steward.sql" 2>/dev/null | grep -oP 'tps = \K[0-9.]+' | head -1)
-  RATIOS+=("$(bc -l <<<"$ts/$tb")")
-  printf 'durable round %d: bare %.0f tps, pg_steward %.0f tps, ratio %.3f\n' "$r" "$tb" "$ts" "${RATIOS[-1]}"
-done
-median=$(printf '%s\n' "${RATIOS[@]}" | sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}')
-printf 'single-row UPDATE transactions, 2 clients, fsync=on: pg_steward/bare TPS median %.3f\n' "$median"
+rounds "durable"
