@@ -609,32 +609,6 @@ $$;
 REVOKE ALL ON FUNCTION steward._audit_prepare(oid) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION steward._audit_prepare(oid) TO PUBLIC;
 
--- What the trigger's fast path needs to see that an audited table's latest
--- version still describes it (src/audit/trigger.cpp compares it with the
--- relation's descriptor; when anything differs, it calls _audit_prepare()):
--- the table's options and its latest version, one query.
-CREATE FUNCTION steward._audit_current_version(relid oid,
-    OUT table_id integer, OUT version_id integer, OUT full_row boolean,
-    OUT log_noop boolean, OUT log_statement boolean, OUT attnums int2[],
-    OUT storage oid[], OUT redacted boolean[], OUT key_positions int2[],
-    OUT excluded name[], OUT options_redacted name[], OUT version_relid oid,
-    OUT schema_name text, OUT table_name text, OUT columns text[], OUT types oid[])
-RETURNS SETOF record
-LANGUAGE sql STABLE
-SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-    SELECT t.table_id, v.version_id, t.full_row, t.log_noop, t.log_statement, v.attnums,
-           v.storage::oid[], v.redacted, v.key_positions, t.excluded, t.redacted, v.relid,
-           v.schema_name, v.table_name, v.columns, v.types::oid[]
-      FROM steward.audit_tables t
-     CROSS JOIN LATERAL (SELECT * FROM steward.audit_versions v WHERE v.table_id = t.table_id
-                          ORDER BY v.version_id DESC LIMIT 1) v
-     WHERE t.tbl = relid AND t.enabled
-$$;
-REVOKE ALL ON FUNCTION steward._audit_current_version(oid) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION steward._audit_current_version(oid) TO PUBLIC;
-
 CREATE FUNCTION steward.audit_trigger()
 RETURNS trigger
 LANGUAGE c

@@ -84,6 +84,18 @@ Datum *DeconstructAll(Datum array, Oid elemtype, int *n);
 // An int2[] of n positions.
 Datum PositionsArray(const int16 *positions, int n);
 
+// An audited table's options and latest version, read straight from
+// steward.audit_tables (by tbl) and steward.audit_versions (the highest
+// version_id of its table_id) through their indexes, with the active
+// snapshot (catalog.cpp): no SQL to parse and plan in a new backend. The 16
+// values, copied into the current memory context: table_id, version_id,
+// full_row, log_noop, log_statement, attnums, storage (as oid[]), redacted,
+// key_positions, excluded, the options' redacted, relid, schema_name,
+// table_name, columns, types (as oid[]). False when relid is not audited,
+// auditing is disabled, or it has no version yet.
+constexpr int kCurrentVersionColumns = 16;
+bool ReadCurrentVersion(Oid relid, Datum *values, bool *nulls);
+
 // Writing the entries of one statement (writer.cpp): BeginBatch() opens the
 // day's partition and its indexes, AddEntry() forms a log tuple (written in
 // multi-inserts of up to a few hundred rows) or, in a statement of many

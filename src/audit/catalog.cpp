@@ -1,7 +1,8 @@
 // Catalog support of the audit trail, called from its SQL functions (not a
 // hot path): the AFTER trigger on steward.audit_tables that drops every
-// backend's cached options of a table and its partitions, and the copy of a
-// partitioned table's audit trigger onto a partition.
+// backend's cached options of a table and its partitions, the copy of a
+// partitioned table's audit trigger onto a partition, and the read of a
+// table's options and latest version for the trigger's cache.
 //
 // Plain data and direct PostgreSQL calls only.
 #include "audit/audit.hpp"
@@ -14,17 +15,21 @@ extern "C" {
 #include "catalog/indexing.h"
 #include "catalog/namespace.h"
 #include "catalog/partition.h"
+#include "catalog/pg_index.h"
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_trigger.h"
+#include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "nodes/makefuncs.h"
 #include "parser/parse_func.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
 #include "utils/fmgroids.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
+#include "utils/snapmgr.h"
 #include "utils/syscache.h"
 }
 
@@ -132,3 +137,118 @@ STEWARD_FUNCTION(steward_audit_clone_trigger) {
                           parent_trigger, nullptr, false, true, enabled);
     PG_RETURN_VOID();
 }
+
+namespace steward::audit {
+namespace {
+
+// Attribute number of column `name` of rel (which the extension created).
+AttrNumber Column(Relation rel, const char *name) {
+    TupleDesc desc = RelationGetDescr(rel);
+    for (int a = 0; a < desc->natts; ++a) {
+        Form_pg_attribute att = TupleDescAttr(desc, a);
+        if (!att->attisdropped && strcmp(NameStr(att->attname), name) == 0) return att->attnum;
+    }
+    elog(ERROR, "pg_steward: column \"%s\" of \"%s\" is missing", name, RelationGetRelationName(rel));
+    pg_unreachable();
+}
+
+// The index of rel whose leading key columns are exactly `first` (and
+// `second` unless 0).
+Oid IndexOn(Relation rel, AttrNumber first, AttrNumber second) {
+    List *indexes = RelationGetIndexList(rel);
+    ListCell *lc;
+    foreach (lc, indexes) {
+        Oid index_oid = lfirst_oid(lc);
+        HeapTuple tuple = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(index_oid));
+        if (!HeapTupleIsValid(tuple)) continue;
+        auto *index = reinterpret_cast<Form_pg_index>(GETSTRUCT(tuple));
+        int want = second != 0 ? 2 : 1;
+        bool match = index->indnkeyatts == want && index->indkey.values[0] == first &&
+                     (second == 0 || index->indkey.values[1] == second) && index->indisvalid &&
+                     heap_attisnull(tuple, Anum_pg_index_indpred, nullptr) &&
+                     heap_attisnull(tuple, Anum_pg_index_indexprs, nullptr);
+        ReleaseSysCache(tuple);
+        if (match) return index_oid;
+    }
+    elog(ERROR, "pg_steward: the index of \"%s\" the audit trigger reads is missing", RelationGetRelationName(rel));
+    pg_unreachable();
+}
+
+// Where a column of the result comes from.
+struct Source {
+    int position;
+    const char *column;
+};
+
+Relation OpenOwnTable(const char *name) {
+    Oid nsp = get_namespace_oid("steward", false);
+    Oid relid = get_relname_relid(name, nsp);
+    if (!OidIsValid(relid)) elog(ERROR, "pg_steward: table steward.%s is missing", name);
+    return table_open(relid, AccessShareLock);
+}
+
+// Column `attno` of tuple, copied (varlena values detoasted) into the
+// current memory context; an oid-based array (regtype[]) as oid[].
+Datum Copied(HeapTuple tuple, Relation rel, AttrNumber attno, bool *isnull) {
+    Datum value = heap_getattr(tuple, attno, RelationGetDescr(rel), isnull);
+    if (*isnull) return 0;
+    Form_pg_attribute att = TupleDescAttr(RelationGetDescr(rel), attno - 1);
+    if (att->attbyval) return value;
+    if (att->attlen != -1) return datumCopy(value, false, att->attlen);
+    auto *copy = reinterpret_cast<struct varlena *>(PG_DETOAST_DATUM_COPY(value));
+    if (att->atttypid == REGTYPEARRAYOID) {
+        ArrayType *array = reinterpret_cast<ArrayType *>(copy);
+        ARR_ELEMTYPE(array) = OIDOID;  // same storage
+    }
+    return PointerGetDatum(copy);
+}
+
+}  // namespace
+
+bool ReadCurrentVersion(Oid relid, Datum *values, bool *nulls) {
+    for (int i = 0; i < kCurrentVersionColumns; ++i) nulls[i] = true;
+    Snapshot snapshot = GetActiveSnapshot();
+    Relation tables = OpenOwnTable("audit_tables");
+    AttrNumber t_tbl = Column(tables, "tbl");
+    ScanKeyData key;
+    ScanKeyInit(&key, t_tbl, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));  // heap attnos
+    SysScanDesc scan = systable_beginscan(tables, IndexOn(tables, t_tbl, 0), true, snapshot, 1, &key);
+    HeapTuple row = systable_getnext(scan);
+    bool found = HeapTupleIsValid(row);
+    bool enabled = false;
+    int32 table_id = 0;
+    if (found) {
+        bool isnull;
+        Datum on = heap_getattr(row, Column(tables, "enabled"), RelationGetDescr(tables), &isnull);
+        enabled = !isnull && DatumGetBool(on);
+        Datum id = heap_getattr(row, Column(tables, "table_id"), RelationGetDescr(tables), &isnull);
+        table_id = isnull ? 0 : DatumGetInt32(id);
+        for (const Source &f : {Source{0, "table_id"}, Source{2, "full_row"}, Source{3, "log_noop"},
+                                Source{4, "log_statement"}, Source{9, "excluded"}, Source{10, "redacted"}})
+            values[f.position] = Copied(row, tables, Column(tables, f.column), &nulls[f.position]);
+    }
+    systable_endscan(scan);
+    table_close(tables, AccessShareLock);
+    if (!found || !enabled) return false;
+
+    Relation versions = OpenOwnTable("audit_versions");
+    AttrNumber v_table = Column(versions, "table_id");
+    ScanKeyInit(&key, v_table, BTEqualStrategyNumber, F_INT4EQ, Int32GetDatum(table_id));
+    Relation index = index_open(IndexOn(versions, v_table, Column(versions, "version_id")), AccessShareLock);
+    SysScanDesc vscan = systable_beginscan_ordered(versions, index, snapshot, 1, &key);
+    HeapTuple version = systable_getnext_ordered(vscan, BackwardScanDirection);  // the latest
+    bool have_version = HeapTupleIsValid(version);
+    if (have_version) {
+        for (const Source &f : {Source{1, "version_id"}, Source{5, "attnums"}, Source{6, "storage"},
+                                Source{7, "redacted"}, Source{8, "key_positions"}, Source{11, "relid"},
+                                Source{12, "schema_name"}, Source{13, "table_name"}, Source{14, "columns"},
+                                Source{15, "types"}})
+            values[f.position] = Copied(version, versions, Column(versions, f.column), &nulls[f.position]);
+    }
+    systable_endscan_ordered(vscan);
+    index_close(index, AccessShareLock);
+    table_close(versions, AccessShareLock);
+    return have_version;
+}
+
+}  // namespace steward::audit

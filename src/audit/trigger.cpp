@@ -218,7 +218,8 @@ int16 TriggerColumn(Relation rel, const char *tgname, bool enabled_only, const c
 }
 
 // Fast path of steward._audit_prepare(relid) (once per backend and table):
-// one query reads the table's options and latest version, and when that
+// ReadCurrentVersion() reads the table's options and latest version, and
+// when that
 // version still describes the relation (names, columns, attribute numbers,
 // types, redaction, key) the result row is made here, as _audit_prepare()
 // would return it, without its catalog queries. False, to have
@@ -230,19 +231,10 @@ bool CurrentVersion(Relation rel, Datum *v, bool *isnull) {
     if (rel->rd_rel->relispartition) return false;
     Oid pk = RelationGetPrimaryKeyIndex(rel);
     if (!OidIsValid(pk)) return false;
-    Oid argtypes[1] = {OIDOID};
-    Datum args[1] = {ObjectIdGetDatum(RelationGetRelid(rel))};
-    if (SPI_execute_with_args("SELECT * FROM steward._audit_current_version($1)", 1, argtypes, args,
-                              nullptr, true, 1) != SPI_OK_SELECT ||
-        SPI_processed != 1)
-        return false;
-    HeapTuple row = SPI_tuptable->vals[0];
-    TupleDesc rowdesc = SPI_tuptable->tupdesc;
-    constexpr int kCurrentColumns = 16;
-    Datum c[kCurrentColumns];
-    bool cnull[kCurrentColumns];
-    for (int i = 0; i < kCurrentColumns; ++i) c[i] = SPI_getbinval(row, rowdesc, i + 1, &cnull[i]);
-    for (int i = 0; i < kCurrentColumns; ++i)
+    Datum c[kCurrentVersionColumns];
+    bool cnull[kCurrentVersionColumns];
+    if (!ReadCurrentVersion(RelationGetRelid(rel), c, cnull)) return false;
+    for (int i = 0; i < kCurrentVersionColumns; ++i)
         if (cnull[i]) return false;
     if (DatumGetObjectId(c[11]) != RelationGetRelid(rel)) return false;
     char *nsp = get_namespace_name(RelationGetNamespace(rel));
