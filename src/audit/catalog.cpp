@@ -15,6 +15,8 @@ extern "C" {
 #include "catalog/indexing.h"
 #include "catalog/namespace.h"
 #include "catalog/partition.h"
+#include "catalog/pg_am.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_index.h"
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_trigger.h"
@@ -152,8 +154,16 @@ AttrNumber Column(Relation rel, const char *name) {
     pg_unreachable();
 }
 
-// The index of rel whose leading key columns are exactly `first` (and
-// `second` unless 0).
+Oid AccessMethodOf(Oid relid) {
+    HeapTuple tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+    if (!HeapTupleIsValid(tuple)) return InvalidOid;
+    Oid am = reinterpret_cast<Form_pg_class>(GETSTRUCT(tuple))->relam;
+    ReleaseSysCache(tuple);
+    return am;
+}
+
+// The valid ascending btree index of rel on exactly `first` (and `second`
+// unless 0), or InvalidOid.
 Oid IndexOn(Relation rel, AttrNumber first, AttrNumber second) {
     List *indexes = RelationGetIndexList(rel);
     ListCell *lc;
@@ -166,12 +176,18 @@ Oid IndexOn(Relation rel, AttrNumber first, AttrNumber second) {
         bool match = index->indnkeyatts == want && index->indkey.values[0] == first &&
                      (second == 0 || index->indkey.values[1] == second) && index->indisvalid &&
                      heap_attisnull(tuple, Anum_pg_index_indpred, nullptr) &&
-                     heap_attisnull(tuple, Anum_pg_index_indexprs, nullptr);
+                     heap_attisnull(tuple, Anum_pg_index_indexprs, nullptr) &&
+                     AccessMethodOf(index_oid) == BTREE_AM_OID;
+        if (match) {
+            bool isnull;
+            Datum options = SysCacheGetAttr(INDEXRELID, tuple, Anum_pg_index_indoption, &isnull);
+            auto *vector = reinterpret_cast<int2vector *>(DatumGetPointer(options));
+            for (int k = 0; k < want && !isnull; ++k) match = match && (vector->values[k] & INDOPTION_DESC) == 0;
+        }
         ReleaseSysCache(tuple);
         if (match) return index_oid;
     }
-    elog(ERROR, "pg_steward: the index of \"%s\" the audit trigger reads is missing", RelationGetRelationName(rel));
-    pg_unreachable();
+    return InvalidOid;
 }
 
 // Where a column of the result comes from.
@@ -210,9 +226,14 @@ bool ReadCurrentVersion(Oid relid, Datum *values, bool *nulls) {
     Snapshot snapshot = GetActiveSnapshot();
     Relation tables = OpenOwnTable("audit_tables");
     AttrNumber t_tbl = Column(tables, "tbl");
+    Oid tables_index = IndexOn(tables, t_tbl, 0);
+    if (!OidIsValid(tables_index)) {  // (not as the extension made it: the SQL path decides)
+        table_close(tables, NoLock);
+        return false;
+    }
     ScanKeyData key;
     ScanKeyInit(&key, t_tbl, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));  // heap attnos
-    SysScanDesc scan = systable_beginscan(tables, IndexOn(tables, t_tbl, 0), true, snapshot, 1, &key);
+    SysScanDesc scan = systable_beginscan(tables, tables_index, true, snapshot, 1, &key);
     HeapTuple row = systable_getnext(scan);
     bool found = HeapTupleIsValid(row);
     bool enabled = false;
@@ -228,13 +249,18 @@ bool ReadCurrentVersion(Oid relid, Datum *values, bool *nulls) {
             values[f.position] = Copied(row, tables, Column(tables, f.column), &nulls[f.position]);
     }
     systable_endscan(scan);
-    table_close(tables, AccessShareLock);
+    table_close(tables, NoLock);  // (the lock is kept to the end of the transaction, as a query's)
     if (!found || !enabled) return false;
 
     Relation versions = OpenOwnTable("audit_versions");
     AttrNumber v_table = Column(versions, "table_id");
+    Oid versions_index = IndexOn(versions, v_table, Column(versions, "version_id"));
+    if (!OidIsValid(versions_index)) {
+        table_close(versions, NoLock);
+        return false;
+    }
     ScanKeyInit(&key, v_table, BTEqualStrategyNumber, F_INT4EQ, Int32GetDatum(table_id));
-    Relation index = index_open(IndexOn(versions, v_table, Column(versions, "version_id")), AccessShareLock);
+    Relation index = index_open(versions_index, AccessShareLock);
     SysScanDesc vscan = systable_beginscan_ordered(versions, index, snapshot, 1, &key);
     HeapTuple version = systable_getnext_ordered(vscan, BackwardScanDirection);  // the latest
     bool have_version = HeapTupleIsValid(version);
@@ -246,8 +272,8 @@ bool ReadCurrentVersion(Oid relid, Datum *values, bool *nulls) {
             values[f.position] = Copied(version, versions, Column(versions, f.column), &nulls[f.position]);
     }
     systable_endscan_ordered(vscan);
-    index_close(index, AccessShareLock);
-    table_close(versions, AccessShareLock);
+    index_close(index, NoLock);
+    table_close(versions, NoLock);
     return have_version;
 }
 

@@ -90,11 +90,17 @@ struct AuditRel {
     bool image_is_row;
     AttrNumber last_key_attnum;  // highest attribute number of a key column
     // The statement's transition-table rows are read into these (made when
-    // first needed, in cxt, over a copy of the row type with its missing
-    // values, for rows older than an ADD COLUMN: they outlive the statement
-    // and so must not pin the relcache's descriptor).
+    // first needed, in cxt, over slot_desc: a copy of the row type with its
+    // missing values, for rows older than an ADD COLUMN; they outlive the
+    // statement and so must not pin the relcache's descriptor). A row read
+    // from a tuplestore that went to disk is the slot's to free, in the
+    // statement's memory: slots_busy says a statement is using them, so the
+    // next one knows the last ended in an error and empties them without
+    // freeing that row (its memory is gone).
+    TupleDesc slot_desc;
     TupleTableSlot *old_slot;
     TupleTableSlot *new_slot;
+    bool slots_busy;
 };
 
 HTAB *g_rels = nullptr;
@@ -311,8 +317,10 @@ bool CurrentVersion(Relation rel, Datum *v, bool *isnull) {
 // Fill ar from steward._audit_prepare(relid), or its fast path.
 void Build(AuditRel *ar, Relation rel) {
     ar->valid = false;
-    ar->old_slot = nullptr;  // (their memory is in cxt)
+    ar->slot_desc = nullptr;  // (their memory is in cxt)
+    ar->old_slot = nullptr;
     ar->new_slot = nullptr;
+    ar->slots_busy = false;
     if (ar->cxt == nullptr)
         ar->cxt = AllocSetContextCreate(CacheMemoryContext, "steward audit relation",
                                         ALLOCSET_SMALL_SIZES);
@@ -441,8 +449,10 @@ AuditRel *Lookup(FunctionCallInfo fcinfo, Relation rel) {
             ar->valid = false;
             ar->cxt = nullptr;
             ar->built_in = InvalidSubTransactionId;
+            ar->slot_desc = nullptr;
             ar->old_slot = nullptr;
             ar->new_slot = nullptr;
+            ar->slots_busy = false;
         }
         fcinfo->flinfo->fn_extra = ar;
     }
@@ -622,10 +632,23 @@ void AddRowEntry(const AuditRel *ar, char action, TupleTableSlot *slot, bool old
 TupleTableSlot *TransitionSlot(AuditRel *ar, Relation rel, TupleTableSlot **cached) {
     if (*cached == nullptr) {
         MemoryContext old = MemoryContextSwitchTo(ar->cxt);
-        *cached = MakeSingleTupleTableSlot(CreateTupleDescCopyConstr(RelationGetDescr(rel)), &TTSOpsMinimalTuple);
+        if (ar->slot_desc == nullptr) ar->slot_desc = CreateTupleDescCopyConstr(RelationGetDescr(rel));
+        *cached = MakeSingleTupleTableSlot(ar->slot_desc, &TTSOpsMinimalTuple);
         MemoryContextSwitchTo(old);
     }
     return *cached;
+}
+
+// The slots of a statement that ended in an error may hold a row freed
+// with that statement's memory: empty them without freeing it.
+void ForgetStaleSlots(AuditRel *ar) {
+    if (!ar->slots_busy) return;
+    for (TupleTableSlot *slot : {ar->old_slot, ar->new_slot}) {
+        if (slot == nullptr) continue;
+        slot->tts_flags &= ~TTS_FLAG_SHOULDFREE;
+        ExecClearTuple(slot);
+    }
+    ar->slots_busy = false;
 }
 
 // Read the next row of a transition table into slot (not deformed yet);
@@ -641,8 +664,10 @@ void AuditStatement(AuditRel *ar, TriggerData *td, char action) {
     Tuplestorestate *news = td->tg_newtable;
     if ((action != 'I' && olds == nullptr) || (action != 'D' && news == nullptr))
         ProtocolError("must be created with REFERENCING OLD TABLE / NEW TABLE");
+    ForgetStaleSlots(ar);
     TupleTableSlot *old_slot = olds != nullptr ? TransitionSlot(ar, rel, &ar->old_slot) : nullptr;
     TupleTableSlot *new_slot = news != nullptr ? TransitionSlot(ar, rel, &ar->new_slot) : nullptr;
+    ar->slots_busy = true;
     if (olds != nullptr) tuplestore_rescan(olds);
     if (news != nullptr) tuplestore_rescan(news);
     MemoryContext row_cxt =
@@ -669,8 +694,9 @@ void AuditStatement(AuditRel *ar, TriggerData *td, char action) {
     }
     EndBatch();
     MemoryContextDelete(row_cxt);
-    if (old_slot != nullptr) ExecClearTuple(old_slot);  // (the rows are the tuplestore's)
+    if (old_slot != nullptr) ExecClearTuple(old_slot);
     if (new_slot != nullptr) ExecClearTuple(new_slot);
+    ar->slots_busy = false;
 }
 
 // TRUNCATE (BEFORE, so the rows are still there). Of the audited table: one

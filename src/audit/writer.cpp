@@ -121,8 +121,9 @@ struct WriterState {
     MemoryContext batch_cxt;  // the formed tuples of the current batch
     MemoryContext pack_cxt;   // the packed entries waiting for the sort
     TypeCacheEntry *range_type;  // int8range
-    // The last position arrays built (in cxt): a table's statements store
-    // the same few lists again and again.
+    // The first position arrays built (in cxt), kept until the state is
+    // prepared again: a table's statements store the same few lists again
+    // and again.
     int npositions_made;
     struct {
         int n;
