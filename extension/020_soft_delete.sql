@@ -370,6 +370,78 @@ BEGIN
 END
 $$;
 
+-- Soft delete and new references (src/soft_delete/live_parent.cpp): a
+-- foreign key accepts a reference to a soft-deleted row, which still
+-- exists. Every table with a foreign key to an enabled table carries
+-- steward_soft_delete_parent (AFTER INSERT OR UPDATE OF the referencing
+-- columns, its arguments the foreign keys' names), which refuses a new or
+-- changed reference to a deleted row with 23503.
+CREATE FUNCTION steward._soft_delete_live_parent()
+RETURNS trigger
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'steward_soft_delete_live_parent';
+
+-- Keep steward_soft_delete_parent on exactly the tables that reference an
+-- enabled table, for exactly those foreign keys and their columns (called
+-- on enable/disable and after DDL; only ever our own triggers, changed only
+-- when they differ: DROP TRIGGER locks the table).
+CREATE FUNCTION steward._soft_delete_sync_references()
+RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r record;
+BEGIN
+    FOR r IN
+        WITH fk AS (
+            SELECT c.conrelid AS child, c.conname::text AS name, c.conkey
+              FROM pg_catalog.pg_constraint c
+              JOIN steward.soft_delete_tables s ON s.table_name = c.confrelid
+             WHERE c.contype = 'f' AND c.conparentid = 0),
+        wanted AS (
+            SELECT f.child, pg_catalog.array_agg(f.name ORDER BY f.name) AS fks,
+                   (SELECT pg_catalog.array_agg(DISTINCT k ORDER BY k)
+                      FROM fk f2, pg_catalog.unnest(f2.conkey) AS k WHERE f2.child = f.child) AS cols
+              FROM fk f GROUP BY f.child),
+        have AS (
+            SELECT t.tgrelid AS child, t.tgargs, ARRAY(SELECT pg_catalog.unnest(t.tgattr)) AS cols  -- (int2vector counts from 0)
+              FROM pg_catalog.pg_trigger t
+             WHERE t.tgname = 'steward_soft_delete_parent' AND t.tgparentid = 0
+               AND t.tgfoid = 'steward._soft_delete_live_parent()'::regprocedure)
+        SELECT COALESCE(w.child, h.child)::regclass AS child, w.fks, w.cols, h.child IS NOT NULL AS present,
+               h.child IS NOT NULL AND w.child IS NOT NULL AND h.cols = w.cols
+               AND h.tgargs = (SELECT pg_catalog.string_agg(pg_catalog.convert_to(a.f, pg_catalog.getdatabaseencoding())
+                                                            OPERATOR(pg_catalog.||) '\x00'::bytea, ''::bytea ORDER BY a.o)
+                                 FROM pg_catalog.unnest(w.fks) WITH ORDINALITY AS a(f, o)) AS current
+          FROM wanted w FULL JOIN have h ON h.child = w.child
+    LOOP
+        CONTINUE WHEN r.current;
+        BEGIN
+            IF r.present THEN
+                EXECUTE pg_catalog.format('DROP TRIGGER steward_soft_delete_parent ON %s', r.child);
+            END IF;
+            IF r.fks IS NOT NULL THEN
+                EXECUTE pg_catalog.format(
+                    'CREATE TRIGGER steward_soft_delete_parent AFTER INSERT OR UPDATE OF %s ON %s '
+                    'FOR EACH ROW EXECUTE FUNCTION steward._soft_delete_live_parent(%s)',
+                    (SELECT pg_catalog.string_agg(pg_catalog.quote_ident(a.attname), ', ' ORDER BY a.attnum)
+                       FROM pg_catalog.pg_attribute a
+                      WHERE a.attrelid = r.child AND a.attnum OPERATOR(pg_catalog.=) ANY (r.cols)),
+                    r.child,
+                    (SELECT pg_catalog.string_agg(pg_catalog.quote_literal(a.f), ', ' ORDER BY a.o)
+                       FROM pg_catalog.unnest(r.fks) WITH ORDINALITY AS a(f, o)));
+            END IF;
+        EXCEPTION WHEN insufficient_privilege OR duplicate_object THEN
+            -- never fail the caller's statement for one table we may not change
+            RAISE WARNING 'pg_steward could not update the soft delete reference check of "%": %',
+                          steward._relation_name(r.child), SQLERRM;
+        END;
+    END LOOP;
+END
+$$;
+
 -- <relname><suffix>, the relation name shortened (by whole characters) so
 -- the result fits in a name (63 bytes) and keeps its suffix.
 CREATE FUNCTION steward._soft_delete_view_name(relname name, suffix text)
@@ -498,6 +570,7 @@ BEGIN
     END IF;
     PERFORM steward._soft_delete_register(tbl, column_name, live, deleted);
     PERFORM steward._soft_delete_sync(tbl);
+    PERFORM steward._soft_delete_sync_references();
     PERFORM steward.soft_delete_mode();            -- loads the library: this session rewrites
     IF NOT steward._soft_delete_preloaded() THEN
         RAISE NOTICE 'pg_steward is not preloaded: a session reports DELETE 0 for soft deletes until it has loaded the library'
@@ -547,6 +620,7 @@ BEGIN
     PERFORM steward._soft_delete_drop_trigger(tbl, 'steward_soft_delete_truncate');
     PERFORM steward._soft_delete_unregister(tbl);
     PERFORM steward._soft_delete_sync(tbl);
+    PERFORM steward._soft_delete_sync_references();
     RETURN true;
 END
 $$;
@@ -1121,7 +1195,8 @@ REVOKE ALL ON steward.soft_delete_summary FROM PUBLIC;
 GRANT SELECT ON steward.soft_delete_summary TO steward_monitor, pg_monitor;
 
 -- DDL follow-up: foreign keys added or dropped change which enabled tables
--- need the cascade trigger; dropped tables, views and columns leave the list.
+-- need the cascade trigger and which tables the reference check; dropped
+-- tables, views and columns leave the list.
 CREATE FUNCTION steward._soft_delete_on_ddl()
 RETURNS event_trigger
 LANGUAGE plpgsql
@@ -1139,6 +1214,10 @@ BEGIN
             RAISE WARNING 'pg_steward could not update the soft delete cascade of "%": %', steward._relation_name(tbl), SQLERRM;
         END;
     END LOOP;
+    IF EXISTS (SELECT FROM steward.soft_delete_tables)
+       OR EXISTS (SELECT FROM pg_catalog.pg_trigger t WHERE t.tgname = 'steward_soft_delete_parent') THEN
+        PERFORM steward._soft_delete_sync_references();
+    END IF;
 END
 $$;
 

@@ -300,7 +300,8 @@ SELECT count(*) AS still_deleted FROM "Sales Data"."Order Lines" WHERE "Gone At"
 -- a child of the partitioned table: the cascade fires from the partition
 CREATE TABLE "Sales Data"."Line Notes" (id int PRIMARY KEY, "Tenant" int, "Line No" int,
     FOREIGN KEY ("Tenant", "Line No") REFERENCES "Sales Data"."Order Lines" ON DELETE CASCADE);
-INSERT INTO "Sales Data"."Line Notes" VALUES (1, 1, 2), (2, 2, 3);
+INSERT INTO "Sales Data"."Line Notes" VALUES (1, 1, 2), (2, 2, 3);  -- (2, 3) is soft-deleted: refused
+INSERT INTO "Sales Data"."Line Notes" VALUES (1, 1, 2), (2, NULL, NULL);
 SELECT steward.enable_soft_delete('"Sales Data"."Line Notes"', create_views => false);
 DELETE FROM "Sales Data"."Order Lines" WHERE "Line No" = 2;
 SELECT id, deleted_at IS NOT NULL AS deleted FROM "Sales Data"."Line Notes" ORDER BY id;

@@ -146,12 +146,13 @@ BEGIN;
 DELETE FROM dparent WHERE id = 2;                                    -- soft: checked now
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 ROLLBACK;
--- a child inserted for a parent that is already soft-deleted is accepted
--- (the foreign key only sees that the row exists; documented)
+-- a new reference to a soft-deleted parent is refused, as the foreign key
+-- refuses one to a missing row: checked at the end of the statement, also
+-- for this DEFERRABLE INITIALLY DEFERRED key (steward_soft_delete_parent)
 DELETE FROM dchild WHERE id = 2;
 DELETE FROM dparent WHERE id = 2;
 INSERT INTO dchild VALUES (3, 2);
-SELECT c.id, p.deleted_at IS NOT NULL AS parent_deleted FROM dchild c JOIN dparent p ON p.id = c.parent_id;
+SELECT count(*) AS children_of_deleted FROM dchild WHERE parent_id = 2;
 
 -- a real DELETE of a parent without soft delete really deletes the
 -- children of an enabled table (a referential action is never softened)
@@ -164,6 +165,84 @@ SET steward.soft_delete_rewrite = off;
 DELETE FROM plain_parent WHERE id = 2;
 RESET steward.soft_delete_rewrite;
 SELECT count(*) AS children_left FROM soft_child;
+
+-- References to soft-deleted rows (src/soft_delete/live_parent.cpp): every
+-- table with a foreign key to an enabled table gets steward_soft_delete_parent
+-- for those keys, kept in step with the foreign keys by the DDL event trigger.
+CREATE TABLE accounts (id bigint PRIMARY KEY, region int, code text, UNIQUE (region, code));
+CREATE TABLE invoices (id int PRIMARY KEY, account_id int REFERENCES accounts ON DELETE SET NULL, note text);
+INSERT INTO accounts VALUES (1, 1, 'a'), (2, 1, 'b'), (3, 2, 'a');
+INSERT INTO invoices VALUES (1, 1, 'one'), (2, 2, 'two');
+SELECT count(*) AS check_triggers FROM pg_trigger WHERE tgname = 'steward_soft_delete_parent' AND tgrelid = 'invoices'::regclass;
+SELECT steward.enable_soft_delete('accounts', create_views => false);
+SELECT tgrelid::regclass AS child, tgattr, pg_get_triggerdef(oid) LIKE '%_soft_delete_live_parent(''invoices_account_id_fkey'')' AS names_the_key
+  FROM pg_trigger WHERE tgname = 'steward_soft_delete_parent' AND tgrelid = 'invoices'::regclass;
+DELETE FROM accounts WHERE id = 2;
+-- INSERT and UPDATE of the key to a deleted row: refused (int4 key into an
+-- int8 primary key: the foreign key's own operator)
+INSERT INTO invoices VALUES (3, 2, 'three');
+UPDATE invoices SET account_id = 2 WHERE id = 1;
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+-- one bad row fails the whole statement
+INSERT INTO invoices VALUES (4, 1, 'ok'), (5, 2, 'bad');
+SELECT count(*) AS invoices FROM invoices;
+-- accepted: a live parent, NULL, an unchanged reference to the deleted row
+-- (SET of the column to its value, or another column), a missing row is the
+-- foreign key's own error
+INSERT INTO invoices VALUES (4, 1, 'four'), (5, NULL, 'five');
+UPDATE invoices SET account_id = account_id, note = 'still two' WHERE id = 2;
+UPDATE invoices SET note = 'changed' WHERE id = 2;
+INSERT INTO invoices VALUES (6, 99, 'missing');
+-- after restore() the row may be referenced again
+SELECT steward.restore('accounts', '2');
+INSERT INTO invoices VALUES (3, 2, 'three');
+-- composite keys, and a role that may not read the parent (the check runs
+-- as the parent's owner, as the foreign key's does)
+CREATE TABLE shipments (id int PRIMARY KEY, region int, code text, FOREIGN KEY (region, code) REFERENCES accounts (region, code));
+SELECT tgattr FROM pg_trigger WHERE tgname = 'steward_soft_delete_parent' AND tgrelid = 'shipments'::regclass;
+DELETE FROM accounts WHERE id = 3;
+CREATE ROLE sdr_writer;
+GRANT USAGE ON SCHEMA sdr TO sdr_writer;
+GRANT INSERT ON shipments TO sdr_writer;
+SET ROLE sdr_writer;
+INSERT INTO shipments VALUES (1, 2, 'a');
+INSERT INTO shipments VALUES (2, 1, 'a');
+RESET ROLE;
+-- a second foreign key of one table: one trigger, both keys, their columns
+ALTER TABLE invoices ADD COLUMN payer bigint REFERENCES accounts;
+SELECT tgattr, tgnargs FROM pg_trigger WHERE tgname = 'steward_soft_delete_parent' AND tgrelid = 'invoices'::regclass;
+UPDATE invoices SET payer = 3 WHERE id = 1;
+UPDATE invoices SET payer = 1 WHERE id = 1;
+-- unrelated DDL leaves the trigger alone (recreating it would lock the table)
+SELECT oid AS check_trigger FROM pg_trigger WHERE tgname = 'steward_soft_delete_parent' AND tgrelid = 'invoices'::regclass \gset
+CREATE TEMP TABLE unrelated (a int);
+ALTER TABLE invoices ADD COLUMN memo text;
+SELECT oid = :check_trigger AS same_trigger FROM pg_trigger WHERE tgname = 'steward_soft_delete_parent' AND tgrelid = 'invoices'::regclass;
+ALTER TABLE invoices DROP CONSTRAINT invoices_account_id_fkey;
+SELECT tgattr, tgnargs FROM pg_trigger WHERE tgname = 'steward_soft_delete_parent' AND tgrelid = 'invoices'::regclass;
+UPDATE invoices SET account_id = 3 WHERE id = 2;                      -- no longer a foreign key
+UPDATE invoices SET payer = 3 WHERE id = 2;
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+-- partitioned children: the trigger is cloned to the partitions
+CREATE TABLE orders (id int, account_id bigint REFERENCES accounts, PRIMARY KEY (id)) PARTITION BY RANGE (id);
+CREATE TABLE orders_1 PARTITION OF orders FOR VALUES FROM (0) TO (100);
+INSERT INTO orders VALUES (1, 1);
+INSERT INTO orders VALUES (2, 3);
+INSERT INTO orders_1 VALUES (3, 3);
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+-- disable_soft_delete() removes the checks; references are accepted again
+SELECT steward.disable_soft_delete('accounts');
+SELECT count(*) AS check_triggers FROM pg_trigger WHERE tgname = 'steward_soft_delete_parent'
+   AND tgrelid IN ('invoices'::regclass, 'shipments'::regclass, 'orders'::regclass);
+INSERT INTO orders VALUES (4, 3);
+-- the trigger function refuses any other use
+CREATE TABLE misuse (id int);
+CREATE TRIGGER t BEFORE INSERT ON misuse FOR EACH ROW EXECUTE FUNCTION steward._soft_delete_live_parent();
+INSERT INTO misuse VALUES (1);
+DROP TABLE misuse;
+DROP TABLE orders, shipments, invoices, accounts;
+DROP OWNED BY sdr_writer;
+DROP ROLE sdr_writer;
 
 RESET search_path;
 DROP SCHEMA sdr CASCADE;

@@ -1,8 +1,8 @@
 # pg_dump / pg_restore of a database using soft delete: the list of enabled
 # tables (an extension configuration table, regclass columns), the triggers,
-# the cascade trigger and the views come back and work; marked rows keep their
-# marks; a partition created after enabling (not an extension member) is
-# restored with its rows and its trigger.
+# the cascade trigger, the reference check and the views come back and work;
+# marked rows keep their marks; a partition created after enabling (not an
+# extension member) is restored with its rows and its trigger.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -71,6 +71,12 @@ is( $node->safe_psql('dst', q{
 	't', 'restored triggers mark rows, cascade included');
 my ($ret, $out, $err) = $node->psql('dst', 'TRUNCATE events_b');
 like($err, qr/cannot truncate "public.events_b": soft delete is enabled on it/, 'restored TRUNCATE guard on a partition');
+($ret, $out, $err) = $node->psql('dst', q{INSERT INTO "App Data".sessions VALUES (30, 2)});
+like($err, qr/Key \(user_id\)=\(2\) refers to a soft-deleted row of table "users"/,
+	'restored reference check: a new session of the soft-deleted user is refused');
+is( $node->safe_psql('dst', q{SELECT count(*) FROM pg_trigger WHERE tgname = 'steward_soft_delete_parent'
+                               AND tgrelid = '"App Data".sessions'::regclass}),
+	'1', 'the reference check trigger is restored once');
 is( $node->safe_psql('dst', q{SELECT steward.restore('"App Data".users', '1')}), '1', 'restore works');
 is( $node->safe_psql('dst', q{SELECT "Removed At" IS NULL FROM "App Data".sessions WHERE id = 10}),
 	't', 'restore brought the cascaded child back');
