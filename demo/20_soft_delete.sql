@@ -22,6 +22,17 @@ SELECT id, user_id, deleted_at IS NOT NULL AS deleted FROM shop_sessions ORDER B
 DELETE FROM shop_users WHERE id = 2;
 INSERT INTO shop_users VALUES (3, 'bob@example.com');
 SELECT id, email, deleted_at IS NOT NULL AS deleted FROM shop_users ORDER BY id;
+\echo 'a new session for the deleted user 2 is refused, as one for a missing user would be:'
+SET client_min_messages = notice;  -- (the demo runs with warning)
+DO $$
+DECLARE detail text;
+BEGIN
+    INSERT INTO shop_sessions VALUES (21, 2, 'b2');
+EXCEPTION WHEN foreign_key_violation THEN
+    GET STACKED DIAGNOSTICS detail = PG_EXCEPTION_DETAIL;
+    RAISE NOTICE 'refused (%): % %', SQLSTATE, SQLERRM, detail;
+END $$;
+RESET client_min_messages;
 
 \echo 'hard delete on purpose (the foreign key really deletes its sessions):'
 SELECT steward.hard_delete('shop_users', '2') AS hard_deleted;

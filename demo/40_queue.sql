@@ -20,12 +20,14 @@ SELECT id AS next_id, payload ->> 'to' AS "to", lease_token
   FROM steward.complete_and_dequeue(3, 1, '{"sent": true}', worker => 'worker-1');
 
 \echo '== A worker whose lease is not the current one is refused'
+SET client_min_messages = notice;  -- (the demo runs with warning)
 DO $$
 BEGIN
     PERFORM steward.complete(1, 1);     -- Ada's first lease; she was claimed again (lease 2)
 EXCEPTION WHEN object_not_in_prerequisite_state THEN
     RAISE NOTICE 'refused: %', SQLERRM;
 END $$;
+RESET client_min_messages;
 SELECT steward.complete(1, 2, '{"sent": true}');
 
 \echo '== Every job, and the queue stats'
