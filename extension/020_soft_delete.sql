@@ -373,19 +373,50 @@ $$;
 -- Soft delete and new references (src/soft_delete/live_parent.cpp): a
 -- foreign key accepts a reference to a soft-deleted row, which still
 -- exists. Every table with a foreign key to an enabled table carries
--- steward_soft_delete_parent (AFTER INSERT OR UPDATE OF the referencing
--- columns, its arguments the foreign keys' names), which refuses a new or
--- changed reference to a deleted row with 23503.
+-- steward_soft_delete_parent (AFTER INSERT OR UPDATE, its arguments the
+-- foreign keys' names), which refuses a new or changed reference to a
+-- deleted row with 23503.
 CREATE FUNCTION steward._soft_delete_live_parent()
 RETURNS trigger
 LANGUAGE c
 AS 'MODULE_PATHNAME', 'steward_soft_delete_live_parent';
 
+-- The arguments of a trigger (pg_trigger.tgargs: each NUL-terminated).
+CREATE FUNCTION steward._trigger_args(args bytea)
+RETURNS text[]
+LANGUAGE plpgsql IMMUTABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    result text[] := '{}';
+    start integer := 0;
+BEGIN
+    FOR i IN 0 .. pg_catalog.length(args) - 1 LOOP
+        IF pg_catalog.get_byte(args, i) = 0 THEN
+            result := result OPERATOR(pg_catalog.||) pg_catalog.convert_from(
+                pg_catalog.substr(args, start + 1, i - start), pg_catalog.getdatabaseencoding());
+            start := i + 1;
+        END IF;
+    END LOOP;
+    RETURN result;
+END
+$$;
+
 -- Keep steward_soft_delete_parent on exactly the tables that reference an
--- enabled table, for exactly those foreign keys and their columns (called
--- on enable/disable and after DDL; only ever our own triggers, changed only
--- when they differ: DROP TRIGGER locks the table).
-CREATE FUNCTION steward._soft_delete_sync_references()
+-- enabled table, naming exactly those foreign keys (called by enable and
+-- disable, and by the DDL event trigger with from_ddl; only ever our own
+-- triggers, changed only when they differ: DROP TRIGGER locks the table).
+-- AFTER INSERT OR UPDATE without a column list: a trigger on columns would
+-- make them undroppable (the trigger itself skips an UPDATE that keeps the
+-- key). On a partitioned table the trigger is steward_soft_delete_parent_tree
+-- (its partitions get clones of it), so that a table with its own trigger can
+-- still be attached as a partition, and a partition can have its own for
+-- foreign keys of its own. After DDL a trigger only ever gains foreign keys
+-- (pg_restore creates triggers before the foreign keys they name; a dropped
+-- foreign key's name is ignored by the trigger until the next enable or
+-- disable narrows it), and a table that cannot be changed now (say, locked)
+-- gets a warning instead of failing the DDL.
+CREATE FUNCTION steward._soft_delete_sync_references(from_ddl boolean DEFAULT false)
 RETURNS void
 LANGUAGE plpgsql
 SECURITY DEFINER
@@ -393,48 +424,56 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     r record;
+    saved_lock_timeout constant text := pg_catalog.current_setting('lock_timeout');
 BEGIN
     FOR r IN
-        WITH fk AS (
-            SELECT c.conrelid AS child, c.conname::text AS name, c.conkey
+        WITH wanted AS (
+            SELECT c.conrelid AS child, pg_catalog.array_agg(c.conname::text ORDER BY c.conname::text) AS fks
               FROM pg_catalog.pg_constraint c
               JOIN steward.soft_delete_tables s ON s.table_name = c.confrelid
-             WHERE c.contype = 'f' AND c.conparentid = 0),
-        wanted AS (
-            SELECT f.child, pg_catalog.array_agg(f.name ORDER BY f.name) AS fks,
-                   (SELECT pg_catalog.array_agg(DISTINCT k ORDER BY k)
-                      FROM fk f2, pg_catalog.unnest(f2.conkey) AS k WHERE f2.child = f.child) AS cols
-              FROM fk f GROUP BY f.child),
+             WHERE c.contype = 'f' AND c.conparentid = 0
+             GROUP BY c.conrelid),
         have AS (
-            SELECT t.tgrelid AS child, t.tgargs, ARRAY(SELECT pg_catalog.unnest(t.tgattr)) AS cols  -- (int2vector counts from 0)
+            SELECT t.tgrelid AS child, t.tgname, steward._trigger_args(t.tgargs) AS fks
               FROM pg_catalog.pg_trigger t
-             WHERE t.tgname = 'steward_soft_delete_parent' AND t.tgparentid = 0
+             WHERE t.tgname IN ('steward_soft_delete_parent', 'steward_soft_delete_parent_tree') AND t.tgparentid = 0
                AND t.tgfoid = 'steward._soft_delete_live_parent()'::regprocedure)
-        SELECT COALESCE(w.child, h.child)::regclass AS child, w.fks, w.cols, h.child IS NOT NULL AS present,
-               h.child IS NOT NULL AND w.child IS NOT NULL AND h.cols = w.cols
-               AND h.tgargs = (SELECT pg_catalog.string_agg(pg_catalog.convert_to(a.f, pg_catalog.getdatabaseencoding())
-                                                            OPERATOR(pg_catalog.||) '\x00'::bytea, ''::bytea ORDER BY a.o)
-                                 FROM pg_catalog.unnest(w.fks) WITH ORDINALITY AS a(f, o)) AS current
+        SELECT COALESCE(w.child, h.child)::regclass AS child, h.tgname, h.fks AS have_fks,
+               CASE WHEN c.relkind = 'p' THEN 'steward_soft_delete_parent_tree'
+                    ELSE 'steward_soft_delete_parent' END AS want_name,
+               -- after DDL the union of what is there and what is wanted
+               CASE WHEN from_ddl AND h.tgname IS NOT NULL
+                    THEN ARRAY(SELECT DISTINCT x FROM pg_catalog.unnest(h.fks OPERATOR(pg_catalog.||) COALESCE(w.fks, '{}')) AS x
+                                ORDER BY x)
+                    ELSE w.fks END AS fks
           FROM wanted w FULL JOIN have h ON h.child = w.child
+          JOIN pg_catalog.pg_class c ON c.oid = COALESCE(w.child, h.child)
     LOOP
-        CONTINUE WHEN r.current;
+        CONTINUE WHEN r.fks IS NOT NULL AND r.tgname IS NOT DISTINCT FROM r.want_name
+                  AND r.have_fks IS NOT DISTINCT FROM r.fks;
+        CONTINUE WHEN from_ddl AND r.fks IS NULL;  -- after DDL: never dropped
         BEGIN
-            IF r.present THEN
-                EXECUTE pg_catalog.format('DROP TRIGGER steward_soft_delete_parent ON %s', r.child);
+            IF from_ddl THEN
+                PERFORM pg_catalog.set_config('lock_timeout', '1s', true);
+            END IF;
+            IF r.tgname IS NOT NULL THEN
+                EXECUTE pg_catalog.format('DROP TRIGGER %I ON %s', r.tgname, r.child);
             END IF;
             IF r.fks IS NOT NULL THEN
                 EXECUTE pg_catalog.format(
-                    'CREATE TRIGGER steward_soft_delete_parent AFTER INSERT OR UPDATE OF %s ON %s '
+                    'CREATE TRIGGER %I AFTER INSERT OR UPDATE ON %s '
                     'FOR EACH ROW EXECUTE FUNCTION steward._soft_delete_live_parent(%s)',
-                    (SELECT pg_catalog.string_agg(pg_catalog.quote_ident(a.attname), ', ' ORDER BY a.attnum)
-                       FROM pg_catalog.pg_attribute a
-                      WHERE a.attrelid = r.child AND a.attnum OPERATOR(pg_catalog.=) ANY (r.cols)),
-                    r.child,
+                    r.want_name, r.child,
                     (SELECT pg_catalog.string_agg(pg_catalog.quote_literal(a.f), ', ' ORDER BY a.o)
                        FROM pg_catalog.unnest(r.fks) WITH ORDINALITY AS a(f, o)));
             END IF;
-        EXCEPTION WHEN insufficient_privilege OR duplicate_object THEN
-            -- never fail the caller's statement for one table we may not change
+            PERFORM pg_catalog.set_config('lock_timeout', saved_lock_timeout, true);
+        EXCEPTION WHEN OTHERS THEN
+            PERFORM pg_catalog.set_config('lock_timeout', saved_lock_timeout, true);
+            IF NOT from_ddl THEN
+                RAISE;
+            END IF;
+            -- never fail someone's DDL for one table we cannot change now
             RAISE WARNING 'pg_steward could not update the soft delete reference check of "%": %',
                           steward._relation_name(r.child), SQLERRM;
         END;
@@ -495,7 +534,7 @@ BEGIN
     SELECT * INTO existing FROM steward.soft_delete_tables s WHERE s.table_name = tbl;
     IF FOUND THEN
         IF existing.column_name = column_name THEN
-            RETURN false;                          -- already enabled: nothing changes
+            PERFORM steward._soft_delete_sync_references(); RETURN false;  -- already enabled (the reference checks are synced)
         END IF;
         RAISE EXCEPTION 'soft delete is already enabled on "%" with column "%"', steward._relation_name(tbl), existing.column_name
             USING ERRCODE = 'object_in_use',
@@ -1215,8 +1254,13 @@ BEGIN
         END;
     END LOOP;
     IF EXISTS (SELECT FROM steward.soft_delete_tables)
-       OR EXISTS (SELECT FROM pg_catalog.pg_trigger t WHERE t.tgname = 'steward_soft_delete_parent') THEN
-        PERFORM steward._soft_delete_sync_references();
+       OR EXISTS (SELECT FROM pg_catalog.pg_trigger t
+                   WHERE t.tgname IN ('steward_soft_delete_parent', 'steward_soft_delete_parent_tree')) THEN
+        BEGIN
+            PERFORM steward._soft_delete_sync_references(from_ddl => true);
+        EXCEPTION WHEN OTHERS THEN
+            RAISE WARNING 'pg_steward could not update the soft delete reference checks: %', SQLERRM;
+        END;
     END IF;
 END
 $$;

@@ -175,7 +175,7 @@ INSERT INTO accounts VALUES (1, 1, 'a'), (2, 1, 'b'), (3, 2, 'a');
 INSERT INTO invoices VALUES (1, 1, 'one'), (2, 2, 'two');
 SELECT count(*) AS check_triggers FROM pg_trigger WHERE tgname = 'steward_soft_delete_parent' AND tgrelid = 'invoices'::regclass;
 SELECT steward.enable_soft_delete('accounts', create_views => false);
-SELECT tgrelid::regclass AS child, tgattr, pg_get_triggerdef(oid) LIKE '%_soft_delete_live_parent(''invoices_account_id_fkey'')' AS names_the_key
+SELECT tgrelid::regclass AS child, pg_get_triggerdef(oid) LIKE '%AFTER INSERT OR UPDATE ON sdr.invoices FOR EACH ROW EXECUTE FUNCTION steward._soft_delete_live_parent(''invoices_account_id_fkey'')' AS names_the_key
   FROM pg_trigger WHERE tgname = 'steward_soft_delete_parent' AND tgrelid = 'invoices'::regclass;
 DELETE FROM accounts WHERE id = 2;
 -- INSERT and UPDATE of the key to a deleted row: refused (int4 key into an
@@ -197,9 +197,10 @@ INSERT INTO invoices VALUES (6, 99, 'missing');
 SELECT steward.restore('accounts', '2');
 INSERT INTO invoices VALUES (3, 2, 'three');
 -- composite keys, and a role that may not read the parent (the check runs
--- as the parent's owner, as the foreign key's does)
+-- as the parent's owner, as the foreign key's does; a role that may not read
+-- the key columns gets the detail without the values, as from the foreign key)
 CREATE TABLE shipments (id int PRIMARY KEY, region int, code text, FOREIGN KEY (region, code) REFERENCES accounts (region, code));
-SELECT tgattr FROM pg_trigger WHERE tgname = 'steward_soft_delete_parent' AND tgrelid = 'shipments'::regclass;
+SELECT tgnargs FROM pg_trigger WHERE tgname = 'steward_soft_delete_parent' AND tgrelid = 'shipments'::regclass;
 DELETE FROM accounts WHERE id = 3;
 CREATE ROLE sdr_writer;
 GRANT USAGE ON SCHEMA sdr TO sdr_writer;
@@ -210,7 +211,7 @@ INSERT INTO shipments VALUES (2, 1, 'a');
 RESET ROLE;
 -- a second foreign key of one table: one trigger, both keys, their columns
 ALTER TABLE invoices ADD COLUMN payer bigint REFERENCES accounts;
-SELECT tgattr, tgnargs FROM pg_trigger WHERE tgname = 'steward_soft_delete_parent' AND tgrelid = 'invoices'::regclass;
+SELECT tgnargs FROM pg_trigger WHERE tgname = 'steward_soft_delete_parent' AND tgrelid = 'invoices'::regclass;
 UPDATE invoices SET payer = 3 WHERE id = 1;
 UPDATE invoices SET payer = 1 WHERE id = 1;
 -- unrelated DDL leaves the trigger alone (recreating it would lock the table)
@@ -218,11 +219,30 @@ SELECT oid AS check_trigger FROM pg_trigger WHERE tgname = 'steward_soft_delete_
 CREATE TEMP TABLE unrelated (a int);
 ALTER TABLE invoices ADD COLUMN memo text;
 SELECT oid = :check_trigger AS same_trigger FROM pg_trigger WHERE tgname = 'steward_soft_delete_parent' AND tgrelid = 'invoices'::regclass;
+-- a dropped foreign key: after DDL the trigger only ever gains keys (a
+-- restore creates it before the keys), the dropped one is ignored; the next
+-- enable or disable narrows it
 ALTER TABLE invoices DROP CONSTRAINT invoices_account_id_fkey;
-SELECT tgattr, tgnargs FROM pg_trigger WHERE tgname = 'steward_soft_delete_parent' AND tgrelid = 'invoices'::regclass;
+SELECT tgnargs FROM pg_trigger WHERE tgname = 'steward_soft_delete_parent' AND tgrelid = 'invoices'::regclass;
 UPDATE invoices SET account_id = 3 WHERE id = 2;                      -- no longer a foreign key
 UPDATE invoices SET payer = 3 WHERE id = 2;
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT steward.enable_soft_delete('accounts', create_views => false);  -- already enabled: false, and in step
+SELECT tgnargs FROM pg_trigger WHERE tgname = 'steward_soft_delete_parent' AND tgrelid = 'invoices'::regclass;
+-- the referencing column can be dropped (no column list on the trigger)
+ALTER TABLE invoices DROP COLUMN payer;
+SELECT count(*) AS check_triggers FROM pg_trigger WHERE tgname = 'steward_soft_delete_parent' AND tgrelid = 'invoices'::regclass;
+-- a key compared through an implicit cast (int4 into numeric): checked by
+-- the prepared statement, which casts
+CREATE TABLE ledgers (id numeric PRIMARY KEY, deleted_at timestamptz);
+CREATE TABLE entries (id int PRIMARY KEY, ledger_id int REFERENCES ledgers);
+INSERT INTO ledgers VALUES (1), (2);
+SELECT steward.enable_soft_delete('ledgers', create_views => false);
+DELETE FROM ledgers WHERE id = 2;
+INSERT INTO entries VALUES (1, 1);
+INSERT INTO entries VALUES (2, 2);
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+DROP TABLE entries, ledgers;
 -- partitioned children: the trigger is cloned to the partitions
 CREATE TABLE orders (id int, account_id bigint REFERENCES accounts, PRIMARY KEY (id)) PARTITION BY RANGE (id);
 CREATE TABLE orders_1 PARTITION OF orders FOR VALUES FROM (0) TO (100);
@@ -230,10 +250,26 @@ INSERT INTO orders VALUES (1, 1);
 INSERT INTO orders VALUES (2, 3);
 INSERT INTO orders_1 VALUES (3, 3);
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT tgrelid::regclass, tgname, tgparentid <> 0 AS cloned FROM pg_trigger
+ WHERE tgname LIKE 'steward_soft_delete_parent%' AND tgrelid IN ('orders'::regclass, 'orders_1'::regclass) ORDER BY 1, 2;
+-- a table with its own check trigger can be attached, and a partition's
+-- own foreign key is checked by its own trigger
+CREATE TABLE orders_2 (id int PRIMARY KEY, account_id bigint REFERENCES accounts);
+SELECT count(*) AS own_trigger FROM pg_trigger WHERE tgname = 'steward_soft_delete_parent' AND tgrelid = 'orders_2'::regclass;
+ALTER TABLE orders ATTACH PARTITION orders_2 FOR VALUES FROM (100) TO (200);
+INSERT INTO orders VALUES (150, 3);
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+ALTER TABLE orders_1 ADD CONSTRAINT orders_1_own FOREIGN KEY (account_id) REFERENCES accounts;
+SELECT tgname, tgparentid <> 0 AS cloned, tgnargs FROM pg_trigger
+ WHERE tgname LIKE 'steward_soft_delete_parent%' AND tgrelid = 'orders_1'::regclass ORDER BY 1;
+INSERT INTO orders_1 VALUES (5, 3);
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+-- moving a row to another partition is an INSERT there: checked again
+UPDATE orders SET id = 160 WHERE id = 1;
 -- disable_soft_delete() removes the checks; references are accepted again
 SELECT steward.disable_soft_delete('accounts');
-SELECT count(*) AS check_triggers FROM pg_trigger WHERE tgname = 'steward_soft_delete_parent'
-   AND tgrelid IN ('invoices'::regclass, 'shipments'::regclass, 'orders'::regclass);
+SELECT count(*) AS check_triggers FROM pg_trigger WHERE tgname LIKE 'steward_soft_delete_parent%'
+   AND tgrelid IN ('invoices'::regclass, 'shipments'::regclass, 'orders'::regclass, 'orders_1'::regclass);
 INSERT INTO orders VALUES (4, 3);
 -- the trigger function refuses any other use
 CREATE TABLE misuse (id int);

@@ -42,6 +42,11 @@ extern "C" {
 #include "catalog/pg_class.h"
 #include "catalog/pg_constraint.h"
 #include "catalog/pg_operator.h"
+#include "catalog/pg_trigger.h"
+#include "parser/parse_coerce.h"
+#include "utils/acl.h"
+#include "utils/fmgroids.h"
+#include "utils/rls.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
@@ -91,6 +96,7 @@ struct TriggerChecks {
     Oid trigger_oid;  // hash key
     Oid relid;        // the firing relation
     bool valid;
+    bool building;    // set while the checks are built (still set: the build failed)
     int nchecks;
     Check checks[kMaxChecks];
 };
@@ -129,24 +135,38 @@ char *SoftDeleteColumn(Oid relid) {
     return isnull ? nullptr : TextDatumGetCString(v);
 }
 
-// The foreign key named `name` of rel or, for a partition, of the nearest
-// ancestor that has it (its clone on the partition may carry another name).
-HeapTuple FindForeignKey(Relation rel, const char *name, Oid *owner_rel) {
-    Oid relid = RelationGetRelid(rel);
-    for (;;) {
-        Oid conoid = get_relation_constraint_oid(relid, name, true);
-        if (OidIsValid(conoid)) {
-            HeapTuple tuple = SearchSysCacheCopy1(CONSTROID, ObjectIdGetDatum(conoid));
-            if (HeapTupleIsValid(tuple) &&
-                reinterpret_cast<Form_pg_constraint>(GETSTRUCT(tuple))->contype == CONSTRAINT_FOREIGN) {
-                *owner_rel = relid;
-                return tuple;
-            }
-            return nullptr;
+// The table of trigger tgoid's root trigger: a trigger cloned onto a
+// partition names the foreign keys of the partitioned table it was made on
+// (a partition's clone of a foreign key may carry another name).
+Oid RootTriggerRelation(Oid tgoid) {
+    Relation tgrel = table_open(TriggerRelationId, AccessShareLock);
+    Oid relid = InvalidOid;
+    for (int depth = 0; depth < 64 && OidIsValid(tgoid); ++depth) {
+        ScanKeyData key;
+        ScanKeyInit(&key, Anum_pg_trigger_oid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(tgoid));
+        SysScanDesc scan = systable_beginscan(tgrel, TriggerOidIndexId, true, nullptr, 1, &key);
+        HeapTuple tuple = systable_getnext(scan);
+        if (HeapTupleIsValid(tuple)) {
+            auto *tg = reinterpret_cast<Form_pg_trigger>(GETSTRUCT(tuple));
+            relid = tg->tgrelid;
+            tgoid = tg->tgparentid;
+        } else {
+            tgoid = InvalidOid;
         }
-        if (!get_rel_relispartition(relid)) return nullptr;
-        relid = get_partition_parent(relid, false);
+        systable_endscan(scan);
     }
+    table_close(tgrel, AccessShareLock);
+    return relid;
+}
+
+// The foreign key named `name` of table relid, copied, or nullptr.
+HeapTuple FindForeignKey(Oid relid, const char *name) {
+    Oid conoid = get_relation_constraint_oid(relid, name, true);
+    if (!OidIsValid(conoid)) return nullptr;
+    HeapTuple tuple = SearchSysCacheCopy1(CONSTROID, ObjectIdGetDatum(conoid));
+    if (HeapTupleIsValid(tuple) && reinterpret_cast<Form_pg_constraint>(GETSTRUCT(tuple))->contype == CONSTRAINT_FOREIGN)
+        return tuple;
+    return nullptr;
 }
 
 Oid RelationOwner(Oid relid) {
@@ -160,7 +180,8 @@ Oid RelationOwner(Oid relid) {
 // Scan keys of the parent's unique index `index` for the foreign key's
 // referenced columns pk (the foreign key's own equality operators, as the
 // index's operator family knows them); false when they do not map.
-bool SetUpProbe(Oid index, int nkeys, const AttrNumber *pk, const Oid *eqop, Check *check) {
+bool SetUpProbe(Oid index, int nkeys, const AttrNumber *pk, const Oid *eqop, const Oid *value_types,
+                Check *check) {
     if (!OidIsValid(index)) return false;
     Relation irel = index_open(index, AccessShareLock);
     bool ok = irel->rd_rel->relam == BTREE_AM_OID && IndexRelationGetNumberOfKeyAttributes(irel) == nkeys;
@@ -174,7 +195,10 @@ bool SetUpProbe(Oid index, int nkeys, const AttrNumber *pk, const Oid *eqop, Che
         int strategy;
         Oid lefttype, righttype;
         get_op_opfamily_properties(eqop[k], irel->rd_opfamily[i], false, &strategy, &lefttype, &righttype);
-        ok = strategy == BTEqualStrategyNumber;
+        // the values are the child's: a key compared through an implicit
+        // cast (int4 into numeric) takes the prepared statement, which casts
+        ok = strategy == BTEqualStrategyNumber &&
+             (value_types[k] == righttype || IsBinaryCoercible(value_types[k], righttype));
         check->key_of_column[i] = k;
         check->strategy[i] = static_cast<StrategyNumber>(strategy);
         check->subtype[i] = righttype;
@@ -211,14 +235,14 @@ bool ProbeDeleted(const Check &check, const Datum *values) {
 }
 
 // Build the check of foreign key `name` for the firing relation rel.
-void BuildCheck(Relation rel, const char *name, Check *check) {
+void BuildCheck(Relation rel, Oid defined_on, const char *name, Check *check) {
     memset(check, 0, sizeof *check);
     check->constraint_name = MemoryContextStrdup(g_cxt, name);
-    Oid defined_on;
-    HeapTuple tuple = FindForeignKey(rel, name, &defined_on);
-    if (tuple == nullptr) return;  // dropped meanwhile: the next sync removes it
+    HeapTuple tuple = FindForeignKey(defined_on, name);
+    if (tuple == nullptr) return;  // dropped meanwhile: nothing to check
     auto *con = reinterpret_cast<Form_pg_constraint>(GETSTRUCT(tuple));
     Oid parent = con->confrelid;
+    check->parent = parent;  // (so that the parent's invalidation reaches an inactive check too)
     char *column = SoftDeleteColumn(parent);
     if (column == nullptr) return;  // the parent is not (or no longer) enabled
     AttrNumber fk[INDEX_MAX_KEYS], pk[INDEX_MAX_KEYS];
@@ -245,7 +269,7 @@ void BuildCheck(Relation rel, const char *name, Check *check) {
     check->deleted_attnum = get_attnum(parent, column);
     if (check->deleted_attnum == InvalidAttrNumber) return;  // renamed away: nothing to check
     check->probe = !con->condeferrable && get_rel_relkind(parent) == RELKIND_RELATION &&
-                   SetUpProbe(con->conindid, nkeys, pk, eqop, check);
+                   SetUpProbe(con->conindid, nkeys, pk, eqop, argtypes, check);
     StringInfoData sql;
     initStringInfo(&sql);
     char relkind = get_rel_relkind(parent);
@@ -270,7 +294,6 @@ void BuildCheck(Relation rel, const char *name, Check *check) {
              SPI_result_code_string(SPI_result));
     if (SPI_keepplan(plan) != 0) elog(ERROR, "pg_steward: SPI_keepplan failed");
     check->plan = plan;
-    check->parent = parent;
     check->parent_owner = RelationOwner(parent);
     check->active = true;
 }
@@ -294,26 +317,36 @@ TriggerChecks *ChecksFor(TriggerData *td) {
     if (!found) {
         tc->nchecks = 0;
         tc->valid = false;
+        tc->building = false;
     }
-    if (tc->valid) return tc;
-    // free the plans of every invalidated entry (dropped triggers' too)
+    if (tc->valid && !tc->building) return tc;
+    // free the plans of every stale entry; forget other triggers' (dropped ones too)
     HASH_SEQ_STATUS status;
     hash_seq_init(&status, g_checks);
     TriggerChecks *other;
-    while ((other = static_cast<TriggerChecks *>(hash_seq_search(&status))) != nullptr)
-        if (!other->valid) Forget(other);
+    while ((other = static_cast<TriggerChecks *>(hash_seq_search(&status))) != nullptr) {
+        if (other->valid && !other->building) continue;
+        Forget(other);
+        if (other != tc) hash_search(g_checks, &other->trigger_oid, HASH_REMOVE, nullptr);
+    }
     if (trigger->tgnargs > kMaxChecks)
         ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
                         errmsg("too many foreign keys for one steward_soft_delete_parent trigger"),
                         errdetail("The trigger names %d; at most %d are supported.", trigger->tgnargs, kMaxChecks)));
     tc->relid = RelationGetRelid(td->tg_relation);
+    // valid first: an invalidation that arrives while the checks are built
+    // (catalog reads, planning) marks them stale again; building stays set
+    // if the build fails, so the next call builds again
+    tc->valid = true;
+    tc->building = true;
+    Oid defined_on = trigger->tgisclone ? RootTriggerRelation(trigger->tgoid) : tc->relid;
     if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "pg_steward: SPI_connect failed");
     for (int i = 0; i < trigger->tgnargs; ++i) {
-        BuildCheck(td->tg_relation, trigger->tgargs[i], &tc->checks[i]);
         tc->nchecks = i + 1;  // plans made so far are freed if a later one fails
+        BuildCheck(td->tg_relation, defined_on, trigger->tgargs[i], &tc->checks[i]);
     }
     SPI_finish();
-    tc->valid = true;
+    tc->building = false;
     return tc;
 }
 
@@ -327,7 +360,7 @@ void DescribeKey(Relation rel, const Check &check, HeapTuple row, StringInfo col
         Oid out;
         bool varlena;
         getTypeOutputInfo(att->atttypid, &out, &varlena);
-        appendStringInfo(cols, "%s%s", k > 0 ? ", " : "", quote_identifier(NameStr(att->attname)));
+        appendStringInfo(cols, "%s%s", k > 0 ? ", " : "", NameStr(att->attname));
         appendStringInfo(vals, "%s%s", k > 0 ? ", " : "", isnull ? "null" : OidOutputFunctionCall(out, v));
     }
 }
@@ -348,7 +381,7 @@ void RunCheck(Relation rel, const Check &check, HeapTuple row, HeapTuple old_row
             bool old_null;
             Datum old = heap_getattr(old_row, check.attnums[k], desc, &old_null);
             Form_pg_attribute att = TupleDescAttr(desc, check.attnums[k] - 1);
-            changed = old_null || !datumIsEqual(old, values[k], att->attbyval, att->attlen);
+            changed = old_null || !datum_image_eq(old, values[k], att->attbyval, att->attlen);
         }
     }
     if (!changed) return;  // the same reference as before
@@ -375,7 +408,26 @@ bool QueryDeleted(const Check &check, Datum *values) {
     return deleted;
 }
 
+// May the current user see the key values (SELECT on every key column, no
+// row security in force)? PostgreSQL's own foreign key error asks the same.
+bool MaySeeKey(Relation rel, const Check &check) {
+    Oid relid = RelationGetRelid(rel);
+    if (check_enable_rls(relid, InvalidOid, true) == RLS_ENABLED) return false;
+    Oid user = GetUserId();
+    if (pg_class_aclcheck(relid, user, ACL_SELECT) == ACLCHECK_OK) return true;
+    for (int k = 0; k < check.nkeys; ++k)
+        if (pg_attribute_aclcheck(relid, check.attnums[k], user, ACL_SELECT) != ACLCHECK_OK) return false;
+    return true;
+}
+
 [[noreturn]] void ReportDeleted(Relation rel, const Check &check, HeapTuple row) {
+    if (!MaySeeKey(rel, check))
+        ereport(ERROR, (errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
+                        errmsg("insert or update on table \"%s\" violates foreign key constraint \"%s\"",
+                               RelationGetRelationName(rel), check.constraint_name),
+                        errdetail("The key refers to a soft-deleted row of table \"%s\".", get_rel_name(check.parent)),
+                        errhint("Restore the row with steward.restore() first."),
+                        errtableconstraint(rel, check.constraint_name)));
     StringInfoData cols, vals;
     initStringInfo(&cols);
     initStringInfo(&vals);
