@@ -175,7 +175,7 @@ INSERT INTO accounts VALUES (1, 1, 'a'), (2, 1, 'b'), (3, 2, 'a');
 INSERT INTO invoices VALUES (1, 1, 'one'), (2, 2, 'two');
 SELECT count(*) AS check_triggers FROM pg_trigger WHERE tgname = 'steward_soft_delete_parent' AND tgrelid = 'invoices'::regclass;
 SELECT steward.enable_soft_delete('accounts', create_views => false);
-SELECT tgrelid::regclass AS child, pg_get_triggerdef(oid) LIKE '%AFTER INSERT OR UPDATE ON sdr.invoices FOR EACH ROW EXECUTE FUNCTION steward._soft_delete_live_parent(''invoices_account_id_fkey'')' AS names_the_key
+SELECT tgrelid::regclass AS child, pg_get_triggerdef(oid) LIKE '%AFTER INSERT OR UPDATE OF account_id ON sdr.invoices FOR EACH ROW EXECUTE FUNCTION steward._soft_delete_live_parent(''invoices_account_id_fkey'')' AS names_the_key
   FROM pg_trigger WHERE tgname = 'steward_soft_delete_parent' AND tgrelid = 'invoices'::regclass;
 DELETE FROM accounts WHERE id = 2;
 -- INSERT and UPDATE of the key to a deleted row: refused (int4 key into an
@@ -229,8 +229,18 @@ UPDATE invoices SET payer = 3 WHERE id = 2;
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 SELECT steward.enable_soft_delete('accounts', create_views => false);  -- already enabled: false, and in step
 SELECT tgnargs FROM pg_trigger WHERE tgname = 'steward_soft_delete_parent' AND tgrelid = 'invoices'::regclass;
--- the referencing column can be dropped (no column list on the trigger)
+-- a referencing column can be dropped: the trigger's dependency on it is
+-- automatic, like the foreign key's; the DDL puts the trigger back for the
+-- other keys
+ALTER TABLE invoices ADD COLUMN approver bigint REFERENCES accounts;
+SELECT count(*) AS normal_column_dependencies FROM pg_depend d JOIN pg_trigger t ON t.oid = d.objid
+ WHERE d.classid = 'pg_trigger'::regclass AND t.tgrelid = 'invoices'::regclass AND d.refobjsubid <> 0 AND d.deptype = 'n';
 ALTER TABLE invoices DROP COLUMN payer;
+SELECT tgnargs, pg_get_triggerdef(oid) LIKE '%UPDATE OF approver ON%' AS on_approver FROM pg_trigger
+ WHERE tgname = 'steward_soft_delete_parent' AND tgrelid = 'invoices'::regclass;
+UPDATE invoices SET approver = 3 WHERE id = 1;
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+ALTER TABLE invoices DROP COLUMN approver;                            -- the last key: no trigger
 SELECT count(*) AS check_triggers FROM pg_trigger WHERE tgname = 'steward_soft_delete_parent' AND tgrelid = 'invoices'::regclass;
 -- a key compared through an implicit cast (int4 into numeric): checked by
 -- the prepared statement, which casts

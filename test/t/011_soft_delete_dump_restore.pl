@@ -81,5 +81,13 @@ is( $node->safe_psql('dst', q{SELECT steward.restore('"App Data".users', '1')}),
 is( $node->safe_psql('dst', q{SELECT "Removed At" IS NULL FROM "App Data".sessions WHERE id = 10}),
 	't', 'restore brought the cascaded child back');
 
+# the restored check trigger does not keep its columns from being dropped
+# (its column dependencies were made automatic again after the restore)
+($ret, $out, $err) = $node->psql('dst', q{ALTER TABLE "App Data".sessions DROP COLUMN user_id});
+is($err, '', 'a referencing column can be dropped in the restored database');
+is( $node->safe_psql('dst', q{SELECT count(*) FROM pg_trigger WHERE tgname = 'steward_soft_delete_parent'
+                               AND tgrelid = '"App Data".sessions'::regclass}),
+	'0', 'the check went with the last foreign key');
+
 $node->stop;
 done_testing();
