@@ -532,11 +532,19 @@ SELECT steward.row_as_of('shapes', 105, now()) AS inserted_after_drop;
 -- (one query, no new version); a change made meanwhile makes a new one
 SELECT max(version_id) AS versions_before FROM steward.audit_versions \gset
 \c
+SET track_functions = 'all';       -- (the fast path reads the version in C: no _audit_prepare() call)
+BEGIN;
 INSERT INTO regress_audit.bulk VALUES (2000, 1, 'fresh session');
+SELECT count(*) AS prepare_calls FROM pg_stat_xact_user_functions WHERE funcname = '_audit_prepare';
+COMMIT;
 SELECT max(version_id) = :versions_before AS same_version FROM steward.audit_versions;
 ALTER TABLE regress_audit.bulk RENAME COLUMN note TO remark;
 \c
+SET track_functions = 'all';       -- (a renamed column: _audit_prepare() records a new version)
+BEGIN;
 INSERT INTO regress_audit.bulk VALUES (2001, 1, 'after rename');
+SELECT calls AS prepare_calls FROM pg_stat_xact_user_functions WHERE funcname = '_audit_prepare';
+COMMIT;
 SELECT max(version_id) = :versions_before + 1 AS new_version, columns
   FROM steward.audit_versions WHERE version_id = (SELECT max(version_id) FROM steward.audit_versions) GROUP BY columns;
 SELECT new_values FROM steward.audit_log WHERE table_name = 'bulk' AND (row_key->>'id')::int IN (2000, 2001) ORDER BY id;
