@@ -1,8 +1,9 @@
 // steward._soft_delete_live_parent(fk_name ...): soft delete and new
 // references. A foreign key only asks that the referenced row exists, and a
 // soft-deleted row still does; this AFTER INSERT OR UPDATE OF <the
-// referencing columns> row trigger (named steward_soft_delete_parent, on
-// every table with a foreign key to a soft-delete-enabled table, kept by
+// referencing columns> row trigger (named steward_soft_delete_parent, or
+// steward_soft_delete_parent_tree on a partitioned table and its partitions'
+// clones, on every table with a foreign key to a soft-delete-enabled table, kept by
 // steward._soft_delete_sync_references()) refuses a new or changed reference
 // to a deleted row with the foreign key's own error (23503). Its arguments
 // name the foreign keys to check.
@@ -11,8 +12,8 @@
 // fires (its RI_ConstraintTrigger_* sorts first): the parent row exists and
 // is locked FOR KEY SHARE, so a probe of the parent's unique index with the
 // latest snapshot says whether it is soft-deleted. Otherwise (deferrable, a
-// partitioned parent) one prepared statement per foreign key, as
-// PostgreSQL's own check:
+// partitioned parent, a key compared through an implicit cast) one prepared
+// statement per foreign key, as PostgreSQL's own check:
 //   SELECT x.<col> IS NOT NULL FROM [ONLY] <parent> x
 //    WHERE x.<key1> OPERATOR(<eq1>) $1 ... FOR KEY SHARE OF x
 // run as the parent's owner. No row: the reference is missing, which the
