@@ -13,6 +13,7 @@
 # log's bytes per row. (INSERT copies rows from a staging table, like a bulk import.)
 #
 #   bash test/bench/audit/run.sh            # ROWS=20000 ROUNDS=3 SECONDS_PER_RUN=10
+#                                           # (durable pgbench: DURABLE_ROUNDS=15 DURABLE_SECONDS=4)
 #   CPU_ONLY=1 bash test/bench/audit/run.sh # only the deterministic parts (callgrind, bytes)
 #   PGBENCH_ONLY=1 bash test/bench/audit/run.sh  # only the pgbench rounds (wall time)
 set -euo pipefail
@@ -143,14 +144,14 @@ cat >"$STEWARD_SERVER_DIR/cte.sql" <<SQL
 \set id random(1, $ROWS)
 WITH u AS (UPDATE t_bare SET a = a + 1 WHERE id = :id RETURNING id, a) INSERT INTO bench_log (action, tbl, old_row, new_row) SELECT 'UPDATE', 't_bare', jsonb_build_object('id', id, 'a', a - 1), jsonb_build_object('id', id, 'a', a) FROM u;
 SQL
-tps() { pgbench -n -c 2 -j 2 -T "$SECONDS_PER_RUN" -f "$STEWARD_SERVER_DIR/$1.sql" 2>/dev/null | grep -oP 'tps = \K[0-9.]+' | head -1; }
+tps() { pgbench -n -c 2 -j 2 -T "$2" -f "$STEWARD_SERVER_DIR/$1.sql" 2>/dev/null | grep -oP 'tps = \K[0-9.]+' | head -1; }
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
-# rounds LABEL: ROUNDS interleaved rounds, then the medians of the per-round ratios
+# rounds LABEL N SECONDS: N interleaved rounds, then the medians of the per-round ratios
 rounds() {
-  local label=$1 r tb ts tc
+  local label=$1 n=$2 secs=$3 r tb ts tc
   local -a rs=() rc=()
-  for r in $(seq 1 "$ROUNDS"); do
-    tb=$(tps bare); ts=$(tps steward); tc=$(tps cte)
+  for r in $(seq 1 "$n"); do
+    tb=$(tps bare "$secs"); ts=$(tps steward "$secs"); tc=$(tps cte "$secs")
     rs+=("$(bc -l <<<"$ts/$tb")"); rc+=("$(bc -l <<<"$tc/$tb")")
     printf '%s round %d: bare %.0f tps, pg_steward %.0f tps, hand-written CTE %.0f tps; pg_steward/bare %.3f, CTE/bare %.3f\n' \
       "$label" "$r" "$tb" "$ts" "$tc" "${rs[-1]}" "${rc[-1]}"
@@ -158,7 +159,9 @@ rounds() {
   printf 'single-row UPDATE transactions, 2 clients, %s: pg_steward/bare TPS median %.3f (target >= 0.9), hand-written CTE/bare median %.3f\n' \
     "$label" "$(median "${rs[@]}")" "$(median "${rc[@]}")"
 }
-rounds "fsync=off"
+rounds "fsync=off" "$ROUNDS" "$SECONDS_PER_RUN"
 # The same with durable commits (fsync=on, synchronous_commit=on), as in production.
+# The disk's flush time swings from run to run here: more, shorter rounds
+# (DURABLE_ROUNDS x DURABLE_SECONDS) give a steadier median.
 _as_test_user pg_ctl -D "$PGDATA" -w restart -m fast -o "-p $PGPORT -k $PGHOST -c listen_addresses='' -c fsync=on -c synchronous_commit=on" >/dev/null
-rounds "durable"
+rounds "durable" "${DURABLE_ROUNDS:-15}" "${DURABLE_SECONDS:-4}"
