@@ -415,11 +415,10 @@ $$;
 -- a table with its own trigger can still be attached as a partition, and a
 -- partition can have its own for foreign keys of its own. After DDL a
 -- trigger only ever gains foreign keys (pg_restore creates triggers before
--- the foreign keys they name; a dropped foreign key's name is ignored by the
--- trigger until the next enable or disable narrows it), and a table that
--- cannot be changed now (say, locked) gets a warning instead of failing the
--- DDL.
-CREATE FUNCTION steward._soft_delete_sync_references(from_ddl boolean DEFAULT false)
+-- the foreign keys they name), except when the DDL dropped a foreign key or
+-- a table (narrow: the sql_drop event trigger), and a table that cannot be
+-- changed now (say, locked) gets a warning instead of failing the DDL.
+CREATE FUNCTION steward._soft_delete_sync_references(from_ddl boolean DEFAULT false, narrow boolean DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql
 SECURITY DEFINER
@@ -428,6 +427,7 @@ AS $$
 DECLARE
     r record;
     saved_lock_timeout constant text := pg_catalog.current_setting('lock_timeout');
+    only_grow constant boolean := NOT COALESCE(narrow, NOT from_ddl);
 BEGIN
     FOR r IN
         WITH fk AS (
@@ -450,11 +450,11 @@ BEGIN
                CASE WHEN c.relkind = 'p' THEN 'steward_soft_delete_parent_tree'
                     ELSE 'steward_soft_delete_parent' END AS want_name,
                -- after DDL the union of what is there and what is wanted
-               CASE WHEN from_ddl AND h.tgname IS NOT NULL
+               CASE WHEN only_grow AND h.tgname IS NOT NULL
                     THEN ARRAY(SELECT DISTINCT x FROM pg_catalog.unnest(h.fks OPERATOR(pg_catalog.||) COALESCE(w.fks, '{}')) AS x
                                 ORDER BY x)
                     ELSE w.fks END AS fks,
-               CASE WHEN from_ddl AND h.tgname IS NOT NULL
+               CASE WHEN only_grow AND h.tgname IS NOT NULL
                     THEN ARRAY(SELECT DISTINCT x FROM pg_catalog.unnest(h.cols OPERATOR(pg_catalog.||) COALESCE(w.cols, '{}')) AS x
                                 ORDER BY x)
                     ELSE w.cols END AS cols
@@ -463,7 +463,7 @@ BEGIN
     LOOP
         CONTINUE WHEN r.fks IS NOT NULL AND r.tgname IS NOT DISTINCT FROM r.want_name
                   AND r.have_fks IS NOT DISTINCT FROM r.fks AND r.have_cols IS NOT DISTINCT FROM r.cols;
-        CONTINUE WHEN from_ddl AND r.fks IS NULL;  -- after DDL: never dropped
+        CONTINUE WHEN only_grow AND r.fks IS NULL;  -- after DDL: never dropped
         BEGIN
             IF from_ddl THEN
                 PERFORM pg_catalog.set_config('lock_timeout', '1s', true);
@@ -1323,6 +1323,16 @@ BEGIN
             END IF;
         END IF;
     END LOOP;
+    -- a foreign key or a table went: the reference checks that named it
+    -- are narrowed or dropped (after other DDL they only ever grow)
+    IF EXISTS (SELECT FROM pg_catalog.pg_event_trigger_dropped_objects() AS d
+                WHERE d.object_type IN ('table constraint', 'table')) THEN
+        BEGIN
+            PERFORM steward._soft_delete_sync_references(from_ddl => true, narrow => true);
+        EXCEPTION WHEN OTHERS THEN
+            RAISE WARNING 'pg_steward could not update the soft delete reference checks: %', SQLERRM;
+        END;
+    END IF;
 END
 $$;
 

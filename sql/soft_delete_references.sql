@@ -219,9 +219,8 @@ SELECT oid AS check_trigger FROM pg_trigger WHERE tgname = 'steward_soft_delete_
 CREATE TEMP TABLE unrelated (a int);
 ALTER TABLE invoices ADD COLUMN memo text;
 SELECT oid = :check_trigger AS same_trigger FROM pg_trigger WHERE tgname = 'steward_soft_delete_parent' AND tgrelid = 'invoices'::regclass;
--- a dropped foreign key: after DDL the trigger only ever gains keys (a
--- restore creates it before the keys), the dropped one is ignored; the next
--- enable or disable narrows it
+-- a dropped foreign key leaves the trigger at once (other DDL only ever
+-- adds keys: a restore creates the trigger before its keys)
 ALTER TABLE invoices DROP CONSTRAINT invoices_account_id_fkey;
 SELECT tgnargs FROM pg_trigger WHERE tgname = 'steward_soft_delete_parent' AND tgrelid = 'invoices'::regclass;
 UPDATE invoices SET account_id = 3 WHERE id = 2;                      -- no longer a foreign key
@@ -281,6 +280,14 @@ SELECT steward.disable_soft_delete('accounts');
 SELECT count(*) AS check_triggers FROM pg_trigger WHERE tgname LIKE 'steward_soft_delete_parent%'
    AND tgrelid IN ('invoices'::regclass, 'shipments'::regclass, 'orders'::regclass, 'orders_1'::regclass);
 INSERT INTO orders VALUES (4, 3);
+-- dropping an enabled parent with its foreign keys leaves no check behind
+CREATE TABLE gone_parent (id int PRIMARY KEY);
+CREATE TABLE gone_child (id int PRIMARY KEY, parent_id int REFERENCES gone_parent);
+SELECT steward.enable_soft_delete('gone_parent', create_views => false);
+SELECT count(*) AS check_triggers FROM pg_trigger WHERE tgname = 'steward_soft_delete_parent' AND tgrelid = 'gone_child'::regclass;
+DROP TABLE gone_parent CASCADE;
+SELECT count(*) AS check_triggers FROM pg_trigger WHERE tgname = 'steward_soft_delete_parent' AND tgrelid = 'gone_child'::regclass;
+DROP TABLE gone_child;
 -- the trigger function refuses any other use
 CREATE TABLE misuse (id int);
 CREATE TRIGGER t BEFORE INSERT ON misuse FOR EACH ROW EXECUTE FUNCTION steward._soft_delete_live_parent();
