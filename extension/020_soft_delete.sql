@@ -373,9 +373,9 @@ $$;
 -- Soft delete and new references (src/soft_delete/live_parent.cpp): a
 -- foreign key accepts a reference to a soft-deleted row, which still
 -- exists. Every table with a foreign key to an enabled table carries
--- steward_soft_delete_parent (AFTER INSERT OR UPDATE OF the referencing
--- columns, its arguments the foreign keys' names), which refuses a new or
--- changed reference to a deleted row with 23503.
+-- steward_soft_delete_parent (AFTER INSERT OR UPDATE, its arguments the
+-- foreign keys' names), which refuses a new or changed reference to a
+-- deleted row with 23503.
 CREATE FUNCTION steward._soft_delete_live_parent()
 RETURNS trigger
 LANGUAGE c
@@ -403,21 +403,21 @@ END
 $$;
 
 -- Keep steward_soft_delete_parent on exactly the tables that reference an
--- enabled table, naming exactly those foreign keys, AFTER INSERT OR UPDATE
--- OF their columns (called by enable and disable, and by the DDL event
--- trigger with from_ddl; only ever our own triggers, changed only when they
--- differ: DROP TRIGGER locks the table). A column list makes the trigger
--- depend on the columns; those dependencies are made automatic, as the
--- foreign key's own are, so that dropping a referencing column drops the
--- trigger with its foreign key (the DDL that follows puts it back for the
--- other keys). On a partitioned table the trigger is
--- steward_soft_delete_parent_tree (its partitions get clones of it), so that
--- a table with its own trigger can still be attached as a partition, and a
--- partition can have its own for foreign keys of its own. After DDL a
--- trigger only ever gains foreign keys (pg_restore creates triggers before
--- the foreign keys they name), except when the DDL dropped a foreign key or
--- a table (narrow: the sql_drop event trigger), and a table that cannot be
--- changed now (say, locked) gets a warning instead of failing the DDL.
+-- enabled table, naming exactly those foreign keys (called by enable and
+-- disable, by the DDL event trigger with from_ddl, and by the sql_drop event
+-- trigger with from_ddl and narrow; only ever our own triggers, changed only
+-- when they differ: DROP TRIGGER locks the table). AFTER INSERT OR UPDATE
+-- without a column list: a trigger UPDATE OF the referencing columns would
+-- block ALTER COLUMN TYPE of them and miss a key that a BEFORE trigger
+-- changes (the trigger itself skips an UPDATE that keeps the key). On a
+-- partitioned table the trigger is steward_soft_delete_parent_tree (its
+-- partitions get clones of it), so that a table with its own trigger can
+-- still be attached as a partition, and a partition can have its own for
+-- foreign keys of its own. After DDL a trigger only ever gains foreign keys
+-- (pg_restore creates triggers before the foreign keys they name), except
+-- when the DDL dropped a foreign key or a table (narrow), and a table that
+-- cannot be changed now (say, locked) gets a warning instead of failing the
+-- DDL.
 CREATE FUNCTION steward._soft_delete_sync_references(from_ddl boolean DEFAULT false, narrow boolean DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql
@@ -436,33 +436,26 @@ BEGIN
               JOIN steward.soft_delete_tables s ON s.table_name = c.confrelid
              WHERE c.contype = 'f' AND c.conparentid = 0),
         wanted AS (
-            SELECT f.child, pg_catalog.array_agg(f.name ORDER BY f.name) AS fks,
-                   (SELECT pg_catalog.array_agg(DISTINCT k ORDER BY k)
-                      FROM fk f2, pg_catalog.unnest(f2.conkey) AS k WHERE f2.child = f.child) AS cols
+            SELECT f.child, pg_catalog.array_agg(f.name ORDER BY f.name) AS fks
               FROM fk f GROUP BY f.child),
         have AS (
-            SELECT t.tgrelid AS child, t.tgname, steward._trigger_args(t.tgargs) AS fks,
-                   ARRAY(SELECT pg_catalog.unnest(t.tgattr) ORDER BY 1) AS cols  -- (int2vector counts from 0)
+            SELECT t.tgrelid AS child, t.tgname, steward._trigger_args(t.tgargs) AS fks
               FROM pg_catalog.pg_trigger t
              WHERE t.tgname IN ('steward_soft_delete_parent', 'steward_soft_delete_parent_tree') AND t.tgparentid = 0
                AND t.tgfoid = 'steward._soft_delete_live_parent()'::regprocedure)
-        SELECT COALESCE(w.child, h.child)::regclass AS child, h.tgname, h.fks AS have_fks, h.cols AS have_cols,
+        SELECT COALESCE(w.child, h.child)::regclass AS child, h.tgname, h.fks AS have_fks,
                CASE WHEN c.relkind = 'p' THEN 'steward_soft_delete_parent_tree'
                     ELSE 'steward_soft_delete_parent' END AS want_name,
                -- after DDL the union of what is there and what is wanted
                CASE WHEN only_grow AND h.tgname IS NOT NULL
                     THEN ARRAY(SELECT DISTINCT x FROM pg_catalog.unnest(h.fks OPERATOR(pg_catalog.||) COALESCE(w.fks, '{}')) AS x
                                 ORDER BY x)
-                    ELSE w.fks END AS fks,
-               CASE WHEN only_grow AND h.tgname IS NOT NULL
-                    THEN ARRAY(SELECT DISTINCT x FROM pg_catalog.unnest(h.cols OPERATOR(pg_catalog.||) COALESCE(w.cols, '{}')) AS x
-                                ORDER BY x)
-                    ELSE w.cols END AS cols
+                    ELSE w.fks END AS fks
           FROM wanted w FULL JOIN have h ON h.child = w.child
           JOIN pg_catalog.pg_class c ON c.oid = COALESCE(w.child, h.child)
     LOOP
         CONTINUE WHEN r.fks IS NOT NULL AND r.tgname IS NOT DISTINCT FROM r.want_name
-                  AND r.have_fks IS NOT DISTINCT FROM r.fks AND r.have_cols IS NOT DISTINCT FROM r.cols;
+                  AND r.have_fks IS NOT DISTINCT FROM r.fks;
         CONTINUE WHEN only_grow AND r.fks IS NULL;  -- after DDL: never dropped
         BEGIN
             IF from_ddl THEN
@@ -473,13 +466,9 @@ BEGIN
             END IF;
             IF r.fks IS NOT NULL THEN
                 EXECUTE pg_catalog.format(
-                    'CREATE TRIGGER %I AFTER INSERT OR UPDATE OF %s ON %s '
+                    'CREATE TRIGGER %I AFTER INSERT OR UPDATE ON %s '
                     'FOR EACH ROW EXECUTE FUNCTION steward._soft_delete_live_parent(%s)',
-                    r.want_name,
-                    (SELECT pg_catalog.string_agg(pg_catalog.quote_ident(a.attname), ', ' ORDER BY a.attnum)
-                       FROM pg_catalog.pg_attribute a
-                      WHERE a.attrelid = r.child AND a.attnum OPERATOR(pg_catalog.=) ANY (r.cols) AND NOT a.attisdropped),
-                    r.child,
+                    r.want_name, r.child,
                     (SELECT pg_catalog.string_agg(pg_catalog.quote_literal(a.f), ', ' ORDER BY a.o)
                        FROM pg_catalog.unnest(r.fks) WITH ORDINALITY AS a(f, o)));
             END IF;
@@ -494,18 +483,6 @@ BEGIN
                           steward._relation_name(r.child), SQLERRM;
         END;
     END LOOP;
-    -- The column dependencies of these triggers and their clones (also the
-    -- ones pg_restore made) automatic: DROP COLUMN takes the trigger along.
-    BEGIN
-        UPDATE pg_catalog.pg_depend d SET deptype = 'a'
-          FROM pg_catalog.pg_trigger t
-         WHERE d.classid = 'pg_catalog.pg_trigger'::regclass AND d.objid = t.oid
-           AND d.refclassid = 'pg_catalog.pg_class'::regclass AND d.refobjid = t.tgrelid AND d.refobjsubid <> 0
-           AND d.deptype = 'n' AND t.tgfoid = 'steward._soft_delete_live_parent()'::regprocedure;
-    EXCEPTION WHEN OTHERS THEN
-        RAISE WARNING 'pg_steward could not make the reference checks'' column dependencies automatic: %', SQLERRM
-            USING HINT = 'Dropping a referencing column then needs the trigger dropped first.';
-    END;
 END
 $$;
 

@@ -175,7 +175,7 @@ INSERT INTO accounts VALUES (1, 1, 'a'), (2, 1, 'b'), (3, 2, 'a');
 INSERT INTO invoices VALUES (1, 1, 'one'), (2, 2, 'two');
 SELECT count(*) AS check_triggers FROM pg_trigger WHERE tgname = 'steward_soft_delete_parent' AND tgrelid = 'invoices'::regclass;
 SELECT steward.enable_soft_delete('accounts', create_views => false);
-SELECT tgrelid::regclass AS child, pg_get_triggerdef(oid) LIKE '%AFTER INSERT OR UPDATE OF account_id ON sdr.invoices FOR EACH ROW EXECUTE FUNCTION steward._soft_delete_live_parent(''invoices_account_id_fkey'')' AS names_the_key
+SELECT tgrelid::regclass AS child, pg_get_triggerdef(oid) LIKE '%AFTER INSERT OR UPDATE ON sdr.invoices FOR EACH ROW EXECUTE FUNCTION steward._soft_delete_live_parent(''invoices_account_id_fkey'')' AS names_the_key
   FROM pg_trigger WHERE tgname = 'steward_soft_delete_parent' AND tgrelid = 'invoices'::regclass;
 DELETE FROM accounts WHERE id = 2;
 -- INSERT and UPDATE of the key to a deleted row: refused (int4 key into an
@@ -228,17 +228,27 @@ UPDATE invoices SET payer = 3 WHERE id = 2;
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 SELECT steward.enable_soft_delete('accounts', create_views => false);  -- already enabled: false, and in step
 SELECT tgnargs FROM pg_trigger WHERE tgname = 'steward_soft_delete_parent' AND tgrelid = 'invoices'::regclass;
--- a referencing column can be dropped: the trigger's dependency on it is
--- automatic, like the foreign key's; the DDL puts the trigger back for the
--- other keys
+-- the trigger has no column list, so it does not depend on the columns:
+-- a referencing column can be dropped (its foreign key goes, the trigger
+-- keeps the other keys) or change type
 ALTER TABLE invoices ADD COLUMN approver bigint REFERENCES accounts;
-SELECT count(*) AS normal_column_dependencies FROM pg_depend d JOIN pg_trigger t ON t.oid = d.objid
- WHERE d.classid = 'pg_trigger'::regclass AND t.tgrelid = 'invoices'::regclass AND d.refobjsubid <> 0 AND d.deptype = 'n';
+SELECT count(*) AS column_dependencies FROM pg_depend d JOIN pg_trigger t ON t.oid = d.objid
+ WHERE d.classid = 'pg_trigger'::regclass AND t.tgrelid = 'invoices'::regclass AND d.refobjsubid <> 0;
+ALTER TABLE invoices ALTER COLUMN approver TYPE int;
+ALTER TABLE invoices ALTER COLUMN approver TYPE bigint;
 ALTER TABLE invoices DROP COLUMN payer;
-SELECT tgnargs, pg_get_triggerdef(oid) LIKE '%UPDATE OF approver ON%' AS on_approver FROM pg_trigger
+SELECT tgnargs, pg_get_triggerdef(oid) LIKE '%(''invoices_approver_fkey'')' AS names_approver FROM pg_trigger
  WHERE tgname = 'steward_soft_delete_parent' AND tgrelid = 'invoices'::regclass;
 UPDATE invoices SET approver = 3 WHERE id = 1;
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
+-- a key that a BEFORE trigger changes is checked too (not only keys in SET)
+CREATE FUNCTION follow_approver() RETURNS trigger LANGUAGE plpgsql AS
+  $$BEGIN IF NEW.note = 'hand over' THEN NEW.approver := 3; END IF; RETURN NEW; END$$;
+CREATE TRIGGER follow BEFORE UPDATE ON invoices FOR EACH ROW EXECUTE FUNCTION follow_approver();
+UPDATE invoices SET note = 'hand over' WHERE id = 1;
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+DROP TRIGGER follow ON invoices;
+DROP FUNCTION follow_approver();
 ALTER TABLE invoices DROP COLUMN approver;                            -- the last key: no trigger
 SELECT count(*) AS check_triggers FROM pg_trigger WHERE tgname = 'steward_soft_delete_parent' AND tgrelid = 'invoices'::regclass;
 -- a key compared through an implicit cast (int4 into numeric): checked by

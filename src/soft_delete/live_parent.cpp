@@ -1,7 +1,7 @@
 // steward._soft_delete_live_parent(fk_name ...): soft delete and new
 // references. A foreign key only asks that the referenced row exists, and a
-// soft-deleted row still does; this AFTER INSERT OR UPDATE OF <the
-// referencing columns> row trigger (named steward_soft_delete_parent, or
+// soft-deleted row still does; this AFTER INSERT OR UPDATE row trigger (no
+// column list: it skips an UPDATE that keeps the key; named steward_soft_delete_parent, or
 // steward_soft_delete_parent_tree on a partitioned table and its partitions'
 // clones, on every table with a foreign key to a soft-delete-enabled table, kept by
 // steward._soft_delete_sync_references()) refuses a new or changed reference

@@ -82,7 +82,7 @@ is( $node->safe_psql('dst', q{SELECT "Removed At" IS NULL FROM "App Data".sessio
 	't', 'restore brought the cascaded child back');
 
 # the restored check trigger does not keep its columns from being dropped
-# (its column dependencies were made automatic again after the restore)
+# (it has no column list, so it does not depend on them)
 ($ret, $out, $err) = $node->psql('dst', q{ALTER TABLE "App Data".sessions DROP COLUMN user_id});
 is($err, '', 'a referencing column can be dropped in the restored database');
 is( $node->safe_psql('dst', q{SELECT count(*) FROM pg_trigger WHERE tgname = 'steward_soft_delete_parent'
