@@ -1240,7 +1240,11 @@ GRANT SELECT ON steward.soft_delete_summary TO steward_monitor, pg_monitor;
 
 -- DDL follow-up: foreign keys added or dropped change which enabled tables
 -- need the cascade trigger and which tables the reference check; dropped
--- tables, views and columns leave the list.
+-- tables, views and columns leave the list. Not while pg_restore runs
+-- (check_function_bodies = off, as pg_restore sets it): the triggers come
+-- from the dump, and one made here first would make the dump's CREATE
+-- TRIGGER fail (pg_restore -j restores foreign keys and triggers in any
+-- order).
 CREATE FUNCTION steward._soft_delete_on_ddl()
 RETURNS event_trigger
 LANGUAGE plpgsql
@@ -1250,6 +1254,9 @@ AS $$
 DECLARE
     tbl regclass;
 BEGIN
+    IF pg_catalog.current_setting('check_function_bodies') = 'off' THEN
+        RETURN;
+    END IF;
     FOR tbl IN SELECT s.table_name FROM steward.soft_delete_tables s LOOP
         BEGIN
             PERFORM steward._soft_delete_sync(tbl);
@@ -1302,8 +1309,9 @@ BEGIN
     END LOOP;
     -- a foreign key or a table went: the reference checks that named it
     -- are narrowed or dropped (after other DDL they only ever grow)
-    IF EXISTS (SELECT FROM pg_catalog.pg_event_trigger_dropped_objects() AS d
-                WHERE d.object_type IN ('table constraint', 'table')) THEN
+    IF pg_catalog.current_setting('check_function_bodies') <> 'off'  -- (not while pg_restore runs)
+       AND EXISTS (SELECT FROM pg_catalog.pg_event_trigger_dropped_objects() AS d
+                    WHERE d.object_type IN ('table constraint', 'table')) THEN
         BEGIN
             PERFORM steward._soft_delete_sync_references(from_ddl => true, narrow => true);
         EXCEPTION WHEN OTHERS THEN

@@ -89,5 +89,37 @@ is( $node->safe_psql('dst', q{SELECT count(*) FROM pg_trigger WHERE tgname = 'st
                                AND tgrelid = '"App Data".sessions'::regclass}),
 	'0', 'the check went with the last foreign key');
 
+# pg_restore -j restores foreign keys and triggers in any order: the DDL
+# event triggers stay out of the way while it runs (check_function_bodies =
+# off), so the dump's CREATE TRIGGERs never find one made already.
+$node->safe_psql('postgres', 'CREATE DATABASE many');
+$node->safe_psql('many', q{
+    CREATE EXTENSION pg_steward;
+    DO $$
+    BEGIN
+        FOR i IN 1 .. 12 LOOP
+            EXECUTE format('CREATE TABLE parent_%s (id int PRIMARY KEY)', i);
+            EXECUTE format('CREATE TABLE child_%s (id int, parent_id int REFERENCES parent_%s) PARTITION BY RANGE (id)', i, i);
+            EXECUTE format('CREATE TABLE child_%s_1 PARTITION OF child_%s FOR VALUES FROM (0) TO (100)', i, i);
+            EXECUTE format('CREATE TABLE plain_child_%s (id int PRIMARY KEY, parent_id int REFERENCES parent_%s ON DELETE CASCADE)', i, i);
+            EXECUTE format('INSERT INTO parent_%s VALUES (1), (2)', i);
+            EXECUTE format('INSERT INTO child_%s VALUES (1, 1)', i);
+            PERFORM steward.enable_soft_delete(format('parent_%s', i)::regclass, create_views => false);
+            PERFORM steward.enable_soft_delete(format('plain_child_%s', i)::regclass, create_views => false);
+        END LOOP;
+    END $$;
+});
+my $many = $node->basedir . '/many.dump';
+$node->command_ok([ 'pg_dump', '-Fd', '-j', '2', '-f', $many, '-d', $node->connstr('many') ], 'pg_dump -Fd of 12 enabled parents');
+$node->safe_psql('postgres', 'CREATE DATABASE many_dst');
+$node->command_ok([ 'pg_restore', '--exit-on-error', '-j', '4', '-d', $node->connstr('many_dst'), $many ],
+	'pg_restore -j 4 --exit-on-error');
+my $all_triggers = q{SELECT string_agg(format('%s.%s', tgrelid::regclass, tgname), ' ' ORDER BY tgrelid::regclass::text, tgname)
+                       FROM pg_trigger WHERE tgname LIKE 'steward%'};
+is($node->safe_psql('many_dst', $all_triggers), $node->safe_psql('many', $all_triggers),
+	'parallel restore: the same triggers, none twice');
+($ret, $out, $err) = $node->psql('many_dst', q{DELETE FROM parent_3 WHERE id = 2; INSERT INTO child_3 VALUES (2, 2)});
+like($err, qr/refers to a soft-deleted row of table "parent_3"/, 'parallel restore: the checks work');
+
 $node->stop;
 done_testing();
