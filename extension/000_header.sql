@@ -94,15 +94,34 @@ AS $$
     SELECT d.oid::regtype FROM d WHERE d.base = 0
 $$;
 
+-- The arguments of a trigger (pg_trigger.tgargs: each NUL-terminated).
+CREATE FUNCTION steward._trigger_args(args bytea)
+RETURNS text[]
+LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    result text[] := '{}';
+    start integer := 0;
+BEGIN
+    FOR i IN 0 .. pg_catalog.length(args) - 1 LOOP
+        IF pg_catalog.get_byte(args, i) = 0 THEN
+            result := result OPERATOR(pg_catalog.||) pg_catalog.convert_from(
+                pg_catalog.substr(args, start + 1, i - start), pg_catalog.getdatabaseencoding());
+            start := i + 1;
+        END IF;
+    END LOOP;
+    RETURN result;
+END
+$$;
+
 -- The first argument of a trigger, or if_none when it has none.
 CREATE FUNCTION steward._trigger_first_arg(trigger_oid oid, if_none name)
 RETURNS name
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT CASE WHEN t.tgnargs = 0 THEN if_none
-                ELSE pg_catalog.convert_from(pg_catalog.substr(t.tgargs, 1, pg_catalog.position(t.tgargs, '\x00'::bytea) - 1),
-                                             pg_catalog.getdatabaseencoding())::name END
+    SELECT CASE WHEN t.tgnargs = 0 THEN if_none ELSE (steward._trigger_args(t.tgargs))[1]::name END
       FROM pg_catalog.pg_trigger t WHERE t.oid = trigger_oid
 $$;
 

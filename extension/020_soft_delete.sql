@@ -381,27 +381,6 @@ RETURNS trigger
 LANGUAGE c
 AS 'MODULE_PATHNAME', 'steward_soft_delete_live_parent';
 
--- The arguments of a trigger (pg_trigger.tgargs: each NUL-terminated).
-CREATE FUNCTION steward._trigger_args(args bytea)
-RETURNS text[]
-LANGUAGE plpgsql IMMUTABLE STRICT
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    result text[] := '{}';
-    start integer := 0;
-BEGIN
-    FOR i IN 0 .. pg_catalog.length(args) - 1 LOOP
-        IF pg_catalog.get_byte(args, i) = 0 THEN
-            result := result OPERATOR(pg_catalog.||) pg_catalog.convert_from(
-                pg_catalog.substr(args, start + 1, i - start), pg_catalog.getdatabaseencoding());
-            start := i + 1;
-        END IF;
-    END LOOP;
-    RETURN result;
-END
-$$;
-
 -- Keep steward_soft_delete_parent on exactly the tables that reference an
 -- enabled table, naming exactly those foreign keys (called by enable and
 -- disable, by the DDL event trigger with from_ddl, and by the sql_drop event
