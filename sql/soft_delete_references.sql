@@ -298,6 +298,18 @@ SELECT count(*) AS check_triggers FROM pg_trigger WHERE tgname = 'steward_soft_d
 DROP TABLE gone_parent CASCADE;
 SELECT count(*) AS check_triggers FROM pg_trigger WHERE tgname = 'steward_soft_delete_parent' AND tgrelid = 'gone_child'::regclass;
 DROP TABLE gone_child;
+-- one trigger checks at most 32 foreign keys: a table with more is refused
+-- on write, with the limit named (not left unchecked)
+CREATE TABLE many_keys_parent (id int PRIMARY KEY);
+SELECT steward.enable_soft_delete('many_keys_parent', create_views => false);
+DO $$
+BEGIN
+    EXECUTE 'CREATE TABLE many_keys (id int PRIMARY KEY, '
+         || (SELECT string_agg(format('k%s int REFERENCES many_keys_parent', i), ', ') FROM generate_series(1, 33) i) || ')';
+END $$;
+SELECT tgnargs FROM pg_trigger WHERE tgname = 'steward_soft_delete_parent' AND tgrelid = 'many_keys'::regclass;
+INSERT INTO many_keys (id) VALUES (1);
+DROP TABLE many_keys, many_keys_parent;
 -- the trigger function refuses any other use
 CREATE TABLE misuse (id int);
 CREATE TRIGGER t BEFORE INSERT ON misuse FOR EACH ROW EXECUTE FUNCTION steward._soft_delete_live_parent();
