@@ -8,7 +8,10 @@ MODULE_big  = pg_steward
 include sources.mk
 OBJS        = $(STEWARD_SOURCES:.cpp=.o)
 DATA_built  = pg_steward--$(EXTVERSION).sql
-DATA        = $(wildcard extension/upgrades/pg_steward--*--*.sql)
+# Earlier releases' scripts (frozen: never edited once released) and the
+# upgrade scripts between versions; see docs/architecture.md, "Versions".
+DATA        = $(wildcard extension/releases/pg_steward--*.sql) \
+              $(wildcard extension/upgrades/pg_steward--*--*.sql)
 
 PG_CONFIG  ?= pg_config
 PG_INCLUDE := $(shell $(PG_CONFIG) --includedir-server)

@@ -396,7 +396,12 @@ AS 'MODULE_PATHNAME', 'steward_soft_delete_live_parent';
 -- (pg_restore creates triggers before the foreign keys they name), except
 -- when the DDL dropped a foreign key or a table (narrow), and a table that
 -- cannot be changed now (say, locked) gets a warning instead of failing the
--- DDL.
+-- DDL. Two syncs that would both change triggers are serialised (advisory
+-- transaction lock (1937007991, 1), taken only once there is something to
+-- change, so DDL that changes nothing never waits); the second then reads
+-- the catalogs again, with the first one's triggers committed (READ
+-- COMMITTED; under REPEATABLE READ it keeps its snapshot and may fail as
+-- before: "trigger ... already exists").
 CREATE FUNCTION steward._soft_delete_sync_references(from_ddl boolean DEFAULT false, narrow boolean DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql
@@ -407,7 +412,10 @@ DECLARE
     r record;
     saved_lock_timeout constant text := pg_catalog.current_setting('lock_timeout');
     only_grow constant boolean := NOT COALESCE(narrow, NOT from_ddl);
+    locked boolean := false;
 BEGIN
+  <<sync>>
+  LOOP
     FOR r IN
         WITH fk AS (
             SELECT c.conrelid AS child, c.conname::text AS name, c.conkey
@@ -436,6 +444,17 @@ BEGIN
         CONTINUE WHEN r.fks IS NOT NULL AND r.tgname IS NOT DISTINCT FROM r.want_name
                   AND r.have_fks IS NOT DISTINCT FROM r.fks;
         CONTINUE WHEN only_grow AND r.fks IS NULL;  -- after DDL: never dropped
+        IF NOT locked THEN
+            -- something to change: wait for any other sync to end, then
+            -- start over from what it committed
+            IF from_ddl THEN
+                PERFORM pg_catalog.set_config('lock_timeout', '1s', true);
+            END IF;
+            PERFORM pg_catalog.pg_advisory_xact_lock(1937007991, 1);
+            PERFORM pg_catalog.set_config('lock_timeout', saved_lock_timeout, true);
+            locked := true;
+            CONTINUE sync;
+        END IF;
         BEGIN
             IF from_ddl THEN
                 PERFORM pg_catalog.set_config('lock_timeout', '1s', true);
@@ -462,6 +481,8 @@ BEGIN
                           steward._relation_name(r.child), SQLERRM;
         END;
     END LOOP;
+    EXIT sync;
+  END LOOP;
 END
 $$;
 
