@@ -426,6 +426,14 @@ SELECT h->>'version' = pg_catalog.current_setting('server_version') AS version_o
 SELECT pg_catalog.array_agg(c->>'name' ORDER BY ord) AS stats_checks
   FROM pg_catalog.jsonb_array_elements(steward.health()->'checks') WITH ORDINALITY x(c, ord)
  WHERE c->>'feature' = 'stats';
+-- The extension's own check: the installed version against the one the
+-- installed files offer (a database not yet updated warns, saying what to run).
+SELECT c->>'feature' AS feature, c->>'name' AS name, c->>'status' AS status, c->>'value' AS value,
+       c->>'detail' = pg_catalog.format('pg_steward %s is installed, the version the server''s files offer',
+                                        h->>'extension_version') AS detail_ok
+  FROM steward.health() h, pg_catalog.jsonb_array_elements(h->'checks') c WHERE c->>'name' = 'extension_update';
+SELECT check_name, value, warning, status, detail FROM steward._extension_update_check('0.1.0', '0.2.0');
+SELECT status, detail FROM steward._extension_update_check('0.2.0', NULL);
 -- A threshold change moves a check's status and the overall status.
 DROP FUNCTION steward._health_checks_regress();
 DROP INDEX regress_stats.orders_lower_again, regress_stats.orders_open_again, regress_stats.orders_id_again;
@@ -518,7 +526,13 @@ SELECT * FROM regress_stats.read_everything();
 SELECT * FROM regress_stats.read_summaries();
 SELECT pg_catalog.current_setting('data_directory') <> '' AS reads_superuser_settings;
 RESET ROLE;
+-- the extension's own check, for both monitoring roles and nobody else
+SET ROLE regress_stats_pgmon;
+SELECT check_name, status FROM steward._health_checks_extension();
+SET ROLE regress_stats_stmon;
+SELECT check_name, status FROM steward._health_checks_extension();
 SET ROLE regress_stats_nobody;
+SELECT check_name, status FROM steward._health_checks_extension();
 SELECT pg_catalog.count(*) FROM steward.table_health;
 SELECT pg_catalog.count(*) FROM steward.database_activity;
 SELECT steward.health();

@@ -90,3 +90,39 @@ BEGIN
   END LOOP;
 END
 $$;
+
+-- Health: the new check extension_update (health() finds
+-- steward._health_checks_extension() by its name).
+-- The extension itself: installed (pg_extension) against the version the
+-- installed files offer (pg_available_extensions: the control file). After
+-- a new build is installed the library is new while the database still
+-- runs the old version's SQL until ALTER EXTENSION pg_steward UPDATE: a
+-- warning, whose detail says what to run.
+CREATE FUNCTION steward._extension_update_check(installed text, available text)
+RETURNS TABLE(check_name text, value numeric, warning numeric, critical numeric,
+              status text, detail text)
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT * FROM steward._health_check('extension_update',
+        CASE WHEN installed IS NOT DISTINCT FROM available THEN 0 ELSE 1 END, 0, NULL,
+        CASE WHEN installed IS NOT DISTINCT FROM available
+             THEN pg_catalog.format('pg_steward %s is installed, the version the server''s files offer', installed)
+             WHEN available IS NULL
+             THEN pg_catalog.format('pg_steward %s is installed, but the server''s files do not offer pg_steward (pg_steward.control is missing)', installed)
+             ELSE pg_catalog.format('pg_steward %s is installed in this database, the server''s files offer %s: run ALTER EXTENSION pg_steward UPDATE',
+                                    installed, available) END)
+$$;
+
+CREATE FUNCTION steward._health_checks_extension()
+RETURNS TABLE(check_name text, value numeric, warning numeric, critical numeric,
+              status text, detail text)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT c.* FROM steward._extension_update_check(
+        (SELECT e.extversion FROM pg_catalog.pg_extension e WHERE e.extname = 'pg_steward'),
+        (SELECT a.default_version FROM pg_catalog.pg_available_extensions a WHERE a.name = 'pg_steward')) c
+$$;
+REVOKE ALL ON FUNCTION steward._health_checks_extension() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION steward._health_checks_extension() TO steward_monitor, pg_monitor;
