@@ -50,13 +50,11 @@ BEGIN
                   AND r.have_fks IS NOT DISTINCT FROM r.fks;
         CONTINUE WHEN only_grow AND r.fks IS NULL;  -- after DDL: never dropped
         IF NOT locked THEN
-            -- something to change: wait for any other sync to end, then
+            -- something to change: wait for any other sync to end (as DDL
+            -- waits for a table lock; a deadlock with DDL that holds a
+            -- table lock fails one side, after DDL with a warning), then
             -- start over from what it committed
-            IF from_ddl THEN
-                PERFORM pg_catalog.set_config('lock_timeout', '1s', true);
-            END IF;
             PERFORM pg_catalog.pg_advisory_xact_lock(1937007991, 1);
-            PERFORM pg_catalog.set_config('lock_timeout', saved_lock_timeout, true);
             locked := true;
             CONTINUE sync;
         END IF;
