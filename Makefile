@@ -17,7 +17,7 @@ PG_CONFIG  ?= pg_config
 PG_INCLUDE := $(shell $(PG_CONFIG) --includedir-server)
 # PostgreSQL headers are system headers (GCC ignores the -I PGXS adds for the
 # same directory), so -Wall -Wextra report our code only.
-PG_CPPFLAGS = -isystem $(PG_INCLUDE) -I$(srcdir)/src
+PG_CPPFLAGS = -isystem $(PG_INCLUDE) -I$(srcdir)/src -DSTEWARD_VERSION='"$(EXTVERSION)"'
 PG_CXXFLAGS = -std=c++17 -fno-strict-aliasing -fwrapv -Wall -Wextra -Wno-missing-field-initializers
 SHLIB_LINK  = -lstdc++
 
@@ -33,6 +33,7 @@ PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
 $(OBJS): $(wildcard src/*.hpp src/*/*.hpp)
+src/module.o: pg_steward.control  # STEWARD_VERSION
 
 pg_steward--$(EXTVERSION).sql: $(STEWARD_SQL) pg_steward.control
 	cat $(STEWARD_SQL) > $@

@@ -381,6 +381,46 @@ RETURNS trigger
 LANGUAGE c
 AS 'MODULE_PATHNAME', 'steward_soft_delete_live_parent';
 
+-- The reference checks as they are and as they should be, one row per
+-- table that has one or needs one (only_child: that table only): the
+-- trigger it has (tgname, have_fks, have_enabled; NULL when none), the
+-- trigger it needs (want_name, want_fks: the names of its foreign keys to
+-- enabled tables; NULL when none), and fks, what the sync makes it name:
+-- want_fks, or with only_grow the union of both. Read by
+-- _soft_delete_sync_references() and the health check.
+CREATE FUNCTION steward._soft_delete_reference_state(only_grow boolean, only_child regclass DEFAULT NULL)
+RETURNS TABLE(child regclass, tgname name, have_fks text[], have_enabled boolean,
+              want_name name, want_fks text[], fks text[])
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH fk AS (
+        SELECT c.conrelid AS child, c.conname::text AS name
+          FROM pg_catalog.pg_constraint c
+          JOIN steward.soft_delete_tables s ON s.table_name = c.confrelid
+         WHERE c.contype = 'f' AND c.conparentid = 0
+           AND (only_child IS NULL OR c.conrelid = only_child)),
+    wanted AS (
+        SELECT f.child, pg_catalog.array_agg(f.name ORDER BY f.name) AS fks
+          FROM fk f GROUP BY f.child),
+    have AS (
+        SELECT t.tgrelid AS child, t.tgname, steward._trigger_args(t.tgargs) AS fks, t.tgenabled <> 'D' AS enabled
+          FROM pg_catalog.pg_trigger t
+         WHERE t.tgname IN ('steward_soft_delete_parent', 'steward_soft_delete_parent_tree') AND t.tgparentid = 0
+           AND t.tgfoid = 'steward._soft_delete_live_parent()'::regprocedure
+           AND (only_child IS NULL OR t.tgrelid = only_child))
+    SELECT COALESCE(w.child, h.child)::regclass, h.tgname, h.fks, h.enabled,
+           (CASE WHEN c.relkind = 'p' THEN 'steward_soft_delete_parent_tree'
+                 ELSE 'steward_soft_delete_parent' END)::name,
+           w.fks,
+           CASE WHEN only_grow AND h.tgname IS NOT NULL
+                THEN ARRAY(SELECT DISTINCT x FROM pg_catalog.unnest(h.fks OPERATOR(pg_catalog.||) COALESCE(w.fks, '{}')) AS x
+                            ORDER BY x)
+                ELSE w.fks END
+      FROM wanted w FULL JOIN have h ON h.child = w.child
+      JOIN pg_catalog.pg_class c ON c.oid = COALESCE(w.child, h.child)
+$$;
+
 -- Keep steward_soft_delete_parent on exactly the tables that reference an
 -- enabled table, naming exactly those foreign keys (called by enable and
 -- disable, by the DDL event trigger with from_ddl, and by the sql_drop event
@@ -396,12 +436,12 @@ AS 'MODULE_PATHNAME', 'steward_soft_delete_live_parent';
 -- (pg_restore creates triggers before the foreign keys they name), except
 -- when the DDL dropped a foreign key or a table (narrow), and a table that
 -- cannot be changed now (say, locked) gets a warning instead of failing the
--- DDL. Two syncs that would both change triggers are serialised (advisory
--- transaction lock (1937007991, 1), taken only once there is something to
--- change, so DDL that changes nothing never waits); the second then reads
--- the catalogs again, with the first one's triggers committed (READ
--- COMMITTED; under REPEATABLE READ it keeps its snapshot and may fail as
--- before: "trigger ... already exists").
+-- DDL. A table whose check is to change is locked first (SHARE ROW
+-- EXCLUSIVE, which CREATE TRIGGER takes anyway) and its state read again:
+-- a sync that waited there for another one sees what that one committed
+-- (READ COMMITTED; under REPEATABLE READ it keeps its snapshot and may fail
+-- with "trigger ... already exists" as before 0.2.0). Tables are taken in
+-- oid order, so two syncs do not deadlock over the tables both change.
 CREATE FUNCTION steward._soft_delete_sync_references(from_ddl boolean DEFAULT false, narrow boolean DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql
@@ -412,61 +452,31 @@ DECLARE
     r record;
     saved_lock_timeout constant text := pg_catalog.current_setting('lock_timeout');
     only_grow constant boolean := NOT COALESCE(narrow, NOT from_ddl);
-    locked boolean := false;
 BEGIN
-  <<sync>>
-  LOOP
-    FOR r IN
-        WITH fk AS (
-            SELECT c.conrelid AS child, c.conname::text AS name, c.conkey
-              FROM pg_catalog.pg_constraint c
-              JOIN steward.soft_delete_tables s ON s.table_name = c.confrelid
-             WHERE c.contype = 'f' AND c.conparentid = 0),
-        wanted AS (
-            SELECT f.child, pg_catalog.array_agg(f.name ORDER BY f.name) AS fks
-              FROM fk f GROUP BY f.child),
-        have AS (
-            SELECT t.tgrelid AS child, t.tgname, steward._trigger_args(t.tgargs) AS fks
-              FROM pg_catalog.pg_trigger t
-             WHERE t.tgname IN ('steward_soft_delete_parent', 'steward_soft_delete_parent_tree') AND t.tgparentid = 0
-               AND t.tgfoid = 'steward._soft_delete_live_parent()'::regprocedure)
-        SELECT COALESCE(w.child, h.child)::regclass AS child, h.tgname, h.fks AS have_fks,
-               CASE WHEN c.relkind = 'p' THEN 'steward_soft_delete_parent_tree'
-                    ELSE 'steward_soft_delete_parent' END AS want_name,
-               -- after DDL the union of what is there and what is wanted
-               CASE WHEN only_grow AND h.tgname IS NOT NULL
-                    THEN ARRAY(SELECT DISTINCT x FROM pg_catalog.unnest(h.fks OPERATOR(pg_catalog.||) COALESCE(w.fks, '{}')) AS x
-                                ORDER BY x)
-                    ELSE w.fks END AS fks
-          FROM wanted w FULL JOIN have h ON h.child = w.child
-          JOIN pg_catalog.pg_class c ON c.oid = COALESCE(w.child, h.child)
-    LOOP
+    FOR r IN SELECT * FROM steward._soft_delete_reference_state(only_grow) s ORDER BY s.child::oid LOOP
         CONTINUE WHEN r.fks IS NOT NULL AND r.tgname IS NOT DISTINCT FROM r.want_name
                   AND r.have_fks IS NOT DISTINCT FROM r.fks;
         CONTINUE WHEN only_grow AND r.fks IS NULL;  -- after DDL: never dropped
-        IF NOT locked THEN
-            -- something to change: wait for any other sync to end (as DDL
-            -- waits for a table lock; a deadlock with DDL that holds a
-            -- table lock fails one side, after DDL with a warning), then
-            -- start over from what it committed
-            PERFORM pg_catalog.pg_advisory_xact_lock(1937007991, 1);
-            locked := true;
-            CONTINUE sync;
-        END IF;
         BEGIN
             IF from_ddl THEN
                 PERFORM pg_catalog.set_config('lock_timeout', '1s', true);
             END IF;
-            IF r.tgname IS NOT NULL THEN
-                EXECUTE pg_catalog.format('DROP TRIGGER %I ON %s', r.tgname, r.child);
-            END IF;
-            IF r.fks IS NOT NULL THEN
-                EXECUTE pg_catalog.format(
-                    'CREATE TRIGGER %I AFTER INSERT OR UPDATE ON %s '
-                    'FOR EACH ROW EXECUTE FUNCTION steward._soft_delete_live_parent(%s)',
-                    r.want_name, r.child,
-                    (SELECT pg_catalog.string_agg(pg_catalog.quote_literal(a.f), ', ' ORDER BY a.o)
-                       FROM pg_catalog.unnest(r.fks) WITH ORDINALITY AS a(f, o)));
+            EXECUTE pg_catalog.format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE', r.child);
+            SELECT * INTO r FROM steward._soft_delete_reference_state(only_grow, r.child) s;
+            IF FOUND AND NOT (r.fks IS NOT NULL AND r.tgname IS NOT DISTINCT FROM r.want_name
+                              AND r.have_fks IS NOT DISTINCT FROM r.fks)
+               AND NOT (only_grow AND r.fks IS NULL) THEN
+                IF r.tgname IS NOT NULL THEN
+                    EXECUTE pg_catalog.format('DROP TRIGGER %I ON %s', r.tgname, r.child);
+                END IF;
+                IF r.fks IS NOT NULL THEN
+                    EXECUTE pg_catalog.format(
+                        'CREATE TRIGGER %I AFTER INSERT OR UPDATE ON %s '
+                        'FOR EACH ROW EXECUTE FUNCTION steward._soft_delete_live_parent(%s)',
+                        r.want_name, r.child,
+                        (SELECT pg_catalog.string_agg(pg_catalog.quote_literal(a.f), ', ' ORDER BY a.o)
+                           FROM pg_catalog.unnest(r.fks) WITH ORDINALITY AS a(f, o)));
+                END IF;
             END IF;
             PERFORM pg_catalog.set_config('lock_timeout', saved_lock_timeout, true);
         EXCEPTION WHEN OTHERS THEN
@@ -476,11 +486,10 @@ BEGIN
             END IF;
             -- never fail someone's DDL for one table we cannot change now
             RAISE WARNING 'pg_steward could not update the soft delete reference check of "%": %',
-                          steward._relation_name(r.child), SQLERRM;
+                          steward._relation_name(r.child), SQLERRM
+                USING HINT = 'SELECT steward.enable_soft_delete() of a soft-delete-enabled table again brings the checks in step; steward.health() lists the tables whose check is missing.';
         END;
     END LOOP;
-    EXIT sync;
-  END LOOP;
 END
 $$;
 
@@ -1325,9 +1334,12 @@ CREATE EVENT TRIGGER steward_soft_delete_ddl ON ddl_command_end
 CREATE EVENT TRIGGER steward_soft_delete_drop ON sql_drop
     EXECUTE FUNCTION steward._soft_delete_on_drop();
 
--- Health check read by steward.health() (issue 6): catalog lookups only. An
--- enabled table whose steward_soft_delete trigger is missing or disabled
--- really deletes rows on DELETE: critical.
+-- Health checks read by steward.health() (issue 6): catalog lookups only.
+-- An enabled table whose steward_soft_delete trigger is missing or disabled
+-- really deletes rows on DELETE: critical. A table whose reference check is
+-- missing, disabled or lacks one of its foreign keys to enabled tables
+-- (a sync after DDL warned, or someone dropped the trigger) accepts new
+-- references to soft-deleted rows: warning.
 CREATE FUNCTION steward._health_checks_soft_delete()
 RETURNS TABLE(check_name text, value numeric, warning numeric, critical numeric, status text, detail text)
 LANGUAGE sql STABLE
@@ -1341,6 +1353,12 @@ AS $$
                             WHERE t.tgrelid = s.table_name AND t.tgname = 'steward_soft_delete'
                               AND t.tgfoid = 'steward._soft_delete_trigger()'::regprocedure
                               AND t.tgenabled <> 'D')
+    ), unchecked AS (
+        SELECT pg_catalog.count(*)::numeric AS n,
+               pg_catalog.string_agg(r.child::text, ', ' ORDER BY r.child::text) AS names
+          FROM steward._soft_delete_reference_state(false) r
+         WHERE r.want_fks IS NOT NULL
+           AND (r.tgname IS NULL OR NOT r.have_enabled OR NOT r.have_fks OPERATOR(pg_catalog.@>) r.want_fks)
     )
     SELECT 'soft_delete_unprotected_tables', u.n, 1::numeric, 1::numeric,
            CASE WHEN u.n >= 1 THEN 'critical' ELSE 'ok' END,
@@ -1348,6 +1366,13 @@ AS $$
                 ELSE 'DELETE really removes rows of these soft-delete-enabled tables (trigger missing or disabled): '
                      || u.names || '.' END
       FROM unprotected u
+    UNION ALL
+    SELECT 'soft_delete_unchecked_references', c.n, 0::numeric, NULL::numeric,
+           CASE WHEN c.n > 0 THEN 'warning' ELSE 'ok' END,
+           CASE WHEN c.n = 0 THEN 'Every foreign key to a soft-delete-enabled table is checked by steward_soft_delete_parent.'
+                ELSE 'New references to soft-deleted rows are accepted in these tables (reference check missing, disabled or incomplete): '
+                     || c.names || '. ALTER TABLE ... ENABLE TRIGGER re-enables a disabled one; SELECT steward.enable_soft_delete() of a soft-delete-enabled table again rebuilds missing and incomplete ones.' END
+      FROM unchecked c
 $$;
 REVOKE ALL ON FUNCTION steward._health_checks_soft_delete() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION steward._health_checks_soft_delete() TO steward_monitor, pg_monitor;

@@ -888,25 +888,57 @@ BEGIN
 END
 $$;
 
--- The extension itself: installed (pg_extension) against the version the
--- installed files offer (pg_available_extensions: the control file). After
--- a new build is installed the library is new while the database still
--- runs the old version's SQL until ALTER EXTENSION pg_steward UPDATE: a
--- warning, whose detail says what to run.
-CREATE FUNCTION steward._extension_update_check(installed text, available text)
+-- The version of the library this backend runs, and whether it was loaded
+-- at the server's start (shared_preload_libraries) (src/module.cpp).
+CREATE FUNCTION steward._library_version()
+RETURNS text
+LANGUAGE c STABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'steward_library_version';
+
+CREATE FUNCTION steward._library_preloaded()
+RETURNS boolean
+LANGUAGE c STABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'steward_library_preloaded';
+
+-- The extension itself, three versions that should be one: the installed
+-- version of this database (pg_extension), the one the server's files
+-- offer (the control file, pg_available_extensions) and the library this
+-- session runs. After a new build is installed, the database runs the old
+-- version's SQL until ALTER EXTENSION pg_steward UPDATE, and a preloaded
+-- library stays the old one until a restart (a session that loaded it
+-- before the files changed, until it reconnects): a warning whose detail
+-- says what to do. preloaded: whether the library came with the server's
+-- start.
+CREATE FUNCTION steward._extension_update_check(installed text, available text, library text,
+                                                preloaded boolean)
 RETURNS TABLE(check_name text, value numeric, warning numeric, critical numeric,
               status text, detail text)
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT * FROM steward._health_check('extension_update',
-        CASE WHEN installed IS NOT DISTINCT FROM available THEN 0 ELSE 1 END, 0, NULL,
-        CASE WHEN installed IS NOT DISTINCT FROM available
-             THEN pg_catalog.format('pg_steward %s is installed, the version the server''s files offer', installed)
-             WHEN available IS NULL
-             THEN pg_catalog.format('pg_steward %s is installed, but the server''s files do not offer pg_steward (pg_steward.control is missing)', installed)
-             ELSE pg_catalog.format('pg_steward %s is installed in this database, the server''s files offer %s: run ALTER EXTENSION pg_steward UPDATE',
-                                    installed, available) END)
+    WITH v AS (
+        -- numeric versions compare part by part (0.10.0 > 0.9.0); others only for equality
+        SELECT CASE WHEN installed ~ '^[0-9]+(\.[0-9]+)*$' AND available ~ '^[0-9]+(\.[0-9]+)*$'
+                    THEN pg_catalog.btarraycmp(pg_catalog.string_to_array(installed, '.')::integer[],
+                                               pg_catalog.string_to_array(available, '.')::integer[])
+               END AS installed_vs_available
+    ), d AS (
+        SELECT CASE
+            WHEN available IS NULL THEN
+                pg_catalog.format('pg_steward %s is installed, but the server''s files do not offer pg_steward (pg_steward.control is missing)', installed)
+            WHEN installed IS DISTINCT FROM available AND v.installed_vs_available > 0 THEN
+                pg_catalog.format('pg_steward %s is installed in this database, but the server''s files are the older %s: install the build of %s', installed, available, installed)
+            WHEN installed IS DISTINCT FROM available THEN
+                pg_catalog.format('pg_steward %s is installed in this database, the server''s files offer %s: run ALTER EXTENSION pg_steward UPDATE', installed, available)
+            WHEN library IS DISTINCT FROM available THEN
+                pg_catalog.format('this session runs the library of pg_steward %s, the server''s files are %s: %s', library, available,
+                                  CASE WHEN preloaded THEN 'restart the server to load the new library (it is preloaded)'
+                                       ELSE 'reconnect (a session keeps the library it loaded first)' END)
+            END AS problem
+          FROM v
+    )
+    SELECT c.* FROM d, LATERAL steward._health_check('extension_update', CASE WHEN d.problem IS NULL THEN 0 ELSE 1 END, 0, NULL,
+        COALESCE(d.problem, pg_catalog.format('pg_steward %s: installed, offered by the server''s files and running', installed))) c
 $$;
 
 CREATE FUNCTION steward._health_checks_extension()
@@ -917,7 +949,8 @@ SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT c.* FROM steward._extension_update_check(
         (SELECT e.extversion FROM pg_catalog.pg_extension e WHERE e.extname = 'pg_steward'),
-        (SELECT a.default_version FROM pg_catalog.pg_available_extensions a WHERE a.name = 'pg_steward')) c
+        (SELECT a.default_version FROM pg_catalog.pg_available_extensions a WHERE a.name = 'pg_steward'),
+        steward._library_version(), steward._library_preloaded()) c
 $$;
 
 -- One call for a health endpoint: overall status, server facts and every

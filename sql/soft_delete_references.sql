@@ -310,6 +310,31 @@ END $$;
 SELECT tgnargs FROM pg_trigger WHERE tgname = 'steward_soft_delete_parent' AND tgrelid = 'many_keys'::regclass;
 INSERT INTO many_keys (id) VALUES (1);
 DROP TABLE many_keys, many_keys_parent;
+-- health(): a reference check that is missing, disabled or lacks a foreign
+-- key is a warning naming the table; enable_soft_delete() of an enabled
+-- table again makes the checks exact (and returns false)
+CREATE FUNCTION sdr.reference_health() RETURNS TABLE(value numeric, status text, detail text)
+LANGUAGE sql AS $$
+    SELECT value, status, detail FROM steward._health_checks_soft_delete()
+     WHERE check_name = 'soft_delete_unchecked_references' $$;
+CREATE TABLE hp (id int PRIMARY KEY);
+CREATE TABLE hc (id int PRIMARY KEY, a int REFERENCES hp, b int REFERENCES hp);
+SELECT steward.enable_soft_delete('hp', create_views => false);
+SELECT * FROM sdr.reference_health();
+ALTER TABLE hc DISABLE TRIGGER steward_soft_delete_parent;
+SELECT * FROM sdr.reference_health();
+ALTER TABLE hc ENABLE TRIGGER steward_soft_delete_parent;
+DROP TRIGGER steward_soft_delete_parent ON hc;   -- DROP TRIGGER runs no sync
+SELECT * FROM sdr.reference_health();
+CREATE TRIGGER steward_soft_delete_parent AFTER INSERT OR UPDATE ON hc
+    FOR EACH ROW EXECUTE FUNCTION steward._soft_delete_live_parent('hc_a_fkey');
+SELECT * FROM sdr.reference_health();
+SELECT steward.enable_soft_delete('hp', create_views => false);
+SELECT * FROM sdr.reference_health();
+SELECT tgname, steward._trigger_args(tgargs) FROM pg_trigger
+ WHERE tgrelid = 'hc'::regclass AND tgname LIKE 'steward%';
+DROP TABLE hc, hp;
+DROP FUNCTION sdr.reference_health();
 -- the trigger function refuses any other use
 CREATE TABLE misuse (id int);
 CREATE TRIGGER t BEFORE INSERT ON misuse FOR EACH ROW EXECUTE FUNCTION steward._soft_delete_live_parent();

@@ -1,7 +1,18 @@
 // The shared library's identity (PG_MODULE_MAGIC) and _PG_init, which runs
 // every feature's registered initialiser in name order.
+#include "boundary/boundary.hpp"
 #include "boundary/postgres.hpp"
 #include "module.hpp"
+
+extern "C" {
+#include "utils/builtins.h"
+}
+
+// The version this library was built as (default_version of
+// pg_steward.control, passed by the Makefile and CMakeLists.txt).
+#ifndef STEWARD_VERSION
+#error "STEWARD_VERSION must be defined by the build"
+#endif
 
 extern "C" {
 PG_MODULE_MAGIC;
@@ -44,3 +55,11 @@ void _PG_init(void) {
             std::swap(g_inits[j - 1], g_inits[j]);
     for (int i = 0; i < g_init_count; ++i) g_inits[i].fn();
 }
+
+// steward._library_version() and _library_preloaded(): the version of the
+// library this backend runs, and whether it came with the server's start
+// (shared_preload_libraries: a new build takes a restart). The health check
+// compares them with the SQL and the files on disk.
+STEWARD_FUNCTION(steward_library_version) { PG_RETURN_TEXT_P(cstring_to_text(STEWARD_VERSION)); }
+
+STEWARD_FUNCTION(steward_library_preloaded) { PG_RETURN_BOOL(steward::LoadedAtStartup()); }
