@@ -382,15 +382,16 @@ LANGUAGE c
 AS 'MODULE_PATHNAME', 'steward_soft_delete_live_parent';
 
 -- The reference checks as they are and as they should be, one row per
--- table that has one or needs one (only_child: that table only): the
--- trigger it has (tgname, have_fks, have_enabled; NULL when none), the
--- trigger it needs (want_name, want_fks: the names of its foreign keys to
--- enabled tables; NULL when none), and fks, what the sync makes it name:
--- want_fks, or with only_grow the union of both. Read by
+-- table that has one or needs one: the trigger it has (tgname, have_fks;
+-- have_enabled: it and, on a partitioned table, its clones fire in normal
+-- sessions; NULL when none), the trigger it needs (want_name, want_fks: the
+-- names of its foreign keys to enabled tables; NULL when none), fks, what
+-- the sync makes it name (want_fks, or with only_grow the union of both),
+-- and in_step: nothing for the sync to do. Read by
 -- _soft_delete_sync_references() and the health check.
-CREATE FUNCTION steward._soft_delete_reference_state(only_grow boolean, only_child regclass DEFAULT NULL)
+CREATE FUNCTION steward._soft_delete_reference_state(only_grow boolean)
 RETURNS TABLE(child regclass, tgname name, have_fks text[], have_enabled boolean,
-              want_name name, want_fks text[], fks text[])
+              want_name name, want_fks text[], fks text[], in_step boolean)
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -398,27 +399,36 @@ AS $$
         SELECT c.conrelid AS child, c.conname::text AS name
           FROM pg_catalog.pg_constraint c
           JOIN steward.soft_delete_tables s ON s.table_name = c.confrelid
-         WHERE c.contype = 'f' AND c.conparentid = 0
-           AND (only_child IS NULL OR c.conrelid = only_child)),
+         WHERE c.contype = 'f' AND c.conparentid = 0),
     wanted AS (
         SELECT f.child, pg_catalog.array_agg(f.name ORDER BY f.name) AS fks
           FROM fk f GROUP BY f.child),
     have AS (
-        SELECT t.tgrelid AS child, t.tgname, steward._trigger_args(t.tgargs) AS fks, t.tgenabled <> 'D' AS enabled
+        SELECT t.tgrelid AS child, t.tgname, steward._trigger_args(t.tgargs) AS fks,
+               t.tgenabled IN ('O', 'A')
+               AND NOT EXISTS (SELECT FROM pg_catalog.pg_partition_tree(t.tgrelid) m
+                                 JOIN pg_catalog.pg_trigger k ON k.tgrelid = m.relid AND k.tgname = t.tgname
+                                WHERE m.relid <> t.tgrelid AND k.tgparentid <> 0
+                                  AND k.tgenabled NOT IN ('O', 'A')) AS enabled
           FROM pg_catalog.pg_trigger t
          WHERE t.tgname IN ('steward_soft_delete_parent', 'steward_soft_delete_parent_tree') AND t.tgparentid = 0
-           AND t.tgfoid = 'steward._soft_delete_live_parent()'::regprocedure
-           AND (only_child IS NULL OR t.tgrelid = only_child))
-    SELECT COALESCE(w.child, h.child)::regclass, h.tgname, h.fks, h.enabled,
-           (CASE WHEN c.relkind = 'p' THEN 'steward_soft_delete_parent_tree'
-                 ELSE 'steward_soft_delete_parent' END)::name,
-           w.fks,
-           CASE WHEN only_grow AND h.tgname IS NOT NULL
-                THEN ARRAY(SELECT DISTINCT x FROM pg_catalog.unnest(h.fks OPERATOR(pg_catalog.||) COALESCE(w.fks, '{}')) AS x
-                            ORDER BY x)
-                ELSE w.fks END
-      FROM wanted w FULL JOIN have h ON h.child = w.child
-      JOIN pg_catalog.pg_class c ON c.oid = COALESCE(w.child, h.child)
+           AND t.tgfoid = 'steward._soft_delete_live_parent()'::pg_catalog.regprocedure),
+    state AS (
+        SELECT COALESCE(w.child, h.child)::pg_catalog.regclass AS child, h.tgname, h.fks AS have_fks,
+               h.enabled AS have_enabled,
+               (CASE WHEN c.relkind = 'p' THEN 'steward_soft_delete_parent_tree'
+                     ELSE 'steward_soft_delete_parent' END)::name AS want_name,
+               w.fks AS want_fks,
+               CASE WHEN only_grow AND h.tgname IS NOT NULL
+                    THEN ARRAY(SELECT DISTINCT x FROM pg_catalog.unnest(h.fks OPERATOR(pg_catalog.||) COALESCE(w.fks, '{}')) AS x
+                                ORDER BY x)
+                    ELSE w.fks END AS fks
+          FROM wanted w FULL JOIN have h ON h.child = w.child
+          JOIN pg_catalog.pg_class c ON c.oid = COALESCE(w.child, h.child))
+    SELECT s.*, (s.fks IS NOT NULL AND s.tgname IS NOT DISTINCT FROM s.want_name
+                 AND s.have_fks IS NOT DISTINCT FROM s.fks)
+                OR (only_grow AND s.fks IS NULL)   -- after DDL: never dropped
+      FROM state s
 $$;
 
 -- Keep steward_soft_delete_parent on exactly the tables that reference an
@@ -436,12 +446,16 @@ $$;
 -- (pg_restore creates triggers before the foreign keys they name), except
 -- when the DDL dropped a foreign key or a table (narrow), and a table that
 -- cannot be changed now (say, locked) gets a warning instead of failing the
--- DDL. A table whose check is to change is locked first (SHARE ROW
--- EXCLUSIVE, which CREATE TRIGGER takes anyway) and its state read again:
--- a sync that waited there for another one sees what that one committed
--- (READ COMMITTED; under REPEATABLE READ it keeps its snapshot and may fail
--- with "trigger ... already exists" as before 0.2.0). Tables are taken in
--- oid order, so two syncs do not deadlock over the tables both change.
+-- DDL.
+-- Concurrency: the tables whose checks are to change, with every member of
+-- their partition trees, are locked first, in one pass in oid order, in the
+-- mode the change takes (ACCESS EXCLUSIVE where a trigger is dropped, as
+-- DROP TRIGGER takes, else SHARE ROW EXCLUSIVE, as CREATE TRIGGER takes), so
+-- two syncs do not deadlock over tables both change; then each table's state
+-- is read again: a sync that waited for another one sees what that one
+-- committed (READ COMMITTED; under REPEATABLE READ it keeps its snapshot and
+-- may fail with "trigger ... already exists" as before 0.2.0). A sync that
+-- changes nothing locks nothing.
 CREATE FUNCTION steward._soft_delete_sync_references(from_ddl boolean DEFAULT false, narrow boolean DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql
@@ -450,33 +464,77 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     r record;
+    m record;
+    todo oid[] := '{}';      -- tables whose check changes
+    drops oid[] := '{}';     -- of those, the ones whose trigger is dropped
+    skipped oid[] := '{}';   -- after DDL: tables that could not be locked
+    tbl regclass;
+    lock_sql text;
     saved_lock_timeout constant text := pg_catalog.current_setting('lock_timeout');
     only_grow constant boolean := NOT COALESCE(narrow, NOT from_ddl);
 BEGIN
-    FOR r IN SELECT * FROM steward._soft_delete_reference_state(only_grow) s ORDER BY s.child::oid LOOP
-        CONTINUE WHEN r.fks IS NOT NULL AND r.tgname IS NOT DISTINCT FROM r.want_name
-                  AND r.have_fks IS NOT DISTINCT FROM r.fks;
-        CONTINUE WHEN only_grow AND r.fks IS NULL;  -- after DDL: never dropped
+    FOR r IN SELECT * FROM steward._soft_delete_reference_state(only_grow) s WHERE NOT s.in_step ORDER BY s.child::oid LOOP
+        todo := todo OPERATOR(pg_catalog.||) r.child::oid;
+        IF r.tgname IS NOT NULL THEN
+            drops := drops OPERATOR(pg_catalog.||) r.child::oid;
+        END IF;
+    END LOOP;
+    IF pg_catalog.cardinality(todo) = 0 THEN
+        RETURN;
+    END IF;
+    FOR m IN SELECT p.relid::pg_catalog.regclass AS relid, pg_catalog.bool_or(d.child IS NOT NULL) AS dropping,
+                    pg_catalog.array_agg(DISTINCT t.child) AS roots
+               FROM pg_catalog.unnest(todo) AS t(child)
+               LEFT JOIN pg_catalog.unnest(drops) AS d(child) ON d.child OPERATOR(pg_catalog.=) t.child,
+                    LATERAL (SELECT t.child AS relid    -- (pg_partition_tree() of a plain table is empty)
+                             UNION SELECT x.relid::pg_catalog.oid FROM pg_catalog.pg_partition_tree(t.child::pg_catalog.regclass) x) p
+              GROUP BY p.relid ORDER BY p.relid
+    LOOP
+        lock_sql := pg_catalog.format('LOCK TABLE ONLY %s IN %s MODE', m.relid,
+                                      CASE WHEN m.dropping THEN 'ACCESS EXCLUSIVE' ELSE 'SHARE ROW EXCLUSIVE' END);
+        IF NOT from_ddl THEN
+            EXECUTE lock_sql;   -- waits as DDL does (the caller's lock_timeout)
+            CONTINUE;
+        END IF;
+        CONTINUE WHEN m.roots OPERATOR(pg_catalog.<@) skipped;
+        BEGIN
+            PERFORM pg_catalog.set_config('lock_timeout', '1s', true);
+            EXECUTE lock_sql;
+            PERFORM pg_catalog.set_config('lock_timeout', saved_lock_timeout, true);
+        EXCEPTION WHEN OTHERS THEN
+            PERFORM pg_catalog.set_config('lock_timeout', saved_lock_timeout, true);
+            FOREACH tbl IN ARRAY m.roots::pg_catalog.regclass[] LOOP
+                CONTINUE WHEN tbl::oid OPERATOR(pg_catalog.=) ANY (skipped);
+                skipped := skipped OPERATOR(pg_catalog.||) tbl::oid;
+                -- never fail someone's DDL for one table we cannot change now
+                RAISE WARNING 'pg_steward could not update the soft delete reference check of "%": %',
+                              steward._relation_name(tbl), SQLERRM
+                    USING HINT = 'SELECT steward.enable_soft_delete() of a soft-delete-enabled table again brings the checks in step; steward.health() lists the tables whose check is missing.';
+            END LOOP;
+        END;
+    END LOOP;
+    -- read again, with the locks held: what a sync we waited for committed
+    FOR r IN SELECT s.* FROM steward._soft_delete_reference_state(only_grow) s
+               JOIN pg_catalog.unnest(todo) AS t(child) ON t.child OPERATOR(pg_catalog.=) s.child::oid
+               LEFT JOIN pg_catalog.unnest(skipped) AS k(child) ON k.child OPERATOR(pg_catalog.=) t.child
+              WHERE NOT s.in_step AND k.child IS NULL
+              ORDER BY t.child
+    LOOP
+        tbl := r.child;
         BEGIN
             IF from_ddl THEN
                 PERFORM pg_catalog.set_config('lock_timeout', '1s', true);
             END IF;
-            EXECUTE pg_catalog.format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE', r.child);
-            SELECT * INTO r FROM steward._soft_delete_reference_state(only_grow, r.child) s;
-            IF FOUND AND NOT (r.fks IS NOT NULL AND r.tgname IS NOT DISTINCT FROM r.want_name
-                              AND r.have_fks IS NOT DISTINCT FROM r.fks)
-               AND NOT (only_grow AND r.fks IS NULL) THEN
-                IF r.tgname IS NOT NULL THEN
-                    EXECUTE pg_catalog.format('DROP TRIGGER %I ON %s', r.tgname, r.child);
-                END IF;
-                IF r.fks IS NOT NULL THEN
-                    EXECUTE pg_catalog.format(
-                        'CREATE TRIGGER %I AFTER INSERT OR UPDATE ON %s '
-                        'FOR EACH ROW EXECUTE FUNCTION steward._soft_delete_live_parent(%s)',
-                        r.want_name, r.child,
-                        (SELECT pg_catalog.string_agg(pg_catalog.quote_literal(a.f), ', ' ORDER BY a.o)
-                           FROM pg_catalog.unnest(r.fks) WITH ORDINALITY AS a(f, o)));
-                END IF;
+            IF r.tgname IS NOT NULL THEN
+                EXECUTE pg_catalog.format('DROP TRIGGER %I ON %s', r.tgname, r.child);
+            END IF;
+            IF r.fks IS NOT NULL THEN
+                EXECUTE pg_catalog.format(
+                    'CREATE TRIGGER %I AFTER INSERT OR UPDATE ON %s '
+                    'FOR EACH ROW EXECUTE FUNCTION steward._soft_delete_live_parent(%s)',
+                    r.want_name, r.child,
+                    (SELECT pg_catalog.string_agg(pg_catalog.quote_literal(a.f), ', ' ORDER BY a.o)
+                       FROM pg_catalog.unnest(r.fks) WITH ORDINALITY AS a(f, o)));
             END IF;
             PERFORM pg_catalog.set_config('lock_timeout', saved_lock_timeout, true);
         EXCEPTION WHEN OTHERS THEN
@@ -484,9 +542,8 @@ BEGIN
             IF NOT from_ddl THEN
                 RAISE;
             END IF;
-            -- never fail someone's DDL for one table we cannot change now
             RAISE WARNING 'pg_steward could not update the soft delete reference check of "%": %',
-                          steward._relation_name(r.child), SQLERRM
+                          steward._relation_name(tbl), SQLERRM
                 USING HINT = 'SELECT steward.enable_soft_delete() of a soft-delete-enabled table again brings the checks in step; steward.health() lists the tables whose check is missing.';
         END;
     END LOOP;
@@ -1346,33 +1403,43 @@ LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
     WITH unprotected AS (
-        SELECT pg_catalog.count(*)::numeric AS n,
-               pg_catalog.string_agg(s.table_name::text, ', ' ORDER BY s.table_name::text) AS names
+        SELECT s.table_name::text AS name
           FROM steward.soft_delete_tables s
          WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_trigger t
                             WHERE t.tgrelid = s.table_name AND t.tgname = 'steward_soft_delete'
                               AND t.tgfoid = 'steward._soft_delete_trigger()'::regprocedure
-                              AND t.tgenabled <> 'D')
+                              AND t.tgenabled IN ('O', 'A'))   -- fires in normal sessions
     ), unchecked AS (
-        SELECT pg_catalog.count(*)::numeric AS n,
-               pg_catalog.string_agg(r.child::text, ', ' ORDER BY r.child::text) AS names
+        SELECT r.child::text AS name
           FROM steward._soft_delete_reference_state(false) r
          WHERE r.want_fks IS NOT NULL
            AND (r.tgname IS NULL OR NOT r.have_enabled OR NOT r.have_fks OPERATOR(pg_catalog.@>) r.want_fks)
+    ), counted AS (
+        -- at most 10 names in a detail
+        SELECT 'unprotected' AS k, pg_catalog.count(*)::numeric AS n,
+               pg_catalog.string_agg(u.name, ', ' ORDER BY u.name) FILTER (WHERE u.i <= 10) AS names
+          FROM (SELECT x.name, pg_catalog.row_number() OVER (ORDER BY x.name) AS i FROM unprotected x) u
+        UNION ALL
+        SELECT 'unchecked', pg_catalog.count(*)::numeric,
+               pg_catalog.string_agg(c.name, ', ' ORDER BY c.name) FILTER (WHERE c.i <= 10)
+          FROM (SELECT x.name, pg_catalog.row_number() OVER (ORDER BY x.name) AS i FROM unchecked x) c
+    ), listed AS (
+        SELECT c.k, c.n, c.names || CASE WHEN c.n > 10 THEN pg_catalog.format(' and %s more', c.n - 10) ELSE '' END AS names
+          FROM counted c
     )
     SELECT 'soft_delete_unprotected_tables', u.n, 1::numeric, 1::numeric,
            CASE WHEN u.n >= 1 THEN 'critical' ELSE 'ok' END,
            CASE WHEN u.n = 0 THEN 'Every soft-delete-enabled table has its enabled steward_soft_delete trigger.'
                 ELSE 'DELETE really removes rows of these soft-delete-enabled tables (trigger missing or disabled): '
                      || u.names || '.' END
-      FROM unprotected u
+      FROM listed u WHERE u.k = 'unprotected'
     UNION ALL
     SELECT 'soft_delete_unchecked_references', c.n, 0::numeric, NULL::numeric,
            CASE WHEN c.n > 0 THEN 'warning' ELSE 'ok' END,
            CASE WHEN c.n = 0 THEN 'Every foreign key to a soft-delete-enabled table is checked by steward_soft_delete_parent.'
                 ELSE 'New references to soft-deleted rows are accepted in these tables (reference check missing, disabled or incomplete): '
                      || c.names || '. ALTER TABLE ... ENABLE TRIGGER re-enables a disabled one; SELECT steward.enable_soft_delete() of a soft-delete-enabled table again rebuilds missing and incomplete ones.' END
-      FROM unchecked c
+      FROM listed c WHERE c.k = 'unchecked'
 $$;
 REVOKE ALL ON FUNCTION steward._health_checks_soft_delete() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION steward._health_checks_soft_delete() TO steward_monitor, pg_monitor;

@@ -888,29 +888,16 @@ BEGIN
 END
 $$;
 
--- The version of the library this backend runs, and whether it was loaded
--- at the server's start (shared_preload_libraries) (src/module.cpp).
-CREATE FUNCTION steward._library_version()
-RETURNS text
-LANGUAGE c STABLE PARALLEL SAFE
-AS 'MODULE_PATHNAME', 'steward_library_version';
-
-CREATE FUNCTION steward._library_preloaded()
-RETURNS boolean
-LANGUAGE c STABLE PARALLEL SAFE
-AS 'MODULE_PATHNAME', 'steward_library_preloaded';
-
 -- The extension itself, three versions that should be one: the installed
 -- version of this database (pg_extension), the one the server's files
 -- offer (the control file, pg_available_extensions) and the library this
--- session runs. After a new build is installed, the database runs the old
--- version's SQL until ALTER EXTENSION pg_steward UPDATE, and a preloaded
--- library stays the old one until a restart (a session that loaded it
--- before the files changed, until it reconnects): a warning whose detail
--- says what to do. preloaded: whether the library came with the server's
--- start.
-CREATE FUNCTION steward._extension_update_check(installed text, available text, library text,
-                                                preloaded boolean)
+-- session runs (the read-only setting steward.library_version, defined by
+-- libraries since 0.2.0: NULL means an older one). After a new build is
+-- installed, the database runs the old version's SQL until ALTER EXTENSION
+-- pg_steward UPDATE, and a preloaded library stays the old one until a
+-- restart (a session that loaded it before the files changed, until it
+-- reconnects): a warning whose detail says what to do.
+CREATE FUNCTION steward._extension_update_check(installed text, available text, library text)
 RETURNS TABLE(check_name text, value numeric, warning numeric, critical numeric,
               status text, detail text)
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
@@ -931,9 +918,8 @@ AS $$
             WHEN installed IS DISTINCT FROM available THEN
                 pg_catalog.format('pg_steward %s is installed in this database, the server''s files offer %s: run ALTER EXTENSION pg_steward UPDATE', installed, available)
             WHEN library IS DISTINCT FROM available THEN
-                pg_catalog.format('this session runs the library of pg_steward %s, the server''s files are %s: %s', library, available,
-                                  CASE WHEN preloaded THEN 'restart the server to load the new library (it is preloaded)'
-                                       ELSE 'reconnect (a session keeps the library it loaded first)' END)
+                pg_catalog.format('this session runs the library of pg_steward %s, the server''s files are %s: restart the server if shared_preload_libraries loads pg_steward, reconnect otherwise',
+                                  COALESCE(library, 'older than 0.2.0'), available)
             END AS problem
           FROM v
     )
@@ -944,13 +930,18 @@ $$;
 CREATE FUNCTION steward._health_checks_extension()
 RETURNS TABLE(check_name text, value numeric, warning numeric, critical numeric,
               status text, detail text)
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT c.* FROM steward._extension_update_check(
+BEGIN
+    -- a C function of every version: loads the library into this session
+    -- if nothing has yet, so that its steward.library_version exists
+    PERFORM steward.health_status(0, 0, 0);
+    RETURN QUERY SELECT c.* FROM steward._extension_update_check(
         (SELECT e.extversion FROM pg_catalog.pg_extension e WHERE e.extname = 'pg_steward'),
         (SELECT a.default_version FROM pg_catalog.pg_available_extensions a WHERE a.name = 'pg_steward'),
-        steward._library_version(), steward._library_preloaded()) c
+        pg_catalog.current_setting('steward.library_version', true)) c;
+END
 $$;
 
 -- One call for a health endpoint: overall status, server facts and every

@@ -333,7 +333,19 @@ SELECT steward.enable_soft_delete('hp', create_views => false);
 SELECT * FROM sdr.reference_health();
 SELECT tgname, steward._trigger_args(tgargs) FROM pg_trigger
  WHERE tgrelid = 'hc'::regclass AND tgname LIKE 'steward%';
-DROP TABLE hc, hp;
+-- a partitioned referencing table: its clone disabled on one partition, or
+-- the trigger set to fire only on replicas, counts too
+CREATE TABLE hpt (k int, a int REFERENCES hp) PARTITION BY LIST (k);
+CREATE TABLE hpt_1 PARTITION OF hpt FOR VALUES IN (1);
+SELECT * FROM sdr.reference_health();
+ALTER TABLE hpt_1 DISABLE TRIGGER steward_soft_delete_parent_tree;
+SELECT * FROM sdr.reference_health();
+ALTER TABLE hpt_1 ENABLE TRIGGER steward_soft_delete_parent_tree;
+ALTER TABLE hc ENABLE REPLICA TRIGGER steward_soft_delete_parent;
+SELECT * FROM sdr.reference_health();
+ALTER TABLE hc ENABLE TRIGGER steward_soft_delete_parent;
+SELECT * FROM sdr.reference_health();
+DROP TABLE hpt, hc, hp;
 DROP FUNCTION sdr.reference_health();
 -- the trigger function refuses any other use
 CREATE TABLE misuse (id int);

@@ -432,19 +432,20 @@ SELECT c->>'feature' AS feature, c->>'name' AS name, c->>'status' AS status, c->
        c->>'detail' = pg_catalog.format('pg_steward %s: installed, offered by the server''s files and running',
                                         h->>'extension_version') AS detail_ok
   FROM steward.health() h, pg_catalog.jsonb_array_elements(h->'checks') c WHERE c->>'name' = 'extension_update';
-SELECT steward._library_version() = h->>'extension_version' AS library_matches,
-       steward._library_preloaded() = (pg_catalog.current_setting('shared_preload_libraries') LIKE '%pg_steward%') AS preloaded_ok
+-- the library's version: a read-only setting
+SELECT pg_catalog.current_setting('steward.library_version') = h->>'extension_version' AS library_matches
   FROM steward.health() h;
-SELECT v.installed, v.available, v.library, v.preloaded, c.value, c.status, c.detail
-  FROM (VALUES ('0.1.0', '0.2.0', '0.2.0', false),     -- files updated, SQL not yet
-               ('0.2.0', '0.1.0', '0.1.0', false),     -- files older than the SQL
-               ('0.10.0', '0.9.0', '0.9.0', false),    -- compared part by part
-               ('0.2.0', NULL, '0.2.0', false),        -- control file gone
-               ('0.2.0', '0.2.0', '0.1.0', true),      -- old library preloaded
-               ('0.2.0', '0.2.0', '0.1.0', false),     -- old library loaded by this session
-               ('1.0-beta', '1.0', '1.0', false),      -- not numeric: unequal is all
-               ('0.2.0', '0.2.0', '0.2.0', true)) AS v(installed, available, library, preloaded),
-       LATERAL steward._extension_update_check(v.installed, v.available, v.library, v.preloaded) c;
+SET steward.library_version = '9.9.9';
+SELECT v.installed, v.available, v.library, c.value, c.status, c.detail
+  FROM (VALUES ('0.1.0', '0.2.0', '0.2.0'),     -- files updated, SQL not yet
+               ('0.2.0', '0.1.0', '0.1.0'),     -- files older than the SQL
+               ('0.10.0', '0.9.0', '0.9.0'),    -- compared part by part
+               ('0.2.0', NULL, '0.2.0'),        -- control file gone
+               ('0.2.0', '0.2.0', '0.1.9'),     -- an older library still loaded
+               ('0.2.0', '0.2.0', NULL),        -- a library from before 0.2.0
+               ('1.0-beta', '1.0', '1.0'),      -- not numeric: unequal is all
+               ('0.2.0', '0.2.0', '0.2.0')) AS v(installed, available, library),
+       LATERAL steward._extension_update_check(v.installed, v.available, v.library) c;
 -- A threshold change moves a check's status and the overall status.
 DROP FUNCTION steward._health_checks_regress();
 DROP INDEX regress_stats.orders_lower_again, regress_stats.orders_open_again, regress_stats.orders_id_again;

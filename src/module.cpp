@@ -1,11 +1,10 @@
 // The shared library's identity (PG_MODULE_MAGIC) and _PG_init, which runs
 // every feature's registered initialiser in name order.
-#include "boundary/boundary.hpp"
 #include "boundary/postgres.hpp"
 #include "module.hpp"
 
 extern "C" {
-#include "utils/builtins.h"
+#include "utils/guc.h"
 }
 
 // The version this library was built as (default_version of
@@ -31,6 +30,7 @@ constexpr int kMaxInits = 32;
 InitEntry g_inits[kMaxInits];  // zero-initialised: no constructor runs
 int g_init_count = 0;
 bool g_loaded_at_startup = false;
+char *g_library_version = nullptr;  // steward.library_version
 
 }  // namespace
 
@@ -54,12 +54,11 @@ void _PG_init(void) {
         for (int j = i; j > 0 && strcmp(g_inits[j - 1].name, g_inits[j].name) > 0; --j)
             std::swap(g_inits[j - 1], g_inits[j]);
     for (int i = 0; i < g_init_count; ++i) g_inits[i].fn();
+    // Read-only: which library this session runs (a setting, not a C
+    // function, so that an upgrade script can read it while an older
+    // library without such a function is still loaded; health() compares
+    // it with the installed SQL and the files on disk).
+    DefineCustomStringVariable("steward.library_version", "Version of the pg_steward library this session runs.",
+                               nullptr, &steward::g_library_version, STEWARD_VERSION, PGC_INTERNAL,
+                               GUC_NOT_IN_SAMPLE | GUC_DISALLOW_IN_FILE, nullptr, nullptr, nullptr);
 }
-
-// steward._library_version() and _library_preloaded(): the version of the
-// library this backend runs, and whether it came with the server's start
-// (shared_preload_libraries: a new build takes a restart). The health check
-// compares them with the SQL and the files on disk.
-STEWARD_FUNCTION(steward_library_version) { PG_RETURN_TEXT_P(cstring_to_text(STEWARD_VERSION)); }
-
-STEWARD_FUNCTION(steward_library_preloaded) { PG_RETURN_BOOL(steward::LoadedAtStartup()); }

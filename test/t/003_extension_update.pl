@@ -114,6 +114,26 @@ for my $v (@old) {
     same_text(data_of($db), data_of('fresh'), "$v updated to $current: the same configuration data");
 }
 
+# An upgrade script runs while the older library may still be loaded (it
+# is preloaded until the server restarts), and PostgreSQL looks a new C
+# function's symbol up in the loaded library: every C function an upgrade
+# script declares must name a symbol the release it starts from had, unless
+# the script says it needs the new library ("-- needs the new library").
+my $extdir = $node->config_data('--sharedir') . '/extension';
+for my $script (glob("$extdir/pg_steward--*--*.sql")) {
+    my ($from) = $script =~ /pg_steward--([^-]+)--/;
+    open my $fh, '<', $script or die "$script: $!";
+    my $text = do { local $/; <$fh> };
+    close $fh;
+    open my $rh, '<', "$extdir/pg_steward--$from.sql" or die "release $from: $!";
+    my $release = do { local $/; <$rh> };
+    close $rh;
+    my %had = map { $_ => 1 } $release =~ /'MODULE_PATHNAME',\s*'(\w+)'/g;
+    my @new = grep { !$had{$_} } $text =~ /'MODULE_PATHNAME',\s*'(\w+)'/g;
+    ok(!@new || $text =~ /^-- needs the new library/m,
+       "$script declares no C function the $from library lacks" . (@new ? " (@new)" : ''));
+}
+
 # -- 2. nothing lost -----------------------------------------------------------
 my $oldest = $old[0];
 $node->safe_psql('postgres', 'CREATE DATABASE used');
