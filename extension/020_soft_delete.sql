@@ -450,7 +450,8 @@ $$;
 -- Concurrency: the tables whose checks are to change, with every member of
 -- their partition trees, are locked first, in one pass in oid order, in the
 -- mode the change takes (ACCESS EXCLUSIVE where a trigger is dropped, as
--- DROP TRIGGER takes, else SHARE ROW EXCLUSIVE, as CREATE TRIGGER takes), so
+-- DROP TRIGGER takes, else SHARE ROW EXCLUSIVE, as CREATE OR REPLACE
+-- TRIGGER takes: a check that changes its foreign keys is replaced), so
 -- two syncs do not deadlock over tables both change; then each table's state
 -- is read again: a sync that waited for another one sees what that one
 -- committed (READ COMMITTED; under REPEATABLE READ it keeps its snapshot and
@@ -466,7 +467,7 @@ DECLARE
     r record;
     m record;
     todo oid[] := '{}';      -- tables whose check changes
-    drops oid[] := '{}';     -- of those, the ones whose trigger is dropped
+    drops oid[] := '{}';     -- of those, the ones whose trigger is dropped (not replaced)
     skipped oid[] := '{}';   -- after DDL: tables that could not be locked
     tbl regclass;
     lock_sql text;
@@ -475,14 +476,15 @@ DECLARE
 BEGIN
     FOR r IN SELECT * FROM steward._soft_delete_reference_state(only_grow) s WHERE NOT s.in_step ORDER BY s.child::oid LOOP
         todo := todo OPERATOR(pg_catalog.||) r.child::oid;
-        IF r.tgname IS NOT NULL THEN
+        IF r.tgname IS NOT NULL AND (r.fks IS NULL OR r.tgname OPERATOR(pg_catalog.<>) r.want_name) THEN
             drops := drops OPERATOR(pg_catalog.||) r.child::oid;
         END IF;
     END LOOP;
     IF pg_catalog.cardinality(todo) = 0 THEN
         RETURN;
     END IF;
-    FOR m IN SELECT p.relid::pg_catalog.regclass AS relid, pg_catalog.bool_or(d.child IS NOT NULL) AS dropping,
+    FOR m IN SELECT p.relid, steward._relation_label(p.relid::pg_catalog.regclass) AS label,
+                    pg_catalog.bool_or(d.child IS NOT NULL) AS dropping,
                     pg_catalog.array_agg(DISTINCT t.child) AS roots
                FROM pg_catalog.unnest(todo) AS t(child)
                LEFT JOIN pg_catalog.unnest(drops) AS d(child) ON d.child OPERATOR(pg_catalog.=) t.child,
@@ -490,7 +492,10 @@ BEGIN
                              UNION SELECT x.relid::pg_catalog.oid FROM pg_catalog.pg_partition_tree(t.child::pg_catalog.regclass) x) p
               GROUP BY p.relid ORDER BY p.relid
     LOOP
-        lock_sql := pg_catalog.format('LOCK TABLE ONLY %s IN %s MODE', m.relid,
+        -- (a table dropped meanwhile has nothing left to check; locked by
+        -- name, one dropped right now fails with "does not exist")
+        CONTINUE WHEN m.label IS NULL OR NOT EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) m.relid);
+        lock_sql := pg_catalog.format('LOCK TABLE ONLY %s IN %s MODE', m.label,
                                       CASE WHEN m.dropping THEN 'ACCESS EXCLUSIVE' ELSE 'SHARE ROW EXCLUSIVE' END);
         IF NOT from_ddl THEN
             EXECUTE lock_sql;   -- waits as DDL does (the caller's lock_timeout)
@@ -525,12 +530,14 @@ BEGIN
             IF from_ddl THEN
                 PERFORM pg_catalog.set_config('lock_timeout', '1s', true);
             END IF;
-            IF r.tgname IS NOT NULL THEN
+            -- replaced in place where the name stays (CREATE OR REPLACE
+            -- TRIGGER takes SHARE ROW EXCLUSIVE, DROP TRIGGER ACCESS EXCLUSIVE)
+            IF r.tgname IS NOT NULL AND (r.fks IS NULL OR r.tgname OPERATOR(pg_catalog.<>) r.want_name) THEN
                 EXECUTE pg_catalog.format('DROP TRIGGER %I ON %s', r.tgname, r.child);
             END IF;
             IF r.fks IS NOT NULL THEN
                 EXECUTE pg_catalog.format(
-                    'CREATE TRIGGER %I AFTER INSERT OR UPDATE ON %s '
+                    'CREATE OR REPLACE TRIGGER %I AFTER INSERT OR UPDATE ON %s '
                     'FOR EACH ROW EXECUTE FUNCTION steward._soft_delete_live_parent(%s)',
                     r.want_name, r.child,
                     (SELECT pg_catalog.string_agg(pg_catalog.quote_literal(a.f), ', ' ORDER BY a.o)

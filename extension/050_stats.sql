@@ -940,7 +940,9 @@ BEGIN
     RETURN QUERY SELECT c.* FROM steward._extension_update_check(
         (SELECT e.extversion FROM pg_catalog.pg_extension e WHERE e.extname = 'pg_steward'),
         (SELECT a.default_version FROM pg_catalog.pg_available_extensions a WHERE a.name = 'pg_steward'),
-        pg_catalog.current_setting('steward.library_version', true)) c;
+        -- (pg_settings: a placeholder of that name, set before an older
+        -- library loaded, is not a setting and not shown there)
+        (SELECT g.setting FROM pg_catalog.pg_settings g WHERE g.name = 'steward.library_version')) c;
 END
 $$;
 
