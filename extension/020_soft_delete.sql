@@ -597,9 +597,18 @@ BEGIN
         RAISE EXCEPTION 'column name and create_views must not be null'
             USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    SELECT c.relname, c.relnamespace, n.nspname, c.relispartition INTO rel
+    SELECT c.relname, c.relnamespace, n.nspname, c.relispartition, c.relpersistence INTO rel
       FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
      WHERE c.oid = tbl;
+    -- A temporary table goes at the end of its session without any event
+    -- trigger seeing it: its row would name a table that is gone (and the
+    -- health check would report it unprotected).
+    IF rel.relpersistence = 't' THEN
+        RAISE EXCEPTION 'cannot enable soft delete on temporary table "%"', steward._relation_name(tbl)
+            USING ERRCODE = 'feature_not_supported',
+                  DETAIL = 'Temporary tables are dropped at the end of the session without notice to pg_steward.',
+                  HINT = 'Enable it on a permanent or unlogged table.';
+    END IF;
     IF rel.relispartition THEN
         RAISE EXCEPTION 'cannot enable soft delete on partition "%"', steward._relation_name(tbl)
             USING ERRCODE = 'wrong_object_type',

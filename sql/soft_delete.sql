@@ -406,6 +406,11 @@ SELECT steward.enable_soft_delete('remote_users');
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 SELECT steward.enable_soft_delete(NULL);
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
+CREATE TEMP TABLE temp_users (id int PRIMARY KEY, deleted_at timestamptz);
+SELECT steward.enable_soft_delete('temp_users');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT count(*) AS registered FROM steward.soft_delete_tables WHERE table_name = 'temp_users'::regclass;
+DROP TABLE temp_users;
 SELECT steward.enable_soft_delete('users', NULL);
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 CREATE TABLE wrong_type (id int, deleted_at date);

@@ -208,6 +208,143 @@ AS $$
       FROM listed c WHERE c.k = 'unchecked'
 $$;
 
+-- Soft delete refuses temporary tables (as auditing does): one goes at the
+-- end of its session without any event trigger seeing it, and its row
+-- stayed behind, reported by the health check as an unprotected table.
+-- Rows 0.1.0 left behind that way are removed.
+CREATE OR REPLACE FUNCTION steward.enable_soft_delete(tbl regclass, column_name name DEFAULT 'deleted_at',
+                                           create_views boolean DEFAULT true)
+RETURNS boolean
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    on_primary constant boolean := steward._require_primary('enable soft delete');
+    existing steward.soft_delete_tables;
+    rel record;
+    col record;
+    other record;
+    live_name name;
+    deleted_name name;
+    live regclass;
+    deleted regclass;
+BEGIN
+    PERFORM steward._check_trigger_target(tbl, 'soft delete');
+    PERFORM steward._soft_delete_check_owner(tbl);
+    IF column_name IS NULL OR create_views IS NULL THEN
+        RAISE EXCEPTION 'column name and create_views must not be null'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    SELECT c.relname, c.relnamespace, n.nspname, c.relispartition, c.relpersistence INTO rel
+      FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+     WHERE c.oid = tbl;
+    -- A temporary table goes at the end of its session without any event
+    -- trigger seeing it: its row would name a table that is gone (and the
+    -- health check would report it unprotected).
+    IF rel.relpersistence = 't' THEN
+        RAISE EXCEPTION 'cannot enable soft delete on temporary table "%"', steward._relation_name(tbl)
+            USING ERRCODE = 'feature_not_supported',
+                  DETAIL = 'Temporary tables are dropped at the end of the session without notice to pg_steward.',
+                  HINT = 'Enable it on a permanent or unlogged table.';
+    END IF;
+    IF rel.relispartition THEN
+        RAISE EXCEPTION 'cannot enable soft delete on partition "%"', steward._relation_name(tbl)
+            USING ERRCODE = 'wrong_object_type',
+                  HINT = pg_catalog.format('Enable it on the partitioned table %s; its partitions follow.',
+                                           pg_catalog.pg_partition_root(tbl));
+    END IF;
+
+    SELECT * INTO existing FROM steward.soft_delete_tables s WHERE s.table_name = tbl;
+    IF FOUND THEN
+        IF existing.column_name = column_name THEN
+            PERFORM steward._soft_delete_sync_references(); RETURN false;  -- already enabled (the reference checks are synced)
+        END IF;
+        RAISE EXCEPTION 'soft delete is already enabled on "%" with column "%"', steward._relation_name(tbl), existing.column_name
+            USING ERRCODE = 'object_in_use',
+                  HINT = 'Call steward.disable_soft_delete() first to switch to another column.';
+    END IF;
+
+    SELECT a.atttypid::regtype AS typ, a.attnotnull, a.attgenerated INTO col
+      FROM pg_catalog.pg_attribute a
+     WHERE a.attrelid = tbl AND a.attname = column_name AND a.attnum > 0 AND NOT a.attisdropped;
+    IF FOUND THEN
+        IF steward._base_type(col.typ) <> 'timestamptz'::regtype THEN
+            RAISE EXCEPTION 'column "%" of relation "%" must be of type timestamptz', column_name, steward._relation_name(tbl)
+                USING ERRCODE = 'datatype_mismatch',
+                      DETAIL = pg_catalog.format('The column is of type %s.', col.typ);
+        END IF;
+        IF col.attgenerated <> '' THEN
+            RAISE EXCEPTION 'column "%" of relation "%" is a generated column', column_name, steward._relation_name(tbl)
+                USING ERRCODE = 'wrong_object_type';
+        END IF;
+        IF col.attnotnull THEN
+            RAISE EXCEPTION 'column "%" of relation "%" must allow null', column_name, steward._relation_name(tbl)
+                USING ERRCODE = 'invalid_table_definition',
+                      DETAIL = 'NULL marks a live row.',
+                      HINT = pg_catalog.format('ALTER TABLE %s ALTER COLUMN %I DROP NOT NULL;', tbl, column_name);
+        END IF;
+    END IF;
+
+    SELECT t.tgfoid::regprocedure AS fn INTO other
+      FROM pg_catalog.pg_trigger t WHERE t.tgrelid = tbl AND t.tgname = 'steward_soft_delete';
+    IF FOUND AND other.fn <> 'steward._soft_delete_trigger()'::regprocedure THEN
+        RAISE EXCEPTION 'table "%" already has a trigger named "steward_soft_delete"', steward._relation_name(tbl)
+            USING ERRCODE = 'duplicate_object',
+                  DETAIL = pg_catalog.format('It calls %s.', other.fn);
+    END IF;
+
+    IF create_views THEN
+        live_name := steward._soft_delete_view_name(rel.relname, '_live');
+        deleted_name := steward._soft_delete_view_name(rel.relname, '_deleted');
+        IF EXISTS (SELECT FROM pg_catalog.pg_class c
+                    WHERE c.relnamespace = rel.relnamespace AND c.relname IN (live_name, deleted_name)) THEN
+            RAISE EXCEPTION 'relation "%" or "%" already exists in schema "%"', live_name, deleted_name, rel.nspname
+                USING ERRCODE = 'duplicate_table',
+                      HINT = 'Pass create_views => false and write your own views.';
+        END IF;
+    END IF;
+
+    -- Everything checked: now change things (one transaction, all or nothing).
+    IF col IS NULL THEN
+        EXECUTE pg_catalog.format('ALTER TABLE %s ADD COLUMN %I timestamptz', tbl, column_name);
+    END IF;
+    IF other IS NOT NULL THEN                       -- stale trigger of ours (no config row)
+        EXECUTE pg_catalog.format('DROP TRIGGER steward_soft_delete ON %s', tbl);
+    END IF;
+    EXECUTE pg_catalog.format(
+        'CREATE TRIGGER steward_soft_delete BEFORE DELETE ON %s FOR EACH ROW EXECUTE FUNCTION steward._soft_delete_trigger(%L)',
+        tbl, column_name);
+    PERFORM steward._soft_delete_drop_trigger(tbl, 'steward_soft_delete_truncate');
+    EXECUTE pg_catalog.format(
+        'CREATE TRIGGER steward_soft_delete_truncate BEFORE TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION steward._soft_delete_truncate()',
+        tbl);
+    IF create_views THEN
+        EXECUTE pg_catalog.format('CREATE VIEW %I.%I WITH (security_invoker = true) AS SELECT * FROM %s WHERE %I IS NULL',
+                                  rel.nspname, live_name, tbl, column_name);
+        EXECUTE pg_catalog.format('CREATE VIEW %I.%I WITH (security_invoker = true) AS SELECT * FROM %s WHERE %I IS NOT NULL',
+                                  rel.nspname, deleted_name, tbl, column_name);
+        live := pg_catalog.format('%I.%I', rel.nspname, live_name)::regclass;
+        deleted := pg_catalog.format('%I.%I', rel.nspname, deleted_name)::regclass;
+        EXECUTE pg_catalog.format('COMMENT ON VIEW %s IS %L', live,
+                                  pg_catalog.format('Live rows of %s (pg_steward soft delete)', tbl));
+        EXECUTE pg_catalog.format('COMMENT ON VIEW %s IS %L', deleted,
+                                  pg_catalog.format('Soft-deleted rows of %s (pg_steward soft delete)', tbl));
+    END IF;
+    PERFORM steward._soft_delete_register(tbl, column_name, live, deleted);
+    PERFORM steward._soft_delete_sync(tbl);
+    PERFORM steward._soft_delete_sync_references();
+    PERFORM steward.soft_delete_mode();            -- loads the library: this session rewrites
+    IF NOT steward._soft_delete_preloaded() THEN
+        RAISE NOTICE 'pg_steward is not preloaded: a session reports DELETE 0 for soft deletes until it has loaded the library'
+            USING DETAIL = 'Rows are marked either way; only the row count and RETURNING seen by the client differ.',
+                  HINT = 'Preload it (shared_preload_libraries, or ALTER DATABASE ... SET session_preload_libraries = ''pg_steward''), or run SELECT steward.soft_delete_mode() when a connection opens.';
+    END IF;
+    RETURN true;
+END
+$$;
+DELETE FROM steward.soft_delete_tables s
+ WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) s.table_name::pg_catalog.oid);
+
 -- Health: the new check extension_update (health() finds
 -- steward._health_checks_extension() by its name).
 -- The extension itself, three versions that should be one: the installed
