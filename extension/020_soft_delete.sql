@@ -452,11 +452,12 @@ $$;
 -- mode the change takes (ACCESS EXCLUSIVE where a trigger is dropped, as
 -- DROP TRIGGER takes, else SHARE ROW EXCLUSIVE, as CREATE OR REPLACE
 -- TRIGGER takes: a check that changes its foreign keys is replaced), so
--- two syncs do not deadlock over tables both change; then each table's state
--- is read again: a sync that waited for another one sees what that one
--- committed (READ COMMITTED; under REPEATABLE READ it keeps its snapshot and
--- may fail with "trigger ... already exists" as before 0.2.0). A sync that
--- changes nothing locks nothing.
+-- two syncs do not deadlock over tables both change; then the state is read
+-- again, once, with the locks held: a sync that waited for another one sees
+-- what that one committed (READ COMMITTED; under REPEATABLE READ it keeps
+-- its snapshot and may fail with "trigger ... already exists" as before
+-- 0.2.0). Tables dropped meanwhile are skipped. A sync that changes nothing
+-- locks nothing.
 CREATE FUNCTION steward._soft_delete_sync_references(from_ddl boolean DEFAULT false, narrow boolean DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql

@@ -54,10 +54,11 @@ void _PG_init(void) {
         for (int j = i; j > 0 && strcmp(g_inits[j - 1].name, g_inits[j].name) > 0; --j)
             std::swap(g_inits[j - 1], g_inits[j]);
     for (int i = 0; i < g_init_count; ++i) g_inits[i].fn();
-    // Read-only: which library this session runs (a setting, not a C
-    // function, so that an upgrade script can read it while an older
-    // library without such a function is still loaded; health() compares
-    // it with the installed SQL and the files on disk).
+    // Read-only: which library this session runs; health() compares it
+    // with the installed SQL and the files on disk. A setting rather than a
+    // C function: the upgrade script that brings that check runs while an
+    // older library may still be loaded, and must not declare a C function
+    // the older library lacks.
     DefineCustomStringVariable("steward.library_version", "Version of the pg_steward library this session runs.",
                                nullptr, &steward::g_library_version, STEWARD_VERSION, PGC_INTERNAL,
                                GUC_NOT_IN_SAMPLE | GUC_DISALLOW_IN_FILE, nullptr, nullptr, nullptr);
