@@ -315,7 +315,8 @@ TriggerChecks *ChecksFor(TriggerData *td) {
     const Trigger *trigger = td->tg_trigger;
     bool found;
     auto *tc = static_cast<TriggerChecks *>(hash_search(g_checks, &trigger->tgoid, HASH_ENTER, &found));
-    if (!found) {
+    if (!found) {  // every field the invalidation callback reads, before anything can fail
+        tc->relid = RelationGetRelid(td->tg_relation);
         tc->nchecks = 0;
         tc->valid = false;
         tc->building = false;
