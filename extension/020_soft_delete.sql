@@ -472,6 +472,8 @@ DECLARE
     skipped oid[] := '{}';   -- after DDL: tables that could not be locked
     tbl regclass;
     lock_sql text;
+    -- the hint of the warning after DDL (a table that could not be changed)
+    warning_hint constant text := 'SELECT steward.enable_soft_delete() of a soft-delete-enabled table again brings the checks in step; steward.health() lists the tables whose check is missing.';
     saved_lock_timeout constant text := pg_catalog.current_setting('lock_timeout');
     only_grow constant boolean := NOT COALESCE(narrow, NOT from_ddl);
 BEGIN
@@ -515,7 +517,7 @@ BEGIN
                 -- never fail someone's DDL for one table we cannot change now
                 RAISE WARNING 'pg_steward could not update the soft delete reference check of "%": %',
                               steward._relation_name(tbl), SQLERRM
-                    USING HINT = 'SELECT steward.enable_soft_delete() of a soft-delete-enabled table again brings the checks in step; steward.health() lists the tables whose check is missing.';
+                    USING HINT = warning_hint;
             END LOOP;
         END;
     END LOOP;
@@ -552,7 +554,7 @@ BEGIN
             END IF;
             RAISE WARNING 'pg_steward could not update the soft delete reference check of "%": %',
                           steward._relation_name(tbl), SQLERRM
-                USING HINT = 'SELECT steward.enable_soft_delete() of a soft-delete-enabled table again brings the checks in step; steward.health() lists the tables whose check is missing.';
+                USING HINT = warning_hint;
         END;
     END LOOP;
 END
