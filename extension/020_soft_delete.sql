@@ -431,6 +431,22 @@ AS $$
       FROM state s
 $$;
 
+-- One row per table whose reference check a sync has changed: every sync
+-- that changes a table's check first writes the table's row, so two syncs
+-- of the same table meet on it as two updates of one row do. Under
+-- REPEATABLE READ or SERIALIZABLE, a sync whose snapshot is older than
+-- another sync's committed change of the table (it read the catalog as it
+-- was before) fails with serialization_failure (40001), instead of
+-- replacing that change by what its old snapshot shows: a trigger without
+-- the other transaction's foreign key, which would go unchecked. (READ
+-- COMMITTED reads the state again once its locks are held.) Rows of tables
+-- dropped since stay (an oid and a count); not dumped: no data of anyone's.
+CREATE TABLE steward._soft_delete_reference_syncs (
+    child oid PRIMARY KEY,
+    syncs bigint NOT NULL DEFAULT 1
+);
+REVOKE ALL ON steward._soft_delete_reference_syncs FROM PUBLIC;
+
 -- Keep steward_soft_delete_parent on exactly the tables that reference an
 -- enabled table, naming exactly those foreign keys (called by enable and
 -- disable, by the DDL event trigger with from_ddl, and by the sql_drop event
@@ -454,10 +470,11 @@ $$;
 -- TRIGGER takes: a check that changes its foreign keys is replaced), so
 -- two syncs do not deadlock over tables both change; then the state is read
 -- again, once, with the locks held: a sync that waited for another one sees
--- what that one committed (READ COMMITTED; under REPEATABLE READ it keeps
--- its snapshot and may fail with "trigger ... already exists" as before
--- 0.2.0). Tables dropped meanwhile are skipped. A sync that changes nothing
--- locks nothing.
+-- what that one committed (READ COMMITTED; under REPEATABLE READ or
+-- SERIALIZABLE it keeps its snapshot, and fails with 40001 when another
+-- sync changed one of its tables after that snapshot: see
+-- steward._soft_delete_reference_syncs). Tables dropped meanwhile are
+-- skipped. A sync that changes nothing locks nothing.
 CREATE FUNCTION steward._soft_delete_sync_references(from_ddl boolean DEFAULT false, narrow boolean DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql
@@ -533,6 +550,9 @@ BEGIN
             IF from_ddl THEN
                 PERFORM pg_catalog.set_config('lock_timeout', '1s', true);
             END IF;
+            -- (the table's row: see steward._soft_delete_reference_syncs)
+            INSERT INTO steward._soft_delete_reference_syncs AS y (child) VALUES (r.child::pg_catalog.oid)
+                ON CONFLICT (child) DO UPDATE SET syncs = y.syncs OPERATOR(pg_catalog.+) 1;
             -- replaced in place where the name stays (CREATE OR REPLACE
             -- TRIGGER takes SHARE ROW EXCLUSIVE, DROP TRIGGER ACCESS EXCLUSIVE)
             IF r.tgname IS NOT NULL AND (r.fks IS NULL OR r.tgname OPERATOR(pg_catalog.<>) r.want_name) THEN
@@ -549,7 +569,12 @@ BEGIN
             PERFORM pg_catalog.set_config('lock_timeout', saved_lock_timeout, true);
         EXCEPTION WHEN OTHERS THEN
             PERFORM pg_catalog.set_config('lock_timeout', saved_lock_timeout, true);
-            IF NOT from_ddl THEN
+            IF NOT from_ddl AND SQLSTATE = '40001' THEN
+                RAISE EXCEPTION 'could not update the soft delete reference check of "%"', steward._relation_name(tbl)
+                    USING ERRCODE = 'serialization_failure',
+                          DETAIL = 'Another transaction changed it after this transaction''s snapshot was taken.',
+                          HINT = 'Retry the transaction, or run it in READ COMMITTED.';
+            ELSIF NOT from_ddl THEN
                 RAISE;
             END IF;
             RAISE WARNING 'pg_steward could not update the soft delete reference check of "%": %',

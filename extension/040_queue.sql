@@ -100,11 +100,11 @@ DECLARE
     base text := (SELECT c.relname FROM pg_catalog.pg_class c WHERE c.oid = part);
 BEGIN
     EXECUTE pg_catalog.format('CREATE INDEX IF NOT EXISTS %I ON %s (id)', base || '_id', part);
-    -- BRIN: rows arrive in finished_at order; nearly free to maintain on
-    -- every complete, and enough for "the last 5 minutes" in the stats views
-    EXECUTE pg_catalog.format('CREATE INDEX IF NOT EXISTS %I ON %s USING brin (finished_at)', base || '_finished', part);
-    -- one queue's recent completions when other queues complete many more:
-    -- the BRIN range of the last 5 minutes holds every queue's rows
+    -- a queue's recent completions (stats views, health), steward.jobs
+    -- within a queue's retention, the purge of the default partition. No
+    -- index on finished_at alone: every index costs every completion (0.1.0's
+    -- BRIN one 4,000-6,000 instructions per job, measured two ways),
+    -- and every reader of the history filters by queue.
     EXECUTE pg_catalog.format('CREATE INDEX IF NOT EXISTS %I ON %s (queue_id, finished_at)', base || '_queue_finished', part);
 END
 $$;
@@ -1091,8 +1091,8 @@ BEGIN
         -- scheduled jobs that are already due count as ready
         SELECT greatest(oldest_ready_age, now() - min(j.run_at)) INTO oldest_ready_age
           FROM steward._job j WHERE j.queue_id = q.id AND j.state = 'scheduled' AND j.run_at <= now();
-        -- completions of the last 5 minutes (the partitions' BRIN index on
-        -- finished_at), and the averages over the same rows: the first
+        -- completions of the last 5 minutes (the partitions' (queue_id,
+        -- finished_at) index), and the averages over the same rows: the first
         -- completed_cap of the window when there are more
         -- (estimate first, as in _capped_count: over the cap, the averages
         -- are over the first steward._count_probe() completions of the window)

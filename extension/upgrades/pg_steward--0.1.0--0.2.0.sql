@@ -10,7 +10,10 @@
 -- (two enable_soft_delete() calls on tables referenced by the same table
 -- made the second fail with "trigger ... already exists"): the tables to
 -- change are locked first, in oid order, and their state read again,
--- through the new steward._soft_delete_reference_state().
+-- through the new steward._soft_delete_reference_state(). Under REPEATABLE
+-- READ or SERIALIZABLE, a sync whose snapshot predates another sync's
+-- change of the same table fails with 40001 instead of undoing that change
+-- (the new steward._soft_delete_reference_syncs).
 -- The reference checks as they are and as they should be, one row per
 -- table that has one or needs one: the trigger it has (tgname, have_fks;
 -- have_enabled: it and, on a partitioned table, its clones fire in normal
@@ -60,6 +63,22 @@ AS $$
                 OR (only_grow AND s.fks IS NULL)   -- after DDL: never dropped
       FROM state s
 $$;
+
+-- One row per table whose reference check a sync has changed: every sync
+-- that changes a table's check first writes the table's row, so two syncs
+-- of the same table meet on it as two updates of one row do. Under
+-- REPEATABLE READ or SERIALIZABLE, a sync whose snapshot is older than
+-- another sync's committed change of the table (it read the catalog as it
+-- was before) fails with serialization_failure (40001), instead of
+-- replacing that change by what its old snapshot shows: a trigger without
+-- the other transaction's foreign key, which would go unchecked. (READ
+-- COMMITTED reads the state again once its locks are held.) Rows of tables
+-- dropped since stay (an oid and a count); not dumped: no data of anyone's.
+CREATE TABLE steward._soft_delete_reference_syncs (
+    child oid PRIMARY KEY,
+    syncs bigint NOT NULL DEFAULT 1
+);
+REVOKE ALL ON steward._soft_delete_reference_syncs FROM PUBLIC;
 
 CREATE OR REPLACE FUNCTION steward._soft_delete_sync_references(from_ddl boolean DEFAULT false, narrow boolean DEFAULT NULL)
 RETURNS void
@@ -136,6 +155,9 @@ BEGIN
             IF from_ddl THEN
                 PERFORM pg_catalog.set_config('lock_timeout', '1s', true);
             END IF;
+            -- (the table's row: see steward._soft_delete_reference_syncs)
+            INSERT INTO steward._soft_delete_reference_syncs AS y (child) VALUES (r.child::pg_catalog.oid)
+                ON CONFLICT (child) DO UPDATE SET syncs = y.syncs OPERATOR(pg_catalog.+) 1;
             -- replaced in place where the name stays (CREATE OR REPLACE
             -- TRIGGER takes SHARE ROW EXCLUSIVE, DROP TRIGGER ACCESS EXCLUSIVE)
             IF r.tgname IS NOT NULL AND (r.fks IS NULL OR r.tgname OPERATOR(pg_catalog.<>) r.want_name) THEN
@@ -152,7 +174,12 @@ BEGIN
             PERFORM pg_catalog.set_config('lock_timeout', saved_lock_timeout, true);
         EXCEPTION WHEN OTHERS THEN
             PERFORM pg_catalog.set_config('lock_timeout', saved_lock_timeout, true);
-            IF NOT from_ddl THEN
+            IF NOT from_ddl AND SQLSTATE = '40001' THEN
+                RAISE EXCEPTION 'could not update the soft delete reference check of "%"', steward._relation_name(tbl)
+                    USING ERRCODE = 'serialization_failure',
+                          DETAIL = 'Another transaction changed it after this transaction''s snapshot was taken.',
+                          HINT = 'Retry the transaction, or run it in READ COMMITTED.';
+            ELSIF NOT from_ddl THEN
                 RAISE;
             END IF;
             RAISE WARNING 'pg_steward could not update the soft delete reference check of "%": %',
@@ -408,3 +435,146 @@ END
 $$;
 REVOKE ALL ON FUNCTION steward._health_checks_extension() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION steward._health_checks_extension() TO steward_monitor, pg_monitor;
+
+-- Queue: the job history's partitions lose their BRIN index on finished_at
+-- (every reader filters by queue and takes the (queue_id, finished_at)
+-- index; the BRIN entry cost every completion ~6,000 instructions). New
+-- partitions are made without it, existing ones (the default partition and
+-- those queue_maintenance() made) drop it. The queue stats read the
+-- completions of the last 5 minutes through the (queue_id, finished_at)
+-- index, as before (only its comment changed).
+CREATE OR REPLACE FUNCTION steward._job_history_indexes(part regclass)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    base text := (SELECT c.relname FROM pg_catalog.pg_class c WHERE c.oid = part);
+BEGIN
+    EXECUTE pg_catalog.format('CREATE INDEX IF NOT EXISTS %I ON %s (id)', base || '_id', part);
+    -- a queue's recent completions (stats views, health), steward.jobs
+    -- within a queue's retention, the purge of the default partition. No
+    -- index on finished_at alone: every index costs every completion (0.1.0's
+    -- BRIN one 4,000-6,000 instructions per job, measured two ways),
+    -- and every reader of the history filters by queue.
+    EXECUTE pg_catalog.format('CREATE INDEX IF NOT EXISTS %I ON %s (queue_id, finished_at)', base || '_queue_finished', part);
+END
+$$;
+CREATE OR REPLACE FUNCTION steward._queue_stats()
+RETURNS TABLE (queue text, paused boolean, ready bigint, scheduled bigint, running bigint,
+               expired_leases bigint, oldest_ready_age interval, completed_last_5min bigint,
+               failed_last_5min bigint, dead_last_5min bigint, jobs_per_second_5min numeric,
+               avg_wait interval, avg_run interval, counts_exact boolean,
+               dead bigint, dead_last_1d bigint, dead_exact boolean)
+LANGUAGE plpgsql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET enable_seqscan = off
+SET jit = off
+AS $$
+DECLARE
+    q record;
+    c record;
+    exact boolean;
+    many_prios boolean;
+    cap constant integer := 1000;
+    completed_cap constant integer := 1000;
+    completed_estimate bigint;
+    completed_limit integer;
+    max_prios constant integer := 1000;
+    since constant timestamptz := now() - interval '5 minutes';
+    -- errors recorded since %L (steward._job_error), and those that made a
+    -- job dead
+    errors_sql constant text := 'SELECT 1 FROM steward._job_error WHERE queue_id = %s AND at >= %L';
+    dead_sql constant text := errors_sql || ' AND dead';
+BEGIN
+    FOR q IN SELECT * FROM steward._queue ORDER BY name LOOP
+        queue := q.name; paused := q.paused; exact := true;
+        SELECT * INTO c FROM steward._capped_count(format(
+            'SELECT 1 FROM steward._job WHERE queue_id = %s AND state = ''ready''', q.id), cap);
+        ready := c.n; exact := exact AND c.exact;
+        SELECT * INTO c FROM steward._capped_count(format(
+            'SELECT 1 FROM steward._job WHERE queue_id = %s AND state = ''scheduled''', q.id), cap);
+        scheduled := c.n; exact := exact AND c.exact;
+        SELECT * INTO c FROM steward._capped_count(format(
+            'SELECT 1 FROM steward._job WHERE queue_id = %s AND state = ''running''', q.id), cap);
+        running := c.n; exact := exact AND c.exact;
+        SELECT * INTO c FROM steward._capped_count(format(
+            'SELECT 1 FROM steward._job WHERE queue_id = %s AND state = ''running'' AND lease_expires_at < now()', q.id), cap);
+        expired_leases := c.n; exact := exact AND c.exact;
+        -- the oldest ready job: the first entry of each priority in the ready
+        -- index (queue_id, prio, run_at, id) is that priority's oldest, so a
+        -- skip scan (one index descent per distinct priority, at most
+        -- max_prios + 1) finds the exact minimum; beyond max_prios
+        -- priorities it is the minimum over the highest ones (a lower bound)
+        WITH RECURSIVE p(prio, run_at, n) AS (
+            (SELECT j.prio, j.run_at, 1 FROM steward._job j
+              WHERE j.queue_id = q.id AND j.state = 'ready' ORDER BY j.prio, j.run_at LIMIT 1)
+            UNION ALL
+            SELECT x.prio, x.run_at, p.n + 1
+              FROM p, LATERAL (SELECT j.prio, j.run_at FROM steward._job j
+                                WHERE j.queue_id = q.id AND j.state = 'ready' AND j.prio > p.prio
+                                ORDER BY j.prio, j.run_at LIMIT 1) x
+             WHERE p.n <= max_prios)
+        SELECT now() - min(p.run_at), count(*) > max_prios INTO oldest_ready_age, many_prios FROM p;
+        exact := exact AND NOT many_prios;
+        -- scheduled jobs that are already due count as ready
+        SELECT greatest(oldest_ready_age, now() - min(j.run_at)) INTO oldest_ready_age
+          FROM steward._job j WHERE j.queue_id = q.id AND j.state = 'scheduled' AND j.run_at <= now();
+        -- completions of the last 5 minutes (the partitions' (queue_id,
+        -- finished_at) index), and the averages over the same rows: the first
+        -- completed_cap of the window when there are more
+        -- (estimate first, as in _capped_count: over the cap, the averages
+        -- are over the first steward._count_probe() completions of the window)
+        completed_estimate := steward._estimated_rows(format(
+            'SELECT 1 FROM steward._job_history WHERE queue_id = %s AND finished_at >= %L AND state = ''completed''',
+            q.id, since));
+        completed_limit := CASE WHEN completed_estimate > completed_cap THEN steward._count_probe()
+                                ELSE completed_cap + 1 END;
+        -- (dynamic: planned with the values, so that the (queue_id,
+        -- finished_at) index is taken when other queues fill the window)
+        EXECUTE format(
+            'SELECT count(*), avg(h.claimed_at - greatest(h.run_at, h.enqueued_at)), avg(h.finished_at - h.claimed_at)
+               FROM (SELECT h.run_at, h.enqueued_at, h.claimed_at, h.finished_at FROM steward._job_history h
+                      WHERE h.queue_id = %s AND h.finished_at >= %L AND h.state = %L LIMIT %s) h',
+            q.id, since, 'completed', completed_limit)
+          INTO completed_last_5min, avg_wait, avg_run;
+        IF completed_last_5min >= completed_limit THEN
+            exact := false;
+            completed_last_5min := greatest(completed_last_5min, completed_cap + 1, completed_estimate);
+        END IF;
+        SELECT * INTO c FROM steward._capped_count(format(dead_sql, q.id, since), cap);
+        dead_last_5min := c.n; exact := exact AND c.exact;
+        -- failed runs: every error recorded in the window, wherever the job
+        -- is now (waiting for its retry, completed since, dead, cancelled)
+        SELECT * INTO c FROM steward._capped_count(format(errors_sql, q.id, since), cap);
+        failed_last_5min := c.n; exact := exact AND c.exact;
+        jobs_per_second_5min := round(completed_last_5min / 300.0, 2);
+        counts_exact := exact;
+        -- dead jobs still kept (within the queue's retention, as steward.jobs
+        -- shows them) and of the last day (the health check)
+        SELECT * INTO c FROM steward._capped_count(format(dead_sql, q.id, now() - q.retention), cap);
+        dead := c.n; dead_exact := c.exact;
+        SELECT * INTO c FROM steward._capped_count(format(dead_sql, q.id, now() - interval '1 day'), cap);
+        dead_last_1d := c.n;
+        RETURN NEXT;
+    END LOOP;
+END
+$$;
+DO $upgrade$
+DECLARE
+    r record;
+BEGIN
+    FOR r IN
+        SELECT x.indexrelid::pg_catalog.regclass AS idx
+          FROM pg_catalog.pg_inherits i
+          JOIN pg_catalog.pg_index x ON x.indrelid OPERATOR(pg_catalog.=) i.inhrelid
+          JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) x.indexrelid
+          JOIN pg_catalog.pg_am a ON a.oid OPERATOR(pg_catalog.=) c.relam
+         WHERE i.inhparent OPERATOR(pg_catalog.=) 'steward._job_history'::pg_catalog.regclass
+           AND a.amname OPERATOR(pg_catalog.=) 'brin'
+    LOOP
+        EXECUTE pg_catalog.format('DROP INDEX %s', r.idx);
+    END LOOP;
+END
+$upgrade$;

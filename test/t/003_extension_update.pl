@@ -153,6 +153,7 @@ $node->safe_psql('used', qq{
     UPDATE users SET name = 'ann b' WHERE id = 1;
     DELETE FROM users WHERE id = 2;          -- soft: tasks 11 and 12 are marked too
     SELECT steward.create_queue('mail', max_attempts => 2);
+    SELECT steward.queue_maintenance();     -- the history's daily partitions, made by 0.1.0
     SELECT steward.enqueue('mail', jsonb_build_object('n', n)) FROM generate_series(1, 6) AS n;
 });
 # a claimed job, a completed one, a failed one waiting for its retry
@@ -197,8 +198,27 @@ my $stale_sql = q{SELECT count(*) FROM steward.soft_delete_tables s
                    WHERE NOT EXISTS (SELECT FROM pg_class c WHERE c.oid = s.table_name)};
 is($node->safe_psql('used', $stale_sql), '1', "$oldest left the temporary table's row behind");
 
+# the history's partitions and their indexes, by access method
+my $history_indexes_sql = q{
+    SELECT string_agg(DISTINCT format('%s %s', a.amname, pg_get_indexdef(x.indexrelid, 1, true)), ', ')
+      FROM pg_inherits i JOIN pg_index x ON x.indrelid = i.inhrelid
+      JOIN pg_class c ON c.oid = x.indexrelid JOIN pg_am a ON a.oid = c.relam
+     WHERE i.inhparent = 'steward._job_history'::regclass};
+my $history_parts_sql = q{SELECT count(*) FROM pg_inherits WHERE inhparent = 'steward._job_history'::regclass};
+my $history_parts = $node->safe_psql('used', $history_parts_sql);
+cmp_ok($history_parts, '>', 1, "$oldest made daily history partitions besides the default one");
+is($node->safe_psql('used', $history_indexes_sql), 'brin finished_at, btree id, btree queue_id',
+   "$oldest indexed them by finished_at (BRIN), id and queue");
+
 $node->safe_psql('used', 'ALTER EXTENSION pg_steward UPDATE');
 is($node->safe_psql('used', $stale_sql), '0', 'the update removed it');
+is($node->safe_psql('used', $history_parts_sql), $history_parts, 'the history keeps its partitions');
+is($node->safe_psql('used', $history_indexes_sql), 'btree id, btree queue_id',
+   'the update dropped their BRIN indexes and kept the rest');
+is($node->safe_psql('used', q{
+    SELECT count(*) FROM pg_inherits i JOIN pg_index x ON x.indrelid = i.inhrelid
+     WHERE i.inhparent = 'steward._job_history'::regclass}),
+   2 * $history_parts, 'two indexes on each partition');
 same_text($node->safe_psql('used', $facts_sql), $before,
           "$oldest -> $current: every row, log entry and job is kept");
 
