@@ -569,10 +569,10 @@ BEGIN
             PERFORM pg_catalog.set_config('lock_timeout', saved_lock_timeout, true);
         EXCEPTION WHEN OTHERS THEN
             PERFORM pg_catalog.set_config('lock_timeout', saved_lock_timeout, true);
-            IF NOT from_ddl AND SQLSTATE = '40001' THEN
+            IF NOT from_ddl AND SQLSTATE OPERATOR(pg_catalog.=) '40001' THEN
                 RAISE EXCEPTION 'could not update the soft delete reference check of "%"', steward._relation_name(tbl)
                     USING ERRCODE = 'serialization_failure',
-                          DETAIL = 'Another transaction changed it after this transaction''s snapshot was taken.',
+                          DETAIL = pg_catalog.format('Another transaction changed it after this transaction''s snapshot was taken (%s).', SQLERRM),
                           HINT = 'Retry the transaction, or run it in READ COMMITTED.';
             ELSIF NOT from_ddl THEN
                 RAISE;
