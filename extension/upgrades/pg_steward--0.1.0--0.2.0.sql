@@ -564,15 +564,19 @@ BEGIN
 END
 $$;
 -- Only the indexes 0.1.0 made (BRIN, named <partition>_finished), not one
--- a user added. The lock keeps a queue_maintenance() of another session
--- (still running 0.1.0's code) from adding a partition meanwhile; INSERTs
--- (completions) do not conflict with it, but each DROP INDEX locks its
--- partition until the update commits.
+-- a user added (nor a partition's part of an index on the whole history).
+-- The history is locked first, as a whole: the DROP INDEXes lock every
+-- partition until the update commits anyway, and taking them one by one
+-- under a weaker lock on the parent could deadlock with a reader of the
+-- history (which locks the parent, then its partitions); it also keeps a
+-- queue_maintenance() of another session (still running 0.1.0's code)
+-- from adding a partition meanwhile. Completions and readers of the
+-- history wait until the update commits.
 DO $upgrade$
 DECLARE
     r record;
 BEGIN
-    LOCK TABLE steward._job_history IN SHARE UPDATE EXCLUSIVE MODE;
+    LOCK TABLE steward._job_history IN ACCESS EXCLUSIVE MODE;
     FOR r IN
         SELECT x.indexrelid::pg_catalog.regclass AS idx
           FROM pg_catalog.pg_inherits i
@@ -583,6 +587,7 @@ BEGIN
          WHERE i.inhparent OPERATOR(pg_catalog.=) 'steward._job_history'::pg_catalog.regclass
            AND a.amname OPERATOR(pg_catalog.=) 'brin'
            AND c.relname OPERATOR(pg_catalog.=) (p.relname OPERATOR(pg_catalog.||) '_finished')
+           AND NOT c.relispartition
     LOOP
         EXECUTE pg_catalog.format('DROP INDEX %s', r.idx);
     END LOOP;

@@ -13,6 +13,7 @@
 # reaped-children counters after pgbench disconnects, plus the delta of
 # the background processes; pgbench's from its own rusage.
 set -euo pipefail
+export LC_ALL=C   # (bash's `times` prints a decimal comma in some locales)
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 export STEWARD_ROOT=$(cd "$HERE/../../.." && pwd)
 source "$STEWARD_ROOT/test/lib/server.sh"
@@ -43,9 +44,12 @@ server_ticks() {
 echo "pg_steward queue CPU split, synchronous_commit=$SYNC, 2 pgbench clients (-M prepared), ${DUR}s per variant"
 printf '   %-16s %10s %12s %12s %12s %8s\n' variant jobs/s 'server us' 'client us' 'total us' server%
 for v in $VARIANTS; do
-  per=1; [ "$v" = steward_batch10 ] && per=10
+  # 300k jobs, plus for batches a reserve for their rate (a worker that
+  # finds the queue empty aborts)
+  per=1; reserve=0
+  if [ "$v" = steward_batch10 ]; then per=10; reserve=$((50000 * DUR)); fi
   # the top-up (and the autovacuum of its rows) before the count starts
-  spsql -c 'SELECT top_up(300000)' -c 'VACUUM ANALYZE' -c 'CHECKPOINT' >/dev/null
+  spsql -c "SELECT top_up($((300000 + reserve)))" -c 'VACUUM ANALYZE' -c 'CHECKPOINT' >/dev/null
   sleep 2
   before=$(server_ticks)
   # (the subshell's `times`, not in a pipeline: its children's user and
@@ -55,6 +59,9 @@ for v in $VARIANTS; do
           tail -n 1 "$STEWARD_SERVER_DIR/times.out" | sed -E 's/([0-9]+)m([0-9.]+)s/\1 \2/g; s/^/TIME /') )
   sleep 1   # the backends exit and are reaped
   after=$(server_ticks)
+  if grep -qiE 'aborted|error' <<<"$out"; then
+    echo "   $v: pgbench reported errors: $(grep -iE 'aborted|error' <<<"$out" | sort | uniq -c | head -n 3 | tr -s ' ' | paste -sd ';' -)" >&2
+  fi
   txs=$(grep -oP 'number of transactions actually processed: \K[0-9]+' <<<"$out")
   tps=$(grep -oP 'tps = \K[0-9.]+(?= \(without)' <<<"$out")
   read -r um us sm ss < <(grep -oP '^TIME \K.*' <<<"$out")

@@ -55,11 +55,18 @@ median() { sort -g | awk '{a[NR]=$1} END {if (NR==0) {print 0} else if (NR%2) {p
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 
 # run_variant SCRIPT JOBS_PER_TX [extra pgbench args]: jobs/s
+# A client that found the queue empty (its \gset got no row) aborts; the
+# run is then reported on stderr and counts as 0 (each variant is topped up
+# with a reserve for its rate, so it should not happen).
 run_variant() {
   local script=$1 per=$2; shift 2
-  local tps
-  tps=$(pgbench -n -M prepared -c 2 -j 2 -T "$DUR" -D id=0 -D tok=0 "$@" -f "$HERE/$script" 2>&1 |
-        grep -oP 'tps = \K[0-9.]+(?= \(without)' || echo 0)
+  local out rc=0 tps
+  out=$(pgbench -n -M prepared -c 2 -j 2 -T "$DUR" -D id=0 -D tok=0 "$@" -f "$HERE/$script" 2>&1) || rc=$?
+  tps=$(grep -oP 'tps = \K[0-9.]+(?= \(without)' <<<"$out" || true)
+  if [ "$rc" -ne 0 ] || [ -z "$tps" ]; then
+    echo "   pgbench exited with status $rc ($script): $(grep -iE 'error|abort' <<<"$out" | sort | uniq -c | head -n 3 | tr -s ' ' | paste -sd ';' -)" >&2
+    tps=0
+  fi
   awk -v t="$tps" -v p="$per" 'BEGIN { printf "%.1f", t * p }'
 }
 
@@ -71,8 +78,11 @@ ratios_part() {
   for ((round = 1; round <= ROUNDS; round++)); do
     declare -A now=()
     for v in $variants; do
-      spsql -c "SELECT top_up($BACKLOG)" >/dev/null
-      per=1; [ "$v" = steward_batch10 ] && per=10
+      # the backlog, plus for batches (up to ~40k jobs/s here, more than
+      # the backlog in a 10 s run) a reserve so that it does not run dry
+      per=1; reserve=0
+      if [ "$v" = steward_batch10 ]; then per=10; reserve=$((50000 * DUR)); fi
+      spsql -c "SELECT top_up($((BACKLOG + reserve)))" >/dev/null
       now[$v]=$(run_variant "$v.sql" "$per")
       res[$v]+="${now[$v]} "
     done
