@@ -46,10 +46,10 @@ printf '   %-16s %10s %12s %12s %12s %8s\n' variant jobs/s 'server us' 'client u
 for v in $VARIANTS; do
   # 300k jobs, plus for batches a reserve for their rate (a worker that
   # finds the queue empty aborts)
-  per=1; reserve=0
-  if [ "$v" = steward_batch10 ]; then per=10; reserve=$((50000 * DUR)); fi
+  per=1; top="top_up(300000)"
+  if [ "$v" = steward_batch10 ]; then per=10; top="top_up($((300000 + 50000 * DUR)), 'bench_batch')"; fi
   # the top-up (and the autovacuum of its rows) before the count starts
-  spsql -c "SELECT top_up($((300000 + reserve)))" -c 'VACUUM ANALYZE' -c 'CHECKPOINT' >/dev/null
+  spsql -c "SELECT $top" -c 'VACUUM ANALYZE' -c 'CHECKPOINT' >/dev/null
   sleep 2
   before=$(server_ticks)
   # (the subshell's `times`, not in a pipeline: its children's user and

@@ -4,6 +4,8 @@
 -- every queue; N history rows finished over the last 24 hours (90% 'bench',
 -- 10% 'other'; 1% with errors, 0.1% dead); their errors in the error log.
 TRUNCATE steward._job, steward._job_history, steward._job_error;
+-- (the batch variant's queue of the ratios part: not one of the three)
+SELECT steward.drop_queue(name) FROM steward.queues WHERE name = 'bench_batch';
 SELECT steward.create_queue(n) FROM unnest(ARRAY['bench', 'other', 'idle']) n
  WHERE NOT EXISTS (SELECT FROM steward.queues q WHERE q.name = n);
 INSERT INTO steward._job (queue_id, state, prio, run_at, payload, max_attempts, attempt, lease_token, errors)

@@ -78,11 +78,14 @@ ratios_part() {
   for ((round = 1; round <= ROUNDS; round++)); do
     declare -A now=()
     for v in $variants; do
-      # the backlog, plus for batches (up to ~40k jobs/s here, more than
-      # the backlog in a 10 s run) a reserve so that it does not run dry
-      per=1; reserve=0
-      if [ "$v" = steward_batch10 ]; then per=10; reserve=$((50000 * DUR)); fi
-      spsql -c "SELECT top_up($((BACKLOG + reserve)))" >/dev/null
+      # the backlog; batches (up to ~40k jobs/s here, more than the backlog
+      # in a 10 s run) in their own queue with a reserve, so that they do not
+      # run dry and the other variants' backlog stays as it is
+      if [ "$v" = steward_batch10 ]; then
+        per=10; spsql -c "SELECT top_up($((BACKLOG + 50000 * DUR)), 'bench_batch')" >/dev/null
+      else
+        per=1; spsql -c "SELECT top_up($BACKLOG)" >/dev/null
+      fi
       now[$v]=$(run_variant "$v.sql" "$per")
       res[$v]+="${now[$v]} "
     done
