@@ -20,6 +20,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use StewardQueueHistory;
 
 my $node = PostgreSQL::Test::Cluster->new('main');
 $node->init;
@@ -198,22 +199,19 @@ my $stale_sql = q{SELECT count(*) FROM steward.soft_delete_tables s
                    WHERE NOT EXISTS (SELECT FROM pg_class c WHERE c.oid = s.table_name)};
 is($node->safe_psql('used', $stale_sql), '1', "$oldest left the temporary table's row behind");
 
-# the history's partitions and their indexes, by access method
-my $history_indexes_sql = q{
-    SELECT string_agg(DISTINCT regexp_replace(pg_get_indexdef(x.indexrelid), '^.* USING ', ''), ', ')
-      FROM pg_inherits i JOIN pg_index x ON x.indrelid = i.inhrelid
-     WHERE i.inhparent = 'steward._job_history'::regclass};
+# the history's partitions and their indexes, by access method, per partition
+my $history_indexes_sql = StewardQueueHistory::partition_indexes_sql;
 my $history_parts_sql = q{SELECT count(*) FROM pg_inherits WHERE inhparent = 'steward._job_history'::regclass};
 my $history_parts = $node->safe_psql('used', $history_parts_sql);
 cmp_ok($history_parts, '>', 1, "$oldest made daily history partitions besides the default one");
 is($node->safe_psql('used', $history_indexes_sql), 'brin (finished_at), btree (id), btree (queue_id, finished_at)',
-   "$oldest indexed them by finished_at (BRIN), id and queue");
+   "$oldest indexed each of them by finished_at (BRIN), id and queue");
 
 $node->safe_psql('used', 'ALTER EXTENSION pg_steward UPDATE');
 is($node->safe_psql('used', $stale_sql), '0', 'the update removed it');
 is($node->safe_psql('used', $history_parts_sql), $history_parts, 'the history keeps its partitions');
 is($node->safe_psql('used', $history_indexes_sql), 'btree (id), btree (queue_id, finished_at)',
-   'the update dropped their BRIN indexes and kept the rest');
+   'the update dropped the BRIN index of each and kept the rest');
 is($node->safe_psql('used', q{
     SELECT count(*) FROM pg_inherits i JOIN pg_index x ON x.indrelid = i.inhrelid
      WHERE i.inhparent = 'steward._job_history'::regclass}),

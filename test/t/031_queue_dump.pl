@@ -7,6 +7,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use StewardQueueHistory;
 
 my $node = PostgreSQL::Test::Cluster->new('queue_dump');
 $node->init;
@@ -50,11 +51,8 @@ is($node->safe_psql('dst', $queues_sql), $queues_before, 'queues and their optio
 is($node->safe_psql('dst', $jobs_sql), $jobs_before, 'jobs in every state survive');
 is($node->safe_psql('dst', q{SELECT last_value FROM steward._job_id_seq}), $next_before, 'job id sequence survives');
 is($node->safe_psql('dst', q{SELECT last_value FROM steward._queue_id_seq}), $queue_seq_before, 'queue id sequence survives');
-# every partition's indexes (method and columns), one line per partition
-is($node->safe_psql('dst', q{SELECT string_agg(DISTINCT coalesce((SELECT string_agg(d.def, ', ' ORDER BY d.def)
-                                                              FROM pg_index x, regexp_replace(pg_get_indexdef(x.indexrelid), '^.* USING ', '') d(def)
-                                                             WHERE x.indrelid = i.inhrelid), 'no index'), E'\n')
-                               FROM pg_inherits i WHERE i.inhparent = 'steward._job_history'::regclass}),
+# every partition's indexes (method and columns), one line per distinct set
+is($node->safe_psql('dst', StewardQueueHistory::partition_indexes_sql),
    'btree (id), btree (queue_id, finished_at)', 'every history partition has its two indexes after the restore (id; queue_id, finished_at)');
 is($node->safe_psql('dst', q{SELECT dead, counts_exact FROM steward.queue_summary WHERE queue = 'mail'}), "1|t",
    'the restored dead job is counted (error log)');
