@@ -151,7 +151,10 @@ rounds() {
   local label=$1 n=$2 secs=$3 r tb ts tc
   local -a rs=() rc=()
   for r in $(seq 1 "$n"); do
-    tb=$(tps bare "$secs"); ts=$(tps steward "$secs"); tc=$(tps cte "$secs")
+    # odd rounds bare first, even rounds bare last: a drift within a round
+    # (the disk's flush time, checkpoints) then favours neither side
+    if ((r % 2)); then tb=$(tps bare "$secs"); ts=$(tps steward "$secs"); tc=$(tps cte "$secs")
+    else tc=$(tps cte "$secs"); ts=$(tps steward "$secs"); tb=$(tps bare "$secs"); fi
     rs+=("$(bc -l <<<"$ts/$tb")"); rc+=("$(bc -l <<<"$tc/$tb")")
     printf '%s round %d: bare %.0f tps, pg_steward %.0f tps, hand-written CTE %.0f tps; pg_steward/bare %.3f, CTE/bare %.3f\n' \
       "$label" "$r" "$tb" "$ts" "$tc" "${rs[-1]}" "${rc[-1]}"

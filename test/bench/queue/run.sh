@@ -77,7 +77,11 @@ ratios_part() {
   local r1="" r2="" r3="" rr=""
   for ((round = 1; round <= ROUNDS; round++)); do
     declare -A now=()
-    for v in $variants; do
+    # odd rounds in the listed order, even rounds reversed, so that a drift
+    # within a round (the disk's flush time) favours no variant
+    local order=$variants
+    ((round % 2)) || order=$(tr ' ' '\n' <<<"$variants" | tac | paste -sd ' ' -)
+    for v in $order; do
       # the backlog; batches (up to ~40k jobs/s here, more than the backlog
       # in a 10 s run) in their own queue with a reserve, so that they do not
       # run dry and the other variants' backlog stays as it is
