@@ -273,7 +273,8 @@ BEGIN
     IF j.state <> 'running' THEN
         RAISE EXCEPTION 'cannot % job %: it is not claimed', action, job_id
             USING ERRCODE = 'object_not_in_prerequisite_state',
-                  DETAIL = 'The job is waiting to run; its lease expired or it was released.';
+                  DETAIL = CASE WHEN j.token = 0 THEN 'The job has not been claimed yet.'
+                                ELSE 'The job waits to run again: it failed and waits for its retry, or it was released.' END;
     END IF;
     RAISE EXCEPTION 'cannot % job %: lease token % is not the current lease', action, job_id, lease_token
         USING ERRCODE = 'object_not_in_prerequisite_state',

@@ -375,13 +375,17 @@ WITH states(state, ord) AS (
     VALUES ('active', 1), ('idle', 2), ('idle in transaction', 3),
            ('idle in transaction (aborted)', 4), ('fastpath function call', 5), ('disabled', 6)
 ), clients AS (
-    SELECT COALESCE(a.state, 'unknown') AS state, a.state_change,
+    -- time in the state; never negative: the reading session's own state
+    -- changed just after its statement's timestamp
+    SELECT COALESCE(a.state, 'unknown') AS state,
+           CASE WHEN a.state_change > pg_catalog.statement_timestamp() THEN interval '0'
+                ELSE pg_catalog.statement_timestamp() - a.state_change END AS in_state,
            a.datname = pg_catalog.current_database() AS here
       FROM pg_catalog.pg_stat_activity a
      WHERE a.backend_type = 'client backend'
 ), per_state AS (
     SELECT c.state, pg_catalog.count(*) AS n, pg_catalog.count(*) FILTER (WHERE c.here) AS n_here,
-           pg_catalog.max(pg_catalog.statement_timestamp() - c.state_change) AS longest
+           pg_catalog.max(c.in_state) AS longest
       FROM clients c GROUP BY c.state
 ), all_states AS (
     SELECT s.state, s.ord FROM states s
@@ -400,7 +404,7 @@ SELECT s.state,
        mx.max_connections,
        pg_catalog.round(100.0 * CASE WHEN s.state = 'total' THEN (SELECT pg_catalog.count(*) FROM clients)
                                       ELSE COALESCE(p.n, 0) END / mx.max_connections, 2) AS percent_of_max,
-       CASE WHEN s.state = 'total' THEN (SELECT pg_catalog.max(pg_catalog.statement_timestamp() - c.state_change) FROM clients c)
+       CASE WHEN s.state = 'total' THEN (SELECT pg_catalog.max(c.in_state) FROM clients c)
             ELSE p.longest END                                          AS longest_in_state
   FROM all_states s
   CROSS JOIN mx

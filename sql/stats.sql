@@ -278,6 +278,11 @@ SELECT (SELECT this_database FROM steward.connections WHERE state = 'total')
        = (SELECT pg_catalog.sum(this_database) FROM steward.connections WHERE state <> 'total') AS this_database_is_sum,
        (SELECT this_database >= 1 FROM steward.connections WHERE state = 'active') AS counts_itself,
        (SELECT pg_catalog.bool_and(this_database <= connections) FROM steward.connections) AS at_most_all;
+-- Time in a state is never negative, also for the reading session itself
+-- (its state changed just after its statement's timestamp).
+SELECT pg_catalog.bool_and(longest_in_state >= interval '0') AS never_negative,
+       (SELECT longest_in_state IS NOT NULL FROM steward.connections WHERE state = 'active') AS active_has_one
+  FROM steward.connections WHERE longest_in_state IS NOT NULL;
 -- The monitoring session itself is never listed, even at zero thresholds.
 SET steward.long_query_warning = 0;
 SET steward.long_transaction_warning = 0;

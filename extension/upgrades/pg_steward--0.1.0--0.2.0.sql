@@ -593,3 +593,87 @@ BEGIN
     END LOOP;
 END
 $upgrade$;
+
+-- Queue: the refusal of a job that waits to run names a failure waiting for
+-- its retry too (0.1.0's detail named only an expired lease and a release).
+CREATE OR REPLACE FUNCTION steward._job_not_yours(job_id bigint, lease_token integer, action text)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    j record;
+    h record;
+BEGIN
+    IF job_id IS NULL THEN
+        RAISE EXCEPTION 'job id must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF lease_token IS NULL THEN
+        RAISE EXCEPTION 'lease token must not be null' USING ERRCODE = 'null_value_not_allowed',
+            HINT = 'Pass the lease_token column of the row steward.dequeue() returned.';
+    END IF;
+    SELECT x.state, x.lease_token AS token, x.worker INTO j FROM steward._job x WHERE x.id = job_id;
+    IF NOT FOUND THEN
+        SELECT x.state INTO h FROM steward._job_history x WHERE x.id = job_id LIMIT 1;
+        IF FOUND THEN
+            RAISE EXCEPTION 'cannot % job %: it is already %', action, job_id, h.state
+                USING ERRCODE = 'object_not_in_prerequisite_state';
+        END IF;
+        RAISE EXCEPTION 'job % does not exist', job_id USING ERRCODE = 'undefined_object';
+    END IF;
+    IF j.state <> 'running' THEN
+        RAISE EXCEPTION 'cannot % job %: it is not claimed', action, job_id
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = CASE WHEN j.token = 0 THEN 'The job has not been claimed yet.'
+                                ELSE 'The job waits to run again: it failed and waits for its retry, or it was released.' END;
+    END IF;
+    RAISE EXCEPTION 'cannot % job %: lease token % is not the current lease', action, job_id, lease_token
+        USING ERRCODE = 'object_not_in_prerequisite_state',
+              DETAIL = pg_catalog.format('The job was claimed again (lease %s, worker %s) after this lease expired or was released.',
+                                         j.token, coalesce(pg_catalog.quote_literal(j.worker), 'unnamed')),
+              HINT = 'Only the worker holding the current lease may finish the job; this worker should drop it.';
+END
+$$;
+
+-- Stats: steward.connections' longest_in_state is never negative (0.1.0's
+-- could show the reading session's own state as -00:00:00.000001).
+CREATE OR REPLACE VIEW steward.connections AS
+WITH states(state, ord) AS (
+    VALUES ('active', 1), ('idle', 2), ('idle in transaction', 3),
+           ('idle in transaction (aborted)', 4), ('fastpath function call', 5), ('disabled', 6)
+), clients AS (
+    -- time in the state; never negative: the reading session's own state
+    -- changed just after its statement's timestamp
+    SELECT COALESCE(a.state, 'unknown') AS state,
+           CASE WHEN a.state_change > pg_catalog.statement_timestamp() THEN interval '0'
+                ELSE pg_catalog.statement_timestamp() - a.state_change END AS in_state,
+           a.datname = pg_catalog.current_database() AS here
+      FROM pg_catalog.pg_stat_activity a
+     WHERE a.backend_type = 'client backend'
+), per_state AS (
+    SELECT c.state, pg_catalog.count(*) AS n, pg_catalog.count(*) FILTER (WHERE c.here) AS n_here,
+           pg_catalog.max(c.in_state) AS longest
+      FROM clients c GROUP BY c.state
+), all_states AS (
+    SELECT s.state, s.ord FROM states s
+    UNION ALL
+    SELECT p.state, 7 FROM per_state p WHERE p.state NOT IN (SELECT s.state FROM states s)
+    UNION ALL
+    SELECT 'total', 8
+), mx AS (
+    SELECT pg_catalog.current_setting('max_connections')::integer AS max_connections
+)
+SELECT s.state,
+       CASE WHEN s.state = 'total' THEN (SELECT pg_catalog.count(*) FROM clients)
+            ELSE COALESCE(p.n, 0) END                                   AS connections,
+       CASE WHEN s.state = 'total' THEN (SELECT pg_catalog.count(*) FROM clients c WHERE c.here)
+            ELSE COALESCE(p.n_here, 0) END                              AS this_database,
+       mx.max_connections,
+       pg_catalog.round(100.0 * CASE WHEN s.state = 'total' THEN (SELECT pg_catalog.count(*) FROM clients)
+                                      ELSE COALESCE(p.n, 0) END / mx.max_connections, 2) AS percent_of_max,
+       CASE WHEN s.state = 'total' THEN (SELECT pg_catalog.max(c.in_state) FROM clients c)
+            ELSE p.longest END                                          AS longest_in_state
+  FROM all_states s
+  CROSS JOIN mx
+  LEFT JOIN per_state p ON p.state = s.state
+ ORDER BY s.ord, s.state;
