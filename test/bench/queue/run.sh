@@ -210,6 +210,7 @@ RAW_CLAIM="UPDATE raw_job SET state = 'running', attempt = attempt + 1, worker =
 cpu_prepare() {  # the PREPAREs of the prepared form
   echo "PREPARE raw_claim AS $RAW_CLAIM"
   echo "PREPARE raw_done(bigint) AS DELETE FROM raw_job WHERE id = \$1"
+  echo "PREPARE raw_cad(bigint) AS WITH done AS (DELETE FROM raw_job WHERE id = \$1) $RAW_CLAIM"
   echo "PREPARE deq(int) AS SELECT id FROM steward.dequeue('bench', 'w', \$1)"
   echo "PREPARE done(bigint, int) AS SELECT steward.complete(\$1, \$2)"
   echo "PREPARE cad(bigint, int) AS SELECT id FROM steward.complete_and_dequeue(\$1, \$2, worker => 'w')"
@@ -223,6 +224,8 @@ cpu_lines() {  # cpu_lines VARIANT FROM TO [prepared]
                    echo "DELETE FROM raw_job WHERE id = $i" ;;
       raw_two_tx/prepared) echo "EXECUTE raw_claim"
                            echo "EXECUTE raw_done($i)" ;;
+      raw_cad/) echo "WITH done AS (DELETE FROM raw_job WHERE id = $i) $RAW_CLAIM" ;;
+      raw_cad/prepared) echo "EXECUTE raw_cad($i)" ;;
       steward_two_tx/) echo "SELECT id FROM steward.dequeue('bench', 'w')"
                        echo "SELECT steward.complete($i, 1)" ;;
       steward_two_tx/prepared) echo "EXECUTE deq(1)"
@@ -256,10 +259,11 @@ cpu_part() {
   local form
   for form in text prepared; do
     declare -A per=()
-    for v in raw_two_tx steward_two_tx steward_cad steward_batch10; do
+    for v in raw_two_tx raw_cad steward_two_tx steward_cad steward_batch10; do
       local pre="" a b
       [ $form = prepared ] && pre=$(cpu_prepare)
       [ $v = steward_cad ] && pre+=$'\n'"SELECT id FROM steward.dequeue('bench', 'w')"
+      [ $v = raw_cad ] && pre+=$'\n'"$RAW_CLAIM"
       a=$(CALLGRIND_PG_OPTS="$CPU_OPTS" callgrind_instructions "SELECT 1" "$pre
 $(cpu_lines $v 1 100 "${form#text}")")
       b=$(CALLGRIND_PG_OPTS="$CPU_OPTS" callgrind_instructions "SELECT 1" "$pre
@@ -269,6 +273,10 @@ $(cpu_lines $v 1 300 "${form#text}")")
     done
     echo "   $form: steward (1) / raw (1) cost = $(ratio "${per[steward_two_tx]}" "${per[raw_two_tx]}") (lower is cheaper; throughput ratio ~ its inverse when CPU-bound)"
     echo "   $form: complete_and_dequeue / (1) = $(ratio "${per[steward_cad]}" "${per[steward_two_tx]}"), batches of 10 / (1) = $(ratio "${per[steward_batch10]}" "${per[steward_two_tx]}")"
+    # the same step for the hand-written SQL: its one-statement form (delete
+    # the previous job, claim the next) against its two transactions, the
+    # bound of (2) for SQL that writes no history row at all
+    echo "   $form: raw SQL in one statement / raw (1) = $(ratio "${per[raw_cad]}" "${per[raw_two_tx]}") (throughput ratio ~ its inverse when CPU-bound)"
   done
 }
 
