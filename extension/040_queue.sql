@@ -691,7 +691,8 @@ BEGIN
            worker = NULL, lease_expires_at = NULL, lease_token = -x.lease_token,
            errors = coalesce(x.errors, '[]') || entry
      WHERE x.id = j.id;
-    PERFORM steward._queue_ready_hint(j.queue_id, j.prio, next_run, j.id);
+    -- the old key too: a dequeue may reach the job through its old ready entry
+    PERFORM steward._queue_ready_hint(j.queue_id, j.prio, LEAST(j.run_at, next_run), j.id);
     IF q.notify AND next_run <= failed_at THEN
         PERFORM pg_catalog.pg_notify(steward._queue_channel(q.name), '');
     END IF;
@@ -748,12 +749,13 @@ BEGIN
        SET state = CASE WHEN delay IS NULL OR delay = interval '0' THEN 'ready'::steward._job_state ELSE 'scheduled' END,
            attempt = x.attempt - 1, worker = NULL, lease_expires_at = NULL, lease_token = -x.lease_token,
            run_at = CASE WHEN delay IS NULL THEN x.run_at ELSE released_at + delay END
-     WHERE x.id = job_id AND x.lease_token = release.lease_token AND release.lease_token > 0
-    RETURNING x.queue_id, x.prio, x.run_at, x.id INTO j;
+      FROM (SELECT y.id, y.run_at FROM steward._job y WHERE y.id = job_id) old
+     WHERE x.id = job_id AND old.id = x.id AND x.lease_token = release.lease_token AND release.lease_token > 0
+    RETURNING x.queue_id, x.prio, x.run_at, x.id, LEAST(old.run_at, x.run_at) AS hint_at INTO j;
     IF NOT FOUND THEN
         PERFORM steward._job_not_yours(job_id, lease_token, 'release');
     END IF;
-    PERFORM steward._queue_ready_hint(j.queue_id, j.prio, j.run_at, j.id);
+    PERFORM steward._queue_ready_hint(j.queue_id, j.prio, j.hint_at, j.id);
     PERFORM pg_catalog.pg_notify(steward._queue_channel(q.name), '')
        FROM steward._queue q WHERE q.id = j.queue_id AND q.notify AND j.run_at <= released_at;
 END
@@ -775,6 +777,9 @@ BEGIN
     IF job_id IS NULL THEN
         RAISE EXCEPTION 'job id must not be null' USING ERRCODE = 'null_value_not_allowed';
     END IF;
+    -- before the row lock: if anything fails once the job is locked, the
+    -- floor other dequeues raised past it must go
+    PERFORM steward._queue_reset_on_abort(x.queue_id) FROM steward._job x WHERE x.id = job_id;
     SELECT x.id, x.queue_id INTO j FROM steward._job x WHERE x.id = job_id FOR UPDATE;
     IF NOT FOUND THEN
         IF EXISTS (SELECT FROM steward._job_history h WHERE h.id = job_id) THEN
@@ -782,7 +787,6 @@ BEGIN
         END IF;
         RAISE EXCEPTION 'job % does not exist', job_id USING ERRCODE = 'undefined_object';
     END IF;
-    PERFORM steward._queue_reset_on_abort(j.queue_id);
     WITH moved AS (DELETE FROM steward._job x WHERE x.id = job_id RETURNING x.*)
     INSERT INTO steward._job_history (id, queue_id, state, priority, run_at, payload, attempt, max_attempts, lease_token, worker,
                                       claimed_at, enqueued_at, finished_at, dedup_key, errors, progress, log)

@@ -677,3 +677,129 @@ SELECT s.state,
   CROSS JOIN mx
   LEFT JOIN per_state p ON p.state = s.state
  ORDER BY s.ord, s.state;
+
+-- Queue: fail() and release() lower the queue's cursor to the job's old key
+-- too (a dequeue whose snapshot predates the change may reach the job
+-- through its old ready entry and claim its new version: the floor must not
+-- then pass the jobs between the two keys), and cancel() asks for the
+-- cursor's reset on abort before it locks the job, not after.
+CREATE OR REPLACE FUNCTION steward.fail(job_id bigint, lease_token integer, error text, retry_in interval DEFAULT NULL,
+                             retry boolean DEFAULT true)
+RETURNS text
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    on_primary constant boolean := steward._require_primary('fail a job');
+    failed_at constant timestamptz := clock_timestamp();
+    j steward._job;
+    q steward._queue;
+    entry jsonb;
+    next_run timestamptz;
+    dead boolean;
+BEGIN
+    IF retry IS NULL THEN
+        RAISE EXCEPTION 'retry must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF retry_in IS NOT NULL AND retry_in < interval '0' THEN
+        RAISE EXCEPTION 'retry_in must not be negative' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF retry_in IS NOT NULL AND NOT retry THEN
+        RAISE EXCEPTION 'retry_in cannot be given with retry => false' USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'A job failed without retry is dead at once; pass one of them.';
+    END IF;
+    SELECT * INTO j FROM steward._job x
+     WHERE x.id = job_id AND x.lease_token = fail.lease_token AND fail.lease_token > 0 FOR UPDATE;
+    IF NOT FOUND THEN
+        PERFORM steward._job_not_yours(job_id, lease_token, 'fail');
+    END IF;
+    dead := j.attempt >= j.max_attempts OR NOT retry;
+    entry := jsonb_build_object('attempt', j.attempt, 'at', failed_at, 'worker', j.worker,
+                                'error', coalesce(error, 'unknown error'));
+    -- a dead job's error row has at = its finished_at (steward.retry() finds it so)
+    INSERT INTO steward._job_error (queue_id, job_id, at, attempt, error, dead)
+    VALUES (j.queue_id, j.id, failed_at, j.attempt, coalesce(error, 'unknown error'), dead);
+    IF dead THEN
+        UPDATE steward._job x SET errors = coalesce(x.errors, '[]') || entry WHERE x.id = j.id;
+        PERFORM steward._job_finish(ARRAY[j.id], ARRAY[j.lease_token], 'dead', NULL, failed_at);
+        RETURN 'dead';
+    END IF;
+    SELECT * INTO q FROM steward._queue WHERE id = j.queue_id;
+    next_run := failed_at + coalesce(retry_in, steward._queue_backoff(j.attempt, q.backoff_base, q.backoff_max, q.backoff_jitter));
+    UPDATE steward._job x
+       SET state = CASE WHEN next_run <= failed_at THEN 'ready'::steward._job_state ELSE 'scheduled' END, run_at = next_run,
+           worker = NULL, lease_expires_at = NULL, lease_token = -x.lease_token,
+           errors = coalesce(x.errors, '[]') || entry
+     WHERE x.id = j.id;
+    -- the old key too: a dequeue may reach the job through its old ready entry
+    PERFORM steward._queue_ready_hint(j.queue_id, j.prio, LEAST(j.run_at, next_run), j.id);
+    IF q.notify AND next_run <= failed_at THEN
+        PERFORM pg_catalog.pg_notify(steward._queue_channel(q.name), '');
+    END IF;
+    RETURN 'ready';
+END
+$$;
+
+CREATE OR REPLACE FUNCTION steward.release(job_id bigint, lease_token integer, delay interval DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    on_primary constant boolean := steward._require_primary('release a job');
+    released_at constant timestamptz := clock_timestamp();
+    j record;
+BEGIN
+    IF delay IS NOT NULL AND delay < interval '0' THEN
+        RAISE EXCEPTION 'delay must not be negative' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    UPDATE steward._job x
+       SET state = CASE WHEN delay IS NULL OR delay = interval '0' THEN 'ready'::steward._job_state ELSE 'scheduled' END,
+           attempt = x.attempt - 1, worker = NULL, lease_expires_at = NULL, lease_token = -x.lease_token,
+           run_at = CASE WHEN delay IS NULL THEN x.run_at ELSE released_at + delay END
+      FROM (SELECT y.id, y.run_at FROM steward._job y WHERE y.id = job_id) old
+     WHERE x.id = job_id AND old.id = x.id AND x.lease_token = release.lease_token AND release.lease_token > 0
+    RETURNING x.queue_id, x.prio, x.run_at, x.id, LEAST(old.run_at, x.run_at) AS hint_at INTO j;
+    IF NOT FOUND THEN
+        PERFORM steward._job_not_yours(job_id, lease_token, 'release');
+    END IF;
+    PERFORM steward._queue_ready_hint(j.queue_id, j.prio, j.hint_at, j.id);
+    PERFORM pg_catalog.pg_notify(steward._queue_channel(q.name), '')
+       FROM steward._queue q WHERE q.id = j.queue_id AND q.notify AND j.run_at <= released_at;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION steward.cancel(job_id bigint)
+RETURNS boolean
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    on_primary constant boolean := steward._require_primary('cancel a job');
+    j record;
+BEGIN
+    IF job_id IS NULL THEN
+        RAISE EXCEPTION 'job id must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    -- before the row lock: if anything fails once the job is locked, the
+    -- floor other dequeues raised past it must go
+    PERFORM steward._queue_reset_on_abort(x.queue_id) FROM steward._job x WHERE x.id = job_id;
+    SELECT x.id, x.queue_id INTO j FROM steward._job x WHERE x.id = job_id FOR UPDATE;
+    IF NOT FOUND THEN
+        IF EXISTS (SELECT FROM steward._job_history h WHERE h.id = job_id) THEN
+            RETURN false;
+        END IF;
+        RAISE EXCEPTION 'job % does not exist', job_id USING ERRCODE = 'undefined_object';
+    END IF;
+    WITH moved AS (DELETE FROM steward._job x WHERE x.id = job_id RETURNING x.*)
+    INSERT INTO steward._job_history (id, queue_id, state, priority, run_at, payload, attempt, max_attempts, lease_token, worker,
+                                      claimed_at, enqueued_at, finished_at, dedup_key, errors, progress, log)
+    SELECT m.id, m.queue_id, 'cancelled', -m.prio, m.run_at, m.payload, m.attempt, m.max_attempts, m.lease_token, m.worker,
+           m.claimed_at, m.enqueued_at, clock_timestamp(), m.dedup_key, m.errors, m.progress, m.log
+      FROM moved m;
+    RETURN true;
+END
+$$;

@@ -52,11 +52,14 @@ struct Slot {
     bool valid;      // floor is meaningful
     ReadyKey floor;
     uint64 generation;
+    TimestampTz rescanned_at;  // last scan from the start (0: none yet)
+    uint64 used;               // the clock when last looked up (eviction order)
 };
 
 struct CursorShmem {
     slock_t lock;
-    uint32 epoch;  // bumped by ResetAll
+    uint32 epoch;  // bumped by ResetAll and by an eviction
+    uint64 clock;  // ticks at every slot lookup
     Slot slots[kSlots];
 };
 
@@ -80,19 +83,38 @@ int g_reset_count = 0;
 bool g_reset_overflow = false;
 bool g_callbacks_registered = false;
 
-// Find the queue's slot in this database; with create, take a free one.
+// Find the queue's slot in this database; with create, take a free one, or
+// when every slot is taken (slots are not freed when a queue is dropped:
+// dropped queues keep theirs until they are the least recently used) the
+// least recently used one, preferring one without a floor. An eviction bumps
+// the epoch, which refuses every raise that read a slot before it: neither
+// the evicted queue nor the new one can then take a raise meant for the other.
 // Caller holds the lock.
 Slot *FindSlot(int32 queue_id, bool create) {
-    Slot *free_slot = nullptr;
+    Slot *free_slot = nullptr, *victim = nullptr;
     for (Slot &s : g_shmem->slots) {
-        if (s.queue_id == queue_id && s.dbid == MyDatabaseId) return &s;
-        if (s.queue_id == 0 && free_slot == nullptr) free_slot = &s;
+        if (s.queue_id == queue_id && s.dbid == MyDatabaseId) {
+            s.used = ++g_shmem->clock;
+            return &s;
+        }
+        if (s.queue_id == 0) {
+            if (free_slot == nullptr) free_slot = &s;
+        } else if (victim == nullptr || (victim->valid && !s.valid) ||
+                   (victim->valid == s.valid && s.used < victim->used)) {
+            victim = &s;
+        }
     }
-    if (!create || free_slot == nullptr) return nullptr;
+    if (!create) return nullptr;
+    if (free_slot == nullptr) {
+        free_slot = victim;
+        ++g_shmem->epoch;
+    }
     free_slot->dbid = MyDatabaseId;
     free_slot->queue_id = queue_id;
     free_slot->valid = false;
     free_slot->generation = 1;
+    free_slot->rescanned_at = 0;
+    free_slot->used = ++g_shmem->clock;
     return free_slot;
 }
 
@@ -241,12 +263,20 @@ void InitQueueModule() {
 
 bool CursorEnabled() { return g_shmem != nullptr && g_cursor_guc; }
 
-bool CursorRead(int32 queue_id, ReadyKey *floor, uint64 *generation) {
+bool CursorRead(int32 queue_id, ReadyKey *floor, uint64 *generation, TimestampTz now, int64 rescan_us) {
     *generation = 0;
     if (!CursorEnabled()) return false;
     SpinLockAcquire(&g_shmem->lock);
     Slot *s = FindSlot(queue_id, false);
     bool valid = s != nullptr && s->valid;
+    // The safety net, per queue (not per backend: a worker that serves more
+    // queues than it keeps times for must not escape it): one dequeue per
+    // interval ignores the floor; the first interval starts at the first read.
+    if (valid && s->rescanned_at == 0) s->rescanned_at = now;
+    if (valid && now - s->rescanned_at >= rescan_us) {
+        s->rescanned_at = now;
+        valid = false;
+    }
     // generation: the global epoch in the high half, the slot's in the low
     *generation = static_cast<uint64>(g_shmem->epoch) << 32;
     if (s != nullptr) {
@@ -257,8 +287,23 @@ bool CursorRead(int32 queue_id, ReadyKey *floor, uint64 *generation) {
     return valid;
 }
 
-void CursorRaise(int32 queue_id, const ReadyKey &to, uint64 generation) {
+bool CursorPendingMin(int32 queue_id, ReadyKey *key) {
+    if (g_shmem == nullptr) return false;
+    if (g_lowering_overflow) {
+        *key = KeyMin();
+        return true;
+    }
+    for (int i = 0; i < g_lowering_count; ++i)
+        if (g_lowerings[i].queue_id == queue_id) {
+            *key = g_lowerings[i].key;
+            return true;
+        }
+    return false;
+}
+
+void CursorRaise(int32 queue_id, const ReadyKey &to, uint64 generation, bool from_start) {
     if (!CursorEnabled()) return;
+    TimestampTz now = from_start ? GetCurrentTimestamp() : 0;
     SpinLockAcquire(&g_shmem->lock);
     uint32 slot_gen = static_cast<uint32>(generation & 0xffffffffu);
     // slot_gen 0: the queue had no slot when read. A slot created since by
@@ -266,7 +311,10 @@ void CursorRaise(int32 queue_id, const ReadyKey &to, uint64 generation) {
     Slot *s = g_shmem->epoch == (generation >> 32) ? FindSlot(queue_id, slot_gen == 0) : nullptr;
     if (s != nullptr && (slot_gen == 0 ? s->generation == 1 && !s->valid
                                        : (s->generation & 0xffffffffu) == slot_gen)) {
-        if (!s->valid || KeyLess(s->floor, to)) s->floor = to;
+        // after a scan from the start, `to` is the lowest claimable key: a
+        // floor above it (too high, whatever put it there) is repaired
+        if (!s->valid || from_start || KeyLess(s->floor, to)) s->floor = to;
+        if (from_start) s->rescanned_at = now;
         s->valid = true;
     }
     SpinLockRelease(&g_shmem->lock);
@@ -349,7 +397,7 @@ STEWARD_FUNCTION(steward_queue_cursor) {
     desc = BlessTupleDesc(desc);
     ReadyKey floor = KeyMin();
     uint64 generation = 0;
-    bool valid = CursorRead(PG_GETARG_INT32(0), &floor, &generation);
+    bool valid = CursorRead(PG_GETARG_INT32(0), &floor, &generation, 0, PG_INT64_MAX);
     Datum values[4] = {Int32GetDatum(-floor.prio), TimestampTzGetDatum(floor.run_at),
                        Int64GetDatum(floor.id), Int64GetDatum(static_cast<int64>(generation))};
     bool nulls[4] = {!valid, !valid, !valid, !CursorEnabled()};

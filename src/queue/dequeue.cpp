@@ -97,7 +97,7 @@ constexpr const char *kPromoteSql =
     "WITH c AS ("
     "  SELECT id FROM steward._job"
     "   WHERE queue_id = $1 AND state = 'scheduled' AND run_at <= pg_catalog.now()"
-    "   ORDER BY run_at LIMIT 10000 FOR UPDATE SKIP LOCKED)"
+    "   ORDER BY run_at LIMIT $2 FOR UPDATE SKIP LOCKED)"
     " UPDATE steward._job j SET state = 'ready' WHERE j.id = ANY (ARRAY(SELECT id FROM c))"
     " RETURNING j.prio, j.run_at, j.id";
 
@@ -163,7 +163,8 @@ void PreparePlans() {
     Oid reclaim_types[] = {INT4OID, INT4OID, TEXTOID, INTERVALOID, TEXTOID};
     g_plan_reclaim = Prepare(ClaimSql(kReclaimSql, 5), 5, reclaim_types);
     Oid id_types[] = {INT4OID};
-    g_plan_promote = Prepare(kPromoteSql, 1, id_types);
+    Oid promote_types[] = {INT4OID, INT4OID};
+    g_plan_promote = Prepare(kPromoteSql, 2, promote_types);
     g_plan_bury = Prepare(kBurySql, 1, id_types);
     g_plan_queue_by_id =
         Prepare("SELECT id, paused, lease, name FROM steward._queue WHERE id = $1", 1, id_types);
@@ -174,11 +175,11 @@ void Run(SPIPlanPtr plan, Datum *values, const char *nulls, int expected) {
     if (rc != expected) elog(ERROR, "pg_steward: queue statement failed: %s", SPI_result_code_string(rc));
 }
 
-// Backend-local time of the last probe and last full rescan per queue.
+// Backend-local time of the last probe per queue (the last rescan is kept
+// per queue in shared memory, src/queue/cursor.cpp).
 struct QueueTimes {
     int32 queue_id;
     TimestampTz probed_at;
-    TimestampTz rescanned_at;
 };
 constexpr int kTimes = 16;
 QueueTimes g_times[kTimes];
@@ -189,9 +190,8 @@ QueueTimes *TimesFor(int32 queue_id) {
         if (t.queue_id == queue_id) return &t;
         if (t.probed_at < oldest->probed_at) oldest = &t;
     }
-    // probe at once (cheap); the first full rescan only after an interval,
-    // so that new sessions do not all walk the whole index
-    *oldest = QueueTimes{queue_id, 0, GetCurrentTimestamp()};
+    // probe at once (cheap)
+    *oldest = QueueTimes{queue_id, 0};
     return oldest;
 }
 
@@ -254,7 +254,15 @@ void Probe(Call *call) {
         Run(g_plan_reclaim, args, nulls, SPI_OK_SELECT);
         Emit(call, nullptr);
     }
-    Run(g_plan_promote, id_arg, nullptr, SPI_OK_UPDATE_RETURNING);
+    // Promoted jobs stay locked until the caller's transaction ends. In a
+    // transaction block (transactional mode: the work runs before COMMIT)
+    // promote only as many as this call still wants, or every due job would
+    // be hidden from the other workers for the length of this one's job;
+    // otherwise the statement commits at once: up to 10,000.
+    int32 limit = IsTransactionBlock() ? call->wanted : 10000;
+    if (limit <= 0) return;
+    Datum promote_args[] = {Int32GetDatum(call->queue_id), Int32GetDatum(limit)};
+    Run(g_plan_promote, promote_args, nullptr, SPI_OK_UPDATE_RETURNING);
     for (uint64 i = 0; i < SPI_processed; ++i) {
         bool isnull;
         HeapTuple t = SPI_tuptable->vals[i];
@@ -272,13 +280,14 @@ void ClaimReady(Call *call, TimestampTz now) {
     if (call->wanted <= 0) return;
     ReadyKey start = KeyMin();
     uint64 generation = 0;
-    QueueTimes *times = TimesFor(call->queue_id);
-    bool rescan = now - times->rescanned_at >= static_cast<int64>(g_rescan_interval_ms) * 1000;
-    if (!CursorRead(call->queue_id, &start, &generation) || rescan) {
+    if (!CursorRead(call->queue_id, &start, &generation, now, static_cast<int64>(g_rescan_interval_ms) * 1000))
         start = KeyMin();
-        times->rescanned_at = now;
-    }
+    bool from_start = !KeyLess(KeyMin(), start);  // a full scan (rescan, or no floor)
     if (call->promoted && KeyLess(call->promoted_min, start)) start = call->promoted_min;
+    ReadyKey own;  // jobs this transaction made ready are visible to it
+    if (CursorPendingMin(call->queue_id, &own) && KeyLess(own, start)) start = own;
+    // the rows the claim locks come back if we abort, even if it fails midway
+    CursorResetOnAbort(call->queue_id);
     Datum args[] = {Int32GetDatum(call->queue_id), Int32GetDatum(start.prio),
                     TimestampTzGetDatum(start.run_at), Int64GetDatum(start.id),
                     Int32GetDatum(call->wanted), call->worker, call->lease, call->queue_name};
@@ -287,12 +296,10 @@ void ClaimReady(Call *call, TimestampTz now) {
     if (SPI_processed == 0) return;
     ReadyKey first;
     Emit(call, &first);
-    // The claimed ready rows come back if we abort: forget the cursor then.
-    CursorResetOnAbort(call->queue_id);
     // Every ready entry before `first` was claimed, locked or not yet
     // committed when our snapshot was taken (taken after `generation` was
     // read). An older transaction snapshot may not raise.
-    if (!IsolationUsesXactSnapshot()) CursorRaise(call->queue_id, first, generation);
+    if (!IsolationUsesXactSnapshot()) CursorRaise(call->queue_id, first, generation, from_start);
 }
 
 [[noreturn]] void BadArgument(const char *message, const char *detail) {

@@ -32,9 +32,14 @@ inline bool KeyLess(const ReadyKey &a, const ReadyKey &b) {
 // CursorRead returns false and the scan starts at the beginning.
 bool CursorEnabled();
 // The floor and the queue's generation (bumped by every lowering or reset).
-bool CursorRead(int32 queue_id, ReadyKey *floor, uint64 *generation);
-// Move the floor up to `to` if nothing lowered it since `generation` was read.
-void CursorRaise(int32 queue_id, const ReadyKey &to, uint64 generation);
+// False (scan from the start) also when the queue's last scan from the start
+// is rescan_us or more before now: this call is then the rescan.
+bool CursorRead(int32 queue_id, ReadyKey *floor, uint64 *generation, TimestampTz now, int64 rescan_us);
+// Move the floor up to `to` if nothing lowered it since `generation` was read;
+// from_start (the scan began at the lowest key): to `to` even if lower.
+void CursorRaise(int32 queue_id, const ReadyKey &to, uint64 generation, bool from_start);
+// The lowest key this transaction made ready in the queue (pending lowering).
+bool CursorPendingMin(int32 queue_id, ReadyKey *key);
 // At commit of this transaction, lower the floor to `key` (a job became ready).
 void CursorLowerAtCommit(int32 queue_id, const ReadyKey &key);
 // If this transaction or a subtransaction of it aborts, forget the floor
