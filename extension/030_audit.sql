@@ -445,31 +445,45 @@ AS $$
 $$;
 
 -- How images store a type: built-in types whose binary form holds no oids
--- are stored as they are (their base type for domains); everything else
--- (enums, composites, user types, reg* and arrays of those) as text, which
--- survives pg_dump/pg_restore.
+-- and that the reader can check for damage (src/audit/value_check.cpp:
+-- fixed-size types, text-like types, jsonb, numeric, inet/cidr, bit strings
+-- and arrays of those; steward._audit_decode() takes any bytea) are stored
+-- as they are (their base type for domains); everything else (enums,
+-- composites, ranges, user types, reg* and arrays of those) as text, which
+-- survives pg_dump/pg_restore and is checked by the type's input function.
 CREATE FUNCTION steward._audit_storage_type(typ regtype)
 RETURNS regtype
 LANGUAGE sql STABLE STRICT
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT CASE
-        WHEN b.oid < 10000 AND b.typtype IN ('b', 'r', 'm')
+        WHEN b.oid < 10000 AND b.typtype = 'b'
              AND b.typcategory NOT IN ('C', 'P')
              AND b.oid NOT IN ('regclass'::regtype, 'regtype'::regtype, 'regproc'::regtype,
                                'regprocedure'::regtype, 'regoper'::regtype,
                                'regoperator'::regtype, 'regconfig'::regtype,
                                'regdictionary'::regtype, 'regnamespace'::regtype,
                                'regrole'::regtype, 'regcollation'::regtype,
-                               'aclitem'::regtype, 'pg_node_tree'::regtype)
-             AND (b.typelem = 0 OR e.oid < 10000 AND e.typtype IN ('b', 'r', 'm')
+                               'aclitem'::regtype, 'pg_node_tree'::regtype,
+                               'int2vector'::regtype, 'oidvector'::regtype)
+             AND (b.typlen > 0 OR b.typelem <> 0
+                  OR b.oid IN ('text'::regtype, 'varchar'::regtype, 'bpchar'::regtype, 'bytea'::regtype,
+                               'json'::regtype, 'xml'::regtype, 'jsonb'::regtype, 'numeric'::regtype,
+                               'inet'::regtype, 'cidr'::regtype, 'bit'::regtype, 'varbit'::regtype))
+             AND (b.typelem = 0 OR b.typlen > 0
+                  OR e.oid < 10000 AND e.typtype = 'b'
                   AND e.typcategory NOT IN ('C', 'P')
                   AND e.oid NOT IN ('regclass'::regtype, 'regtype'::regtype,
                                     'regproc'::regtype, 'regprocedure'::regtype,
                                     'regoper'::regtype, 'regoperator'::regtype,
                                     'regconfig'::regtype, 'regdictionary'::regtype,
                                     'regnamespace'::regtype, 'regrole'::regtype,
-                                    'regcollation'::regtype, 'aclitem'::regtype))
+                                    'regcollation'::regtype, 'aclitem'::regtype,
+                                    'int2vector'::regtype, 'oidvector'::regtype)
+                  AND (e.typlen > 0
+                       OR e.oid IN ('text'::regtype, 'varchar'::regtype, 'bpchar'::regtype, 'bytea'::regtype,
+                                    'json'::regtype, 'xml'::regtype, 'jsonb'::regtype, 'numeric'::regtype,
+                                    'inet'::regtype, 'cidr'::regtype, 'bit'::regtype, 'varbit'::regtype)))
         THEN b.oid::regtype ELSE 'text'::regtype END
       FROM pg_catalog.pg_type b
       LEFT JOIN pg_catalog.pg_type e ON e.oid = b.typelem

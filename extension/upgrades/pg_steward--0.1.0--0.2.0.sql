@@ -803,3 +803,47 @@ BEGIN
     RETURN true;
 END
 $$;
+
+-- Audit: images store in binary form only the types the reader checks for
+-- damage (src/audit/value_check.cpp); ranges, multiranges, tsvector, path,
+-- polygon and the like as text from a table's next version on (versions
+-- written before keep their form: their binary values of such types can be
+-- decoded by superusers only).
+CREATE OR REPLACE FUNCTION steward._audit_storage_type(typ regtype)
+RETURNS regtype
+LANGUAGE sql STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE
+        WHEN b.oid < 10000 AND b.typtype = 'b'
+             AND b.typcategory NOT IN ('C', 'P')
+             AND b.oid NOT IN ('regclass'::regtype, 'regtype'::regtype, 'regproc'::regtype,
+                               'regprocedure'::regtype, 'regoper'::regtype,
+                               'regoperator'::regtype, 'regconfig'::regtype,
+                               'regdictionary'::regtype, 'regnamespace'::regtype,
+                               'regrole'::regtype, 'regcollation'::regtype,
+                               'aclitem'::regtype, 'pg_node_tree'::regtype,
+                               'int2vector'::regtype, 'oidvector'::regtype)
+             AND (b.typlen > 0 OR b.typelem <> 0
+                  OR b.oid IN ('text'::regtype, 'varchar'::regtype, 'bpchar'::regtype, 'bytea'::regtype,
+                               'json'::regtype, 'xml'::regtype, 'jsonb'::regtype, 'numeric'::regtype,
+                               'inet'::regtype, 'cidr'::regtype, 'bit'::regtype, 'varbit'::regtype))
+             AND (b.typelem = 0 OR b.typlen > 0
+                  OR e.oid < 10000 AND e.typtype = 'b'
+                  AND e.typcategory NOT IN ('C', 'P')
+                  AND e.oid NOT IN ('regclass'::regtype, 'regtype'::regtype,
+                                    'regproc'::regtype, 'regprocedure'::regtype,
+                                    'regoper'::regtype, 'regoperator'::regtype,
+                                    'regconfig'::regtype, 'regdictionary'::regtype,
+                                    'regnamespace'::regtype, 'regrole'::regtype,
+                                    'regcollation'::regtype, 'aclitem'::regtype,
+                                    'int2vector'::regtype, 'oidvector'::regtype)
+                  AND (e.typlen > 0
+                       OR e.oid IN ('text'::regtype, 'varchar'::regtype, 'bpchar'::regtype, 'bytea'::regtype,
+                                    'json'::regtype, 'xml'::regtype, 'jsonb'::regtype, 'numeric'::regtype,
+                                    'inet'::regtype, 'cidr'::regtype, 'bit'::regtype, 'varbit'::regtype)))
+        THEN b.oid::regtype ELSE 'text'::regtype END
+      FROM pg_catalog.pg_type b
+      LEFT JOIN pg_catalog.pg_type e ON e.oid = b.typelem
+     WHERE b.oid = steward._base_type(typ)
+$$;

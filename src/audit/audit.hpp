@@ -81,6 +81,11 @@ inline int64 KeyPoint(int32 table_id, int64 hash) {
 // The elements of an array (NULLs as 0).
 Datum *DeconstructAll(Datum array, Oid elemtype, int *n);
 
+// A value of a row image, stored in binary form as the built-in type `type`
+// (typlen its length), checked before an output function reads it: raises
+// XX001 when its internal structure does not hold (value_check.cpp).
+void CheckStoredValue(Oid type, Datum value, int16 typlen);
+
 // An int2[] of n positions.
 Datum PositionsArray(const int16 *positions, int n);
 

@@ -274,6 +274,8 @@ Datum Decode(const Version *ver, Datum image, const int16 *only, int nonly) {
             continue;
         }
         Datum value = values[p];
+        if (ver->kind[p] == kBinary)
+            CheckStoredValue(ver->stored[p], value, TupleDescAttr(ver->image_desc, p)->attlen);
         if (ver->kind[p] == kText && ver->input[p].fn_oid != InvalidOid)
             value = InputFunctionCall(&ver->input[p], TextDatumGetCString(value), ver->ioparam[p], -1);
         PushValue(&state, FunctionCall1(&ver->to_jsonb[p], value));

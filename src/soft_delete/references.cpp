@@ -221,7 +221,8 @@ STEWARD_FUNCTION(steward_soft_delete_defer_check) {
 // current statement (as PostgreSQL runs referential actions). Returns the
 // rows marked.
 STEWARD_FUNCTION(steward_soft_delete_cascade_update) {
-    if (PG_ARGISNULL(0)) elog(ERROR, "steward._soft_delete_cascade_update: sql must not be null");
+    if (PG_ARGISNULL(0))
+        ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("cascade statement must not be null")));
     char *sql = text_to_cstring(PG_GETARG_TEXT_PP(0));
     Oid type = get_fn_expr_argtype(fcinfo->flinfo, 1);
     if (!OidIsValid(type)) elog(ERROR, "steward._soft_delete_cascade_update: unknown row type");
@@ -232,8 +233,31 @@ STEWARD_FUNCTION(steward_soft_delete_cascade_update) {
     if (plan == nullptr)
         elog(ERROR, "could not prepare the soft delete cascade: %s",
              SPI_result_code_string(SPI_result));
-    int rc = SPI_execute_snapshot(plan, &value, &null, InvalidSnapshot, InvalidSnapshot, false,
-                                  false, 0);
+    // checked before it runs: exactly one UPDATE
+    List *sources = SPI_plan_get_plan_sources(plan);
+    if (list_length(sources) != 1 ||
+        static_cast<CachedPlanSource *>(linitial(sources))->commandTag != CMDTAG_UPDATE)
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                        errmsg("cascade statement must be one UPDATE")));
+    // Its AFTER triggers join the current query's: called outside any (a
+    // plain SELECT of this internal function) PostgreSQL refuses with an
+    // internal error, reported here for what it is.
+    int rc = 0;
+    MemoryContext cxt = CurrentMemoryContext;
+    PG_TRY();
+    { rc = SPI_execute_snapshot(plan, &value, &null, InvalidSnapshot, InvalidSnapshot, false, false, 0); }
+    PG_CATCH();
+    {
+        MemoryContextSwitchTo(cxt);
+        ErrorData *error = CopyErrorData();
+        if (error->sqlerrcode != ERRCODE_INTERNAL_ERROR || strstr(error->message, "outside of query") == nullptr)
+            PG_RE_THROW();
+        FlushErrorState();
+        ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                        errmsg("steward._soft_delete_cascade_update() can only run inside a data-modifying statement"),
+                        errdetail("It is called by the soft delete cascade trigger.")));
+    }
+    PG_END_TRY();
     if (rc != SPI_OK_UPDATE)
         elog(ERROR, "soft delete cascade failed: %s", SPI_result_code_string(rc));
     uint64 marked = SPI_processed;

@@ -385,7 +385,8 @@ STEWARD_FUNCTION(steward_soft_delete_hard_delete_on) {
 // loop reset it at most once.
 STEWARD_FUNCTION(steward_soft_delete_execute_hard) {
     using namespace steward::soft_delete;
-    if (PG_ARGISNULL(0)) elog(ERROR, "steward._soft_delete_execute_hard: sql must not be null");
+    if (PG_ARGISNULL(0))
+        ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("hard delete statement must not be null")));
     char *sql = text_to_cstring(PG_GETARG_TEXT_PP(0));
     Oid types[3] = {JSONBOID, OIDARRAYOID, TIDARRAYOID};
     Datum values[3];
@@ -408,9 +409,14 @@ STEWARD_FUNCTION(steward_soft_delete_execute_hard) {
             elog(ERROR, "could not prepare the hard delete: %s", SPI_result_code_string(SPI_result));
         // a condition like "true; DELETE FROM other" must not run a second
         // statement with hard delete in force
-        if (list_length(SPI_plan_get_plan_sources(plan)) != 1)
+        List *sources = SPI_plan_get_plan_sources(plan);
+        if (list_length(sources) != 1)
             ereport(ERROR, (errcode(ERRCODE_SYNTAX_ERROR),
                             errmsg("hard delete condition must not contain more than one statement")));
+        // and that one a DELETE, checked before it runs with hard delete in force
+        if (static_cast<CachedPlanSource *>(linitial(sources))->commandTag != CMDTAG_DELETE)
+            ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                            errmsg("hard delete statement must be one DELETE")));
         int rc = SPI_execute_plan(plan, values, nulls, false, 0);
         if (rc != SPI_OK_DELETE)
             elog(ERROR, "hard delete did not run a DELETE: %s", SPI_result_code_string(rc));
