@@ -595,6 +595,9 @@ AS $$
 DECLARE
     base text := relname::text;
 BEGIN
+    IF pg_catalog.octet_length(suffix) > 62 THEN
+        RAISE EXCEPTION 'view name suffix must be at most 62 bytes' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
     WHILE pg_catalog.octet_length(base || suffix) > 63 LOOP
         base := pg_catalog.left(base, -1);
     END LOOP;

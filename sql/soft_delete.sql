@@ -572,3 +572,8 @@ ALTER ROLE regress_soft_delete_role SET steward.hard_delete = on;
 DROP ROLE regress_soft_delete_role;
 SET steward.hard_delete = on;                                        -- in a session: allowed
 RESET steward.hard_delete;
+
+-- The views' names: the table name shortened to keep the suffix; a suffix
+-- no name could hold is refused (it looped until cancelled)
+SELECT steward._soft_delete_view_name(repeat('t', 63)::name, '_live') AS shortened;
+SELECT steward._soft_delete_view_name('t', repeat('x', 63));

@@ -847,3 +847,23 @@ AS $$
       LEFT JOIN pg_catalog.pg_type e ON e.oid = b.typelem
      WHERE b.oid = steward._base_type(typ)
 $$;
+
+-- Soft delete: a view name suffix longer than a name could hold looped
+-- until cancelled (found by TAP 050_function_fuzz); now refused.
+CREATE OR REPLACE FUNCTION steward._soft_delete_view_name(relname name, suffix text)
+RETURNS name
+LANGUAGE plpgsql IMMUTABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    base text := relname::text;
+BEGIN
+    IF pg_catalog.octet_length(suffix) > 62 THEN
+        RAISE EXCEPTION 'view name suffix must be at most 62 bytes' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    WHILE pg_catalog.octet_length(base || suffix) > 63 LOOP
+        base := pg_catalog.left(base, -1);
+    END LOOP;
+    RETURN (base || suffix)::name;
+END
+$$;
