@@ -43,6 +43,32 @@ BEGIN
     END LOOP;
     RAISE NOTICE 'truncations rejected: % of %', errors, length(img);
 END $$;
+-- values with an internal structure (jsonb, numeric, arrays, inet, bit
+-- strings) are checked before decoding: every byte of a real image
+-- overwritten in turn decodes, or is data_corrupted, never a crash
+CREATE TABLE adec.s (id int PRIMARY KEY, j jsonb, a int[], n numeric, ip inet, b varbit);
+SET client_min_messages = warning;
+SELECT steward.enable_audit('adec.s') IS NOT NULL AS enabled;
+RESET client_min_messages;
+INSERT INTO adec.s VALUES (1, '{"a": [1, 2.5, {"b": null}], "c": true}', '{1,NULL,3}', 12.25, '10.1.2.3/24', B'10110');
+CREATE TEMP TABLE decode_outcomes (outcome text);
+DO $$
+DECLARE
+    v int := (SELECT r.version_id FROM steward.audit_records r JOIN steward.audit_tables a USING (table_id)
+               WHERE a.tbl = 'adec.s'::regclass LIMIT 1);
+    img bytea := (SELECT r.new_image FROM steward.audit_records r JOIN steward.audit_tables a USING (table_id)
+                   WHERE a.tbl = 'adec.s'::regclass LIMIT 1);
+BEGIN
+    FOR i IN 24 .. length(img) - 1 LOOP
+        BEGIN
+            PERFORM steward._audit_decode(v, overlay(img placing '\xff'::bytea from i + 1), NULL);
+            INSERT INTO decode_outcomes VALUES ('decoded');
+        EXCEPTION WHEN data_corrupted THEN
+            INSERT INTO decode_outcomes VALUES (regexp_replace(SQLERRM, 'version [0-9]+', 'version N'));
+        END;
+    END LOOP;
+END $$;
+SELECT outcome FROM decode_outcomes GROUP BY outcome ORDER BY outcome;
 -- not callable by PUBLIC
 CREATE ROLE regress_adec_user;
 SET ROLE regress_adec_user;

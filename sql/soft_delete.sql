@@ -577,3 +577,19 @@ RESET steward.hard_delete;
 -- no name could hold is refused (it looped until cancelled)
 SELECT steward._soft_delete_view_name(repeat('t', 63)::name, '_live') AS shortened;
 SELECT steward._soft_delete_view_name('t', repeat('x', 63));
+
+-- The internal helpers refuse bad calls with their own errors, before
+-- running anything (they are called by pg_steward's functions and triggers)
+SELECT steward._soft_delete_execute_hard(NULL, NULL, NULL, NULL);
+SELECT steward._soft_delete_execute_hard('SELECT 1', NULL, NULL, NULL);
+SELECT steward._soft_delete_cascade_update(NULL, 1);
+SELECT steward._soft_delete_cascade_update('SELECT $1', 1);
+-- outside a data-modifying statement, a cascade whose UPDATE fires AFTER
+-- triggers cannot join the statement's triggers
+CREATE TABLE sd_helper (id int PRIMARY KEY, deleted_at timestamptz);
+INSERT INTO sd_helper VALUES (1);
+CREATE FUNCTION sd_helper_after() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$;
+CREATE TRIGGER sd_helper_after AFTER UPDATE ON sd_helper FOR EACH ROW EXECUTE FUNCTION sd_helper_after();
+SELECT steward._soft_delete_cascade_update('UPDATE public.sd_helper SET deleted_at = now() WHERE id = $1', 1);
+DROP TABLE sd_helper;
+DROP FUNCTION sd_helper_after();
