@@ -271,8 +271,7 @@ void CheckStoredValue(Oid type, Datum value, int16 typlen) {
         if (VARATT_IS_COMPRESSED(p)) p = reinterpret_cast<const char *>(PG_DETOAST_DATUM(value));
         size = VARSIZE_ANY(p);
     } else if (typlen == -2) {
-        size = static_cast<uint32>(strlen(p)) + 1;  // CheckImage found its NUL
-        return;
+        return;  // cstring: CheckImage found its NUL
     } else {
         size = static_cast<uint32>(typlen);
     }
